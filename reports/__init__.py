@@ -1,0 +1,1 @@
+"""Daily strategy report of the Sapphire AI trading system."""
