@@ -1,0 +1,298 @@
+"""The compute stage: from fills to a :class:`~reports.models.Report` (CONTRACT 3).
+
+It replays the whole history once (:mod:`reports.engine`), then aggregates per agent and day with
+numpy. Pure: no I/O, the clock comes in as ``generated_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from reports.conventions import INTRADAY_STEP_SECONDS, RISK_WINDOWS
+from reports.engine import Replay, closing_nets, replay
+from reports.models import (
+    AgentInfo,
+    AgentReport,
+    DailyPoint,
+    Fills,
+    IntradaySeries,
+    OpenPosition,
+    Report,
+    Risk,
+    SymbolReport,
+    Totals,
+    TradingDay,
+)
+from reports.risk import window_risk
+from reports.settings import CapitalPolicy
+
+NS = 1_000_000_000
+
+
+def trading_day(day: date, timezone: str) -> TradingDay:
+    """The trading day ``day`` in ``timezone``: from its midnight (included) to the next one (excluded)."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(day, time(0), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    return TradingDay(date=day, timezone=timezone, start=start, end=end)
+
+
+def _midnight_ns(day: date, zone: ZoneInfo) -> int:
+    return int(pd.Timestamp(datetime.combine(day, time(0), zone)).value)
+
+
+@dataclass(frozen=True)
+class _Days:
+    """Calendar days from the first day with a fill to the report date, and their bounds."""
+
+    dates: tuple[date, ...]
+    bounds: np.ndarray  # len(dates) + 1 midnights, int64 ns
+
+    @classmethod
+    def spanning(cls, first: date, last: date, zone: ZoneInfo) -> _Days:
+        n = (last - first).days + 1
+        dates = tuple(first + timedelta(days=k) for k in range(n))
+        bounds = np.array([_midnight_ns(d, zone) for d in (*dates, last + timedelta(days=1))], dtype=np.int64)
+        return cls(dates, bounds)
+
+
+def build_report(
+    fills: Fills,
+    day: TradingDay,
+    capital: CapitalPolicy,
+    *,
+    generated_at: datetime,
+    agent_info: Mapping[str, AgentInfo] | None = None,
+    warnings: tuple[str, ...] = (),
+    daily_pnl_target: float = 350.0,
+    target_win_rate: float = 0.55,
+) -> Report:
+    """Compute every figure of the report day from the whole fill history up to its end."""
+    fills = fills.before(day.end)
+    zone = ZoneInfo(day.timezone)
+    frame = fills.frame
+    info = dict(agent_info or {})
+    if len(frame):
+        first = pd.Timestamp(int(frame["ts"].iloc[0]), tz="UTC").tz_convert(zone).date()
+        days = _Days.spanning(min(first, day.date), day.date, zone)
+    else:
+        days = _Days.spanning(day.date, day.date, zone)
+    n_days = len(days.dates)
+    start_ns, end_ns = int(days.bounds[-2]), int(days.bounds[-1])
+    grid = np.arange(start_ns + INTRADAY_STEP_SECONDS * NS, end_ns, INTRADAY_STEP_SECONDS * NS, dtype=np.int64)
+    # Snapshots: the end of every day (the last one is the report day's end), then the intraday grid.
+    snaps = np.unique(np.concatenate([days.bounds[1:], grid]))
+    result = replay(fills, snaps)
+    agents = result.agents
+    n_agents = len(agents)
+
+    day_idx = np.searchsorted(days.bounds, frame["ts"].to_numpy(), side="right") - 1
+    fee = frame["fee"].to_numpy()
+    net_realized = _per_agent_day(result.agent_code, day_idx, result.realized - fee, n_agents, n_days)
+    end_rows = np.searchsorted(snaps, days.bounds[1:])
+    unreal_end = result.unrealized[end_rows].T  # (agent, day)
+    unreal_prev = np.concatenate([np.zeros((n_agents, 1)), unreal_end[:, :-1]], axis=1)
+    total = net_realized + unreal_end - unreal_prev
+
+    first_day = np.full(n_agents, n_days, dtype=np.int64)
+    np.minimum.at(first_day, result.agent_code, day_idx)
+    caps = np.array([capital.for_agent(a) for a in agents], dtype=np.float64)
+
+    today = day_idx == n_days - 1
+    nets = closing_nets(fills, result)
+    agent_reports = []
+    for a, agent_id in enumerate(agents):
+        mask = today & (result.agent_code == a)
+        series = _series(days.dates[first_day[a] :], total[a, first_day[a] :], caps[a])
+        positions = tuple(_open_position(p) for p in result.positions if p.agent_id == agent_id)
+        totals = _totals(
+            frame[mask],
+            result.realized[mask],
+            result.closed_qty[mask],
+            nets[mask],
+            unrealized=float(unreal_end[a, -1]),
+            unrealized_prev=float(unreal_prev[a, -1]),
+            capital=float(caps[a]),
+            equity=series[-1].equity,
+        )
+        shown = info.get(agent_id)
+        agent_reports.append(
+            AgentReport(
+                agent_id=agent_id,
+                totals=totals,
+                open_positions=positions,
+                risk=_risk_windows(series, day.date),
+                daily=series,
+                name=shown.name if shown else None,
+                emoji=shown.emoji if shown else None,
+            )
+        )
+
+    portfolio_capital = float(caps.sum())
+    daily = _series(days.dates, total.sum(axis=0), portfolio_capital) if n_agents else ()
+    mask = today
+    totals = _totals(
+        frame[mask],
+        result.realized[mask],
+        result.closed_qty[mask],
+        nets[mask],
+        unrealized=float(unreal_end[:, -1].sum()) if n_agents else 0.0,
+        unrealized_prev=float(unreal_prev[:, -1].sum()) if n_agents else 0.0,
+        capital=portfolio_capital,
+        equity=daily[-1].equity if daily else portfolio_capital,
+    )
+    return Report(
+        day=day,
+        generated_at=generated_at,
+        totals=totals,
+        agents=tuple(agent_reports),
+        symbols=_symbols(frame[mask], result.realized[mask]),
+        daily=daily,
+        risk=_risk_windows(daily, day.date),
+        intraday=_intraday(result, snaps, grid, day, frame, today, net_realized_today=result.realized - fee),
+        warnings=warnings,
+        daily_pnl_target=daily_pnl_target,
+        target_win_rate=target_win_rate,
+    )
+
+
+def _per_agent_day(agent: np.ndarray, day_idx: np.ndarray, values: np.ndarray, n_agents: int, n_days: int):
+    flat = np.bincount(agent * n_days + day_idx, weights=values, minlength=n_agents * n_days)
+    return flat.reshape(n_agents, n_days)
+
+
+def _series(dates: tuple[date, ...], total: np.ndarray, capital: float) -> tuple[DailyPoint, ...]:
+    """equity(d) = equity(d-1) + total_pnl(d), from ``capital``; return(d) = total_pnl(d) / equity(d-1)."""
+    equity = capital + np.cumsum(total)
+    before = np.concatenate([[capital], equity[:-1]])
+    points = []
+    for d, pnl, eq, prev in zip(dates, total.tolist(), equity.tolist(), before.tolist(), strict=True):
+        points.append(DailyPoint(date=d, total_pnl=pnl, equity=eq, return_=pnl / prev if prev != 0 else None))
+    return tuple(points)
+
+
+def _risk_windows(series: tuple[DailyPoint, ...], report_date: date) -> dict[str, Risk]:
+    out = {}
+    for name, n in RISK_WINDOWS.items():
+        first = report_date - timedelta(days=n - 1)
+        window = [p for p in series if p.date >= first]
+        pnl = np.array([p.total_pnl for p in window], dtype=np.float64)
+        r = np.array([np.nan if p.return_ is None else p.return_ for p in window], dtype=np.float64)
+        out[name] = window_risk(pnl, r)
+    return out
+
+
+def _totals(
+    frame: pd.DataFrame,
+    realized: np.ndarray,
+    closed_qty: np.ndarray,
+    nets: np.ndarray,
+    *,
+    unrealized: float,
+    unrealized_prev: float,
+    capital: float,
+    equity: float,
+) -> Totals:
+    fees = float(frame["fee"].sum())
+    realized_pnl = float(realized.sum())
+    closing = closed_qty > 0.0
+    closing_nets = nets[closing]
+    wins = int(np.count_nonzero(closing_nets > 0.0))
+    losses = closing_nets[closing_nets < 0.0]
+    net_realized = realized_pnl - fees
+    return Totals(
+        trades=len(frame),
+        volume=float(frame["notional"].sum()),
+        fees=fees,
+        realized_pnl=realized_pnl,
+        net_realized_pnl=net_realized,
+        unrealized_pnl=unrealized,
+        total_pnl=net_realized + unrealized - unrealized_prev,
+        closing_fills=int(np.count_nonzero(closing)),
+        wins=wins,
+        win_rate=wins / len(closing_nets) if len(closing_nets) else None,
+        profit_factor=(float(closing_nets[closing_nets > 0.0].sum() / abs(losses.sum())) if len(losses) else None),
+        capital=capital,
+        equity=equity,
+        unrealized_change=unrealized - unrealized_prev,
+    )
+
+
+def _open_position(p) -> OpenPosition:
+    return OpenPosition(
+        symbol=p.symbol,
+        quantity=p.quantity,
+        avg_entry_price=p.avg_entry_price,
+        mark_price=p.mark_price,
+        unrealized_pnl=p.unrealized_pnl,
+    )
+
+
+def _symbols(frame: pd.DataFrame, realized: np.ndarray) -> tuple[SymbolReport, ...]:
+    if not len(frame):
+        return ()
+    work = pd.DataFrame(
+        {
+            "symbol": frame["symbol"].to_numpy(),
+            "notional": frame["notional"].to_numpy(),
+            "fee": frame["fee"].to_numpy(),
+            "realized": realized,
+        }
+    )
+    grouped = work.groupby("symbol", sort=True).agg(
+        trades=("notional", "size"), volume=("notional", "sum"), fees=("fee", "sum"), realized=("realized", "sum")
+    )
+    return tuple(
+        SymbolReport(
+            symbol=str(symbol),
+            trades=int(row.trades),
+            volume=float(row.volume),
+            fees=float(row.fees),
+            realized_pnl=float(row.realized),
+            net_realized_pnl=float(row.realized - row.fees),
+        )
+        for symbol, row in grouped.iterrows()
+    )
+
+
+def _intraday(
+    result: Replay,
+    snaps: np.ndarray,
+    grid: np.ndarray,
+    day: TradingDay,
+    frame: pd.DataFrame,
+    today: np.ndarray,
+    *,
+    net_realized_today: np.ndarray,
+) -> IntradaySeries:
+    """Net realized P&L so far plus the change of unrealized P&L since the start, at each grid instant."""
+    start_ns = int(pd.Timestamp(day.start).value)
+    end_ns = int(pd.Timestamp(day.end).value)
+    instants = np.concatenate([[start_ns], grid, [end_ns]])
+    # Every instant but the start is a snapshot; the start is the end of the day before, or the first
+    # day's midnight, before which nothing was held.
+    unreal = np.zeros((len(instants), len(result.agents)))
+    rows = np.searchsorted(snaps, instants)
+    for k, (row, instant) in enumerate(zip(rows.tolist(), instants.tolist(), strict=True)):
+        if row < len(snaps) and snaps[row] == instant:
+            unreal[k] = result.unrealized[row]
+    ts_today = frame["ts"].to_numpy()[today]
+    codes_today = result.agent_code[today]
+    net_today = net_realized_today[today]
+    by_agent: dict[str, tuple[float, ...]] = {}
+    portfolio = np.zeros(len(instants))
+    for a, agent_id in enumerate(result.agents):
+        mine = codes_today == a
+        cum = np.concatenate([[0.0], np.cumsum(net_today[mine])])
+        realized_so_far = cum[np.searchsorted(ts_today[mine], instants, side="left")]
+        values = realized_so_far + unreal[:, a] - unreal[0, a]
+        portfolio += values
+        by_agent[agent_id] = tuple(values.tolist())
+    times = tuple(pd.Timestamp(int(t), tz="UTC").to_pydatetime() for t in instants)
+    return IntradaySeries(times=times, by_agent=by_agent, portfolio=tuple(portfolio.tolist()))

@@ -1,0 +1,245 @@
+"""The fetch stage: reads fills and agent display data from the trading service (CONTRACT 1.1).
+
+Fills are read newest first, paging backwards: each next page ends at the oldest timestamp seen so
+far (bounds are inclusive, so that timestamp is asked for again) and ids already read are dropped.
+Malformed rows are dropped and counted, never silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from reports.errors import FetchError
+from reports.http import DEFAULT_TIMEOUT, get_json
+from reports.models import UNATTRIBUTED, AgentInfo, FetchResult, Fills
+
+HISTORY_START = datetime(1970, 1, 1, tzinfo=UTC)
+"""The history is every fill the service holds: ask from the epoch."""
+
+
+@dataclass(frozen=True)
+class _Page:
+    """One page of validated rows, column-wise."""
+
+    ids: list[int]
+    ts: np.ndarray
+    rows: list[dict[str, Any]]
+
+
+class TradingService:
+    """Client of the trading service's read API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        page_limit: int = 5000,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.page_limit = page_limit
+        self.attempts = attempts
+        self.backoff = backoff
+        self._client = httpx.Client(timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> TradingService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
+        return get_json(
+            self._client,
+            self.base_url + path,
+            params=params,
+            what="the trading service",
+            attempts=kw.pop("attempts", self.attempts),
+            backoff=self.backoff,
+            **kw,
+        )
+
+    def healthz(self) -> dict[str, Any]:
+        """``GET /healthz``: running, paper_trading, last_error."""
+        body = self._get("/healthz")
+        if not isinstance(body, dict):
+            raise FetchError(f"the trading service at {self.base_url}/healthz answered an unexpected body")
+        return body
+
+    def agents(self) -> dict[str, AgentInfo]:
+        """Display names and emoji from ``/dashboard``; empty when it does not answer (it often answers 500)."""
+        try:
+            body = self._get("/dashboard", attempts=1)
+        except FetchError:
+            return {}
+        out: dict[str, AgentInfo] = {}
+        items = body.get("agents") if isinstance(body, dict) else None
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                continue
+            name, emoji = item.get("name"), item.get("emoji")
+            out[item["id"]] = AgentInfo(
+                item["id"], name if isinstance(name, str) else None, emoji if isinstance(emoji, str) else None
+            )
+        return out
+
+    def fills(self, end: datetime, start: datetime = HISTORY_START) -> FetchResult:
+        """Every fill with ``start <= timestamp < end``, in replay order, with drops counted in warnings."""
+        start_ns, end_ns = _ns(start), _ns(end)
+        seen: dict[int, dict[str, Any]] = {}
+        kept: list[dict[str, Any]] = []
+        kept_ts: list[np.ndarray] = []
+        drops: Counter[str] = Counter()
+        duplicates: set[int] = set()
+        cursor = end
+        cursor_ns = end_ns
+        largest_page = 0
+        while True:
+            body = self._get(
+                "/api/trades/history",
+                {"start_date": _iso(start), "end_date": _iso(cursor), "limit": self.page_limit},
+            )
+            raw = body.get("trades") if isinstance(body, dict) else None
+            if not isinstance(raw, list):
+                raise FetchError(
+                    f"the trading service at {self.base_url}/api/trades/history answered without a 'trades' list"
+                )
+            if not raw:
+                break
+            largest_page = max(largest_page, len(raw))
+            page = _validate(raw, drops)
+            new_idx: list[int] = []
+            for k, fill_id in enumerate(page.ids):
+                previous = seen.get(fill_id)
+                if previous is None:
+                    seen[fill_id] = page.rows[k]
+                    new_idx.append(k)
+                elif previous != page.rows[k] and fill_id not in duplicates:
+                    # The same id with other content: a second fill claims the id. The first one read stays.
+                    duplicates.add(fill_id)
+                    drops["duplicate id"] += 1
+            if not new_idx:
+                if len(raw) >= largest_page and len(page.ts) and bool(np.all(page.ts == cursor_ns)):
+                    raise FetchError(
+                        f"the trading service at {self.base_url} holds more fills at {_iso(cursor)} than one page "
+                        f"returns ({len(raw)}); paging cannot get past them: raise the service's page limit"
+                    )
+                break
+            kept.extend(page.rows[k] for k in new_idx)
+            kept_ts.append(page.ts[new_idx])
+            oldest = int(page.ts.min())
+            if oldest < start_ns:
+                break
+            cursor_ns = oldest
+            cursor = pd.Timestamp(oldest, tz="UTC").to_pydatetime()
+        ts = np.concatenate(kept_ts) if kept_ts else np.array([], dtype=np.int64)
+        in_range = (ts >= start_ns) & (ts < end_ns)
+        frame = _frame([r for r, ok in zip(kept, in_range.tolist(), strict=True) if ok], ts[in_range])
+        return FetchResult(fills=Fills.from_frame(frame), warnings=_drop_warning(drops))
+
+
+def _ns(ts: datetime) -> int:
+    return int(pd.Timestamp(ts).value)
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat()
+
+
+def _finite_positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _validate(raw: list[Any], drops: Counter[str]) -> _Page:
+    """Keep the well-formed rows of a page; count the others by reason."""
+    rows: list[dict[str, Any]] = []
+    stamps: list[str] = []
+    ids_in_page: set[int] = set()
+    for row in raw:
+        reason = _problem(row)
+        if reason is None and row["id"] in ids_in_page:
+            reason = "duplicate id"
+        if reason:
+            drops[reason] += 1
+            continue
+        ids_in_page.add(row["id"])
+        rows.append(row)
+        stamps.append(row["timestamp"])
+    parsed = pd.to_datetime(pd.Series(stamps, dtype=object), format="ISO8601", utc=True, errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        drops["bad timestamp"] += int(bad.sum())
+        rows = [r for r, b in zip(rows, bad.tolist(), strict=True) if not b]
+        parsed = parsed[~bad]
+    ts = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return _Page(ids=[r["id"] for r in rows], ts=ts, rows=rows)
+
+
+def _problem(row: Any) -> str | None:
+    """Why a Trade row cannot be used, or None."""
+    if not isinstance(row, dict):
+        return "non-object row"
+    fill_id = row.get("id")
+    if not isinstance(fill_id, int) or isinstance(fill_id, bool):
+        return "bad id"
+    if row.get("side") not in ("BUY", "SELL"):
+        return "unknown side"
+    if not isinstance(row.get("symbol"), str) or not row["symbol"]:
+        return "missing symbol"
+    if not isinstance(row.get("timestamp"), str):
+        return "bad timestamp"
+    if not _finite_positive(row.get("price")):
+        return "bad price"
+    if not _finite_positive(row.get("quantity")):
+        return "bad quantity"
+    notional, fee = row.get("notional"), row.get("fee")
+    if notional is not None and not _finite_positive(notional):
+        return "bad notional"
+    if fee is not None and not (isinstance(fee, int | float) and not isinstance(fee, bool) and math.isfinite(fee)):
+        return "bad fee"
+    agent = row.get("agent_id")
+    if agent is not None and not isinstance(agent, str):
+        return "bad agent_id"
+    return None
+
+
+def _frame(rows: list[dict[str, Any]], ts: np.ndarray) -> pd.DataFrame:
+    price = np.array([r["price"] for r in rows], dtype=np.float64)
+    qty = np.array([r["quantity"] for r in rows], dtype=np.float64)
+    notional = np.array([np.nan if r.get("notional") is None else r["notional"] for r in rows], dtype=np.float64)
+    return pd.DataFrame(
+        {
+            "id": np.array([r["id"] for r in rows], dtype=np.int64),
+            "ts": ts.astype(np.int64),
+            "symbol": [r["symbol"] for r in rows],
+            "side": np.array([1 if r["side"] == "BUY" else -1 for r in rows], dtype=np.int8),
+            "price": price,
+            "quantity": qty,
+            "notional": np.where(np.isnan(notional), price * qty, notional),
+            "agent_id": [r.get("agent_id") or UNATTRIBUTED for r in rows],
+            "fee": np.array([r.get("fee") or 0.0 for r in rows], dtype=np.float64),
+        }
+    )
+
+
+def _drop_warning(drops: Counter[str]) -> tuple[str, ...]:
+    total = sum(drops.values())
+    if not total:
+        return ()
+    parts = ", ".join(f"{n} {reason}{'s' if n > 1 else ''}" for reason, n in drops.most_common())
+    return (f"{total} fill{'s' if total > 1 else ''} dropped: {parts}",)
