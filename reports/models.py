@@ -55,6 +55,8 @@ class Fills:
         missing = set(FILL_COLUMNS) - set(frame.columns)
         if missing:
             raise ValueError(f"fill frame lacks columns {sorted(missing)}")
+        if not pd.api.types.is_integer_dtype(frame["side"]):
+            raise ValueError("fill frame column 'side' must hold +1 (buy) / -1 (sell)")
         ordered = frame.loc[:, list(FILL_COLUMNS)].sort_values(["ts", "id"], kind="stable")
         return cls(ordered.reset_index(drop=True))
 

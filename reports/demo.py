@@ -1,0 +1,179 @@
+"""The embedded demo (CONTRACT 1.3): a deterministic, realistic fill history for the six agents.
+
+Each UTC day's trading is drawn from a random generator seeded by that day alone, and prices follow a
+deterministic function of time, so the history is the same whichever report date asks for it: a
+backfill over the demo shows one consistent account. The history runs 45 days up to the report day.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from reports.models import UNATTRIBUTED, AgentInfo, FetchResult, Fills, TradingDay
+
+HISTORY_DAYS = 45
+
+
+@dataclass(frozen=True)
+class _Market:
+    symbol: str
+    price: float
+    step: float  # quantity step
+    tick: float
+    daily_vol: float
+
+
+MARKETS = (
+    _Market("BTCUSDT", 96_000.0, 0.001, 0.1, 0.025),
+    _Market("ETHUSDT", 3_400.0, 0.01, 0.01, 0.035),
+    _Market("SOLUSDT", 190.0, 0.1, 0.01, 0.045),
+    _Market("BNBUSDT", 640.0, 0.01, 0.01, 0.03),
+    _Market("XRPUSDT", 2.3, 1.0, 0.0001, 0.045),
+    _Market("DOGEUSDT", 0.36, 10.0, 0.00001, 0.055),
+)
+
+
+@dataclass(frozen=True)
+class _Style:
+    agent_id: str
+    name: str
+    emoji: str
+    skill: float  # chance of reading the next move right
+    episodes: float  # per day
+    hold_minutes: tuple[int, int]
+    notional: float
+    symbols: tuple[str, ...]
+    flip: float  # chance an episode ends by flipping
+    same_second: float  # chance an add lands in the same second as the open
+    edge_bps: float = 0.0  # price improvement a market maker earns on each fill
+
+
+# fmt: off
+STYLES = (
+    # agent id, name, emoji, skill, episodes/day, hold minutes, notional, symbols, flip, same second, edge bps
+    _Style("trend-momentum-agent", "Trend Momentum", "📈", 0.64, 3, (240, 1800), 380,
+           ("BTCUSDT", "ETHUSDT", "SOLUSDT"), 0.1, 0),
+    _Style("strategy-optimization-agent", "Strategy Optimizer", "🧠", 0.57, 5, (30, 360), 220,
+           ("BTCUSDT", "ETHUSDT", "BNBUSDT", "XRPUSDT"), 0.15, 0),
+    _Style("financial-sentiment-agent", "Sentiment", "📰", 0.43, 3, (120, 1200), 140,
+           ("ETHUSDT", "SOLUSDT", "DOGEUSDT", "XRPUSDT"), 0.1, 0),
+    _Style("market-prediction-agent", "Market Prediction", "🔮", 0.54, 4, (60, 720), 240,
+           ("BTCUSDT", "SOLUSDT", "BNBUSDT"), 0.4, 0),
+    _Style("volume-microstructure-agent", "Volume Micro", "📊", 0.54, 10, (5, 60), 150,
+           ("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"), 0.05, 0.1, 5.0),
+    _Style("vpin-hft", "VPIN HFT", "⚡", 0.515, 40, (1, 10), 90, ("BTCUSDT", "ETHUSDT"), 0.05, 0.3, 3.5),
+    _Style(UNATTRIBUTED, "Manual", "🛠", 0.5, 0.3, (30, 300), 200, ("BTCUSDT",), 0.0, 0),
+)
+# fmt: on
+
+
+def agent_directory() -> dict[str, AgentInfo]:
+    """Display names and emoji of the demo's agents (what ``/dashboard`` would give)."""
+    return {s.agent_id: AgentInfo(s.agent_id, s.name, s.emoji) for s in STYLES if s.agent_id != UNATTRIBUTED}
+
+
+def price(market: _Market, t: float) -> float:
+    """The demo price of ``market`` at ``t`` (seconds since the epoch): a smooth, deterministic path."""
+    days = t / 86_400.0
+    seed = sum(ord(c) for c in market.symbol)
+    wave = (
+        0.6 * math.sin(days / 9.0 + seed)
+        + 0.3 * math.sin(days / 2.3 + 2 * seed)
+        + 0.15 * math.sin(days * 2.1 + 3 * seed)
+        + 0.05 * math.sin(days * 37.0 + seed)
+    )
+    return market.price * math.exp(market.daily_vol * 2.2 * wave)
+
+
+def demo_fills(day: TradingDay) -> FetchResult:
+    """Every demo fill before the end of ``day``, for the 45 days up to it, with the agents' display data."""
+    first = day.date - timedelta(days=HISTORY_DAYS)
+    rows: list[tuple] = []
+    for k in range((day.date - first).days + 2):
+        rows.extend(_day_rows(first + timedelta(days=k)))
+    frame = pd.DataFrame(rows, columns=["id", "t", "symbol", "side", "price", "quantity", "agent_id", "fee"])
+    frame["ts"] = (frame["t"] * 1_000_000_000).round().astype(np.int64)
+    frame["notional"] = frame["price"] * frame["quantity"]
+    frame["side"] = np.where(frame["side"] == "BUY", 1, -1).astype(np.int8)
+    start_ns = int(pd.Timestamp(datetime.combine(first + timedelta(days=1), datetime.min.time(), UTC)).value)
+    keep = (frame["ts"] < int(pd.Timestamp(day.end).value)) & (frame["ts"] >= start_ns)
+    return FetchResult(fills=Fills.from_frame(frame[keep]), agents=agent_directory())
+
+
+def _day_rows(day: date) -> list[tuple]:
+    """The fills of every episode that starts on UTC ``day`` (some end on later days)."""
+    rng = np.random.default_rng(day.toordinal())
+    day_start = datetime.combine(day, datetime.min.time(), UTC).timestamp()
+    markets = {m.symbol: m for m in MARKETS}
+    rows: list[tuple] = []
+    seq = 0
+    for style in STYLES:
+        n = rng.poisson(style.episodes)
+        for _ in range(n):
+            market = markets[style.symbols[rng.integers(len(style.symbols))]]
+            t0 = day_start + float(rng.integers(0, 86_400))
+            hold = 60.0 * float(rng.integers(style.hold_minutes[0], style.hold_minutes[1] + 1))
+            legs = _episode(rng, style, market, t0, hold)
+            for t, side, qty, fill_price in legs:
+                seq += 1
+                fee_rate = 0.0002 if style.agent_id == "vpin-hft" else 0.0004
+                fee = None if rng.random() < 0.05 else round(fill_price * qty * fee_rate, 6)
+                rows.append(
+                    (
+                        day.toordinal() * 100_000 + seq,
+                        t,
+                        market.symbol,
+                        side,
+                        fill_price,
+                        qty,
+                        style.agent_id,
+                        0.0 if fee is None else fee,
+                    )
+                )
+    return rows
+
+
+def _episode(rng: np.random.Generator, style: _Style, market: _Market, t0: float, hold: float) -> list[tuple]:
+    """Open, maybe add, maybe close part, then close or flip: the fills as (t, side, qty, price)."""
+    t1 = t0 + hold
+    moves_up = price(market, t1) > price(market, t0)
+    long = moves_up if rng.random() < style.skill else not moves_up
+    qty = _qty(market, style.notional * float(rng.uniform(0.6, 1.4)) / price(market, t0))
+    legs: list[tuple] = []
+
+    def leg(t: float, buy: bool, q: float) -> None:
+        noise = 1.0 + float(rng.normal(0.0, 0.0002)) + (style.edge_bps if not buy else -style.edge_bps) / 10_000
+        legs.append((t, "BUY" if buy else "SELL", q, _round(price(market, t) * noise, market.tick)))
+
+    whole = lambda t: float(int(t)) if style.same_second else t  # noqa: E731
+    leg(whole(t0), long, qty)
+    held = qty
+    if rng.random() < 0.3:
+        add = _qty(market, qty / 2)
+        t_add = whole(t0) if rng.random() < style.same_second else t0 + hold * 0.25
+        leg(t_add, long, add)
+        held = round(held + add, 10)
+    if rng.random() < 0.4 and held > market.step * 1.5:
+        part = _qty(market, held / 2)
+        leg(t0 + hold * 0.6, not long, part)
+        held = round(held - part, 10)
+    if rng.random() < style.flip:
+        again = _qty(market, qty)
+        leg(t1, not long, round(held + again, 10))
+        leg(t1 + hold, long, again)
+    else:
+        leg(t1, not long, held)
+    return legs
+
+
+def _qty(market: _Market, raw: float) -> float:
+    return round(max(market.step, round(raw / market.step) * market.step), 10)
+
+
+def _round(value: float, tick: float) -> float:
+    return round(round(value / tick) * tick, 10)
