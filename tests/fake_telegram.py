@@ -1,0 +1,700 @@
+"""A fake Telegram Bot API server on a real 127.0.0.1 socket, as strict as Telegram where we depend on it.
+
+It speaks ``POST /bot<token>/<method>`` with JSON, form or multipart bodies (python-telegram-bot sends the
+last two), validates like the Bot API (token, chat, membership, forum topic, Telegram's HTML subset,
+length limits after entity parsing, album size, photo dimensions, document size), answers Telegram's
+error JSON, records every request and every accepted call, and fails calls on demand.
+
+Its HTML parser is written apart from ``reports.tgtext`` on purpose: a bug shared by both would hide.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import re
+import struct
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+ALBUM_MIN, ALBUM_MAX = 2, 10
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
+BOT_ID = 7000000001
+
+_ENTITY_TYPES = {
+    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
+    "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "span": "spoiler",
+    "tg-spoiler": "spoiler", "a": "text_link", "code": "code", "pre": "pre", "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}  # fmt: skip
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ATTR_RE = re.compile(r"""\s*([A-Za-z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
+
+
+class ParseError(ValueError):
+    """Telegram's "can't parse entities" with its reason."""
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _decode_entity(src: str, i: int) -> tuple[str, int] | None:
+    """The character of the entity at ``src[i] == '&'`` and the index after it, or None."""
+    end = src.find(";", i + 1, i + 12)
+    if end < 0:
+        return None
+    name = src[i + 1 : end]
+    if name in _NAMED:
+        return _NAMED[name], end + 1
+    try:
+        if re.fullmatch(r"#[0-9]{1,7}", name):
+            return chr(int(name[1:])), end + 1
+        if re.fullmatch(r"#[xX][0-9a-fA-F]{1,6}", name):
+            return chr(int(name[2:], 16)), end + 1
+    except (ValueError, OverflowError):
+        return None
+    return None
+
+
+def parse_html(src: str) -> tuple[str, list[dict[str, Any]]]:
+    """Parse Telegram HTML into (text, entities) or raise :class:`ParseError` with Telegram's wording.
+
+    Strict: every ``<``, ``>`` and ``&`` outside a tag or entity is an error, as the Bot API asks.
+    Offsets are in UTF-16 code units, like Telegram's.
+    """
+    text: list[str] = []
+    length = 0  # UTF-16 units so far
+    stack: list[tuple[str, int, dict[str, str]]] = []
+    entities: list[dict[str, Any]] = []
+    i, n = 0, len(src)
+    while i < n:
+        ch = src[i]
+        offset = len(src[:i].encode())
+        if ch == "&":
+            decoded = _decode_entity(src, i)
+            if decoded is None:
+                raise ParseError(f"Unsupported HTML entity or unescaped '&' at byte offset {offset}")
+            text.append(decoded[0])
+            length += _utf16(decoded[0])
+            i = decoded[1]
+        elif ch == ">":
+            raise ParseError(f"Unescaped '>' at byte offset {offset}")
+        elif ch == "<":
+            end = src.find(">", i)
+            if end < 0:
+                raise ParseError(f"Unclosed start tag at byte offset {offset}")
+            body = src[i + 1 : end]
+            if "<" in body:
+                raise ParseError(f"Unclosed start tag at byte offset {offset}")
+            if body.startswith("/"):
+                name = body[1:].strip().lower()
+                if not stack:
+                    raise ParseError(f"Unexpected end tag at byte offset {offset}")
+                open_name, start, attrs = stack.pop()
+                if name != open_name:
+                    raise ParseError(
+                        f'Unmatched end tag at byte offset {offset}, expected "</{open_name}>", found "</{name}>"'
+                    )
+                entities.append(_entity(open_name, start, length - start, attrs, stack))
+            else:
+                m = re.match(r"([A-Za-z][A-Za-z0-9-]*)", body)
+                name = m.group(1).lower() if m else ""
+                if name not in _ENTITY_TYPES:
+                    raise ParseError(f'Unsupported start tag "{name}" at byte offset {offset}')
+                attrs = _attributes(body[len(name) :], name, offset)
+                if name == "span" and attrs.get("class") != "tg-spoiler":
+                    raise ParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
+                if name == "code" and "class" in attrs and not (stack and stack[-1][0] == "pre"):
+                    attrs.pop("class")  # a language only counts on <code> directly inside <pre>
+                stack.append((name, length, attrs))
+            i = end + 1
+        else:
+            text.append(ch)
+            length += _utf16(ch)
+            i += 1
+    if stack:
+        raise ParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    return "".join(text), sorted(
+        (e for e in entities if e["length"] > 0), key=lambda e: (e["offset"], -e["length"], e["type"])
+    )
+
+
+def _attributes(rest: str, tag: str, offset: int) -> dict[str, str]:
+    attrs: dict[str, str] = {}
+    pos = 0
+    rest = rest.rstrip().removesuffix("/")
+    while pos < len(rest) and rest[pos:].strip():
+        m = _ATTR_RE.match(rest, pos)
+        if not m or m.end() == pos:
+            raise ParseError(f'Empty attribute name in the tag "{tag}" at byte offset {offset}')
+        value = next((v for v in m.group(2, 3, 4) if v is not None), "")
+        attrs[m.group(1).lower()] = _unescape_attr(value, offset)
+        pos = m.end()
+    return attrs
+
+
+def _unescape_attr(value: str, offset: int) -> str:
+    out, i = [], 0
+    while i < len(value):
+        if value[i] == "&":
+            decoded = _decode_entity(value, i)
+            if decoded is None:
+                raise ParseError(f"Unsupported HTML entity in an attribute at byte offset {offset}")
+            out.append(decoded[0])
+            i = decoded[1]
+        else:
+            out.append(value[i])
+            i += 1
+    return "".join(out)
+
+
+def _entity(name: str, start: int, length: int, attrs: dict[str, str], outer: list[Any]) -> dict[str, Any]:
+    kind = _ENTITY_TYPES[name]
+    entity: dict[str, Any] = {"type": kind, "offset": start, "length": length}
+    if name == "a":
+        entity["url"] = attrs.get("href", "")
+    elif name == "blockquote" and "expandable" in attrs:
+        entity["type"] = "expandable_blockquote"
+    elif name == "code" and "class" in attrs and attrs["class"].startswith("language-"):
+        entity["language"] = attrs["class"].removeprefix("language-")
+    elif name == "tg-emoji":
+        entity["custom_emoji_id"] = attrs.get("emoji-id", "")
+    return entity
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG or JPEG, or None when it is neither."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height
+    if data.startswith(b"\xff\xd8"):
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                return None
+            marker = data[i + 1]
+            seg_len = struct.unpack(">H", data[i + 2 : i + 4])[0]
+            if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+                height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+                return width, height
+            i += 2 + seg_len
+    return None
+
+
+class ApiError(Exception):
+    """An error answer of the Bot API."""
+
+    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.parameters = code, description, parameters
+
+
+@dataclass
+class Call:
+    """One accepted Bot API call: what was asked and what was answered."""
+
+    method: str
+    chat_id: int | None
+    params: dict[str, Any]
+    files: dict[str, tuple[str, bytes]]  # field -> (file name, bytes)
+    result: Any
+    at: float
+
+
+@dataclass
+class Request:
+    """One HTTP request to the fake, accepted or not."""
+
+    method: str
+    path: str
+    status: int
+    at: float
+
+
+@dataclass
+class FakeChat:
+    """A chat the bot may know: a supergroup by default."""
+
+    id: int
+    title: str = "Traders"
+    type: str = "supergroup"
+    username: str | None = None
+    is_forum: bool = False
+    topics: set[int] = field(default_factory=set)
+    bot_status: str = "administrator"  # "member", "administrator", "left" or "kicked"
+    migrated_to: int | None = None
+
+
+@dataclass
+class _Failure:
+    code: int  # 0: drop the connection without an answer
+    description: str
+    parameters: dict[str, Any] | None
+    remaining: int
+
+
+_DEFAULT_DESCRIPTIONS = {
+    400: "Bad Request: wrong parameters",
+    401: "Unauthorized",
+    403: "Forbidden: bot is not a member of the supergroup chat",
+    429: "Too Many Requests: retry after {retry_after}",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+}
+
+
+class FakeTelegram:
+    """The fake Bot API server. Use as a context manager; ``url`` is the root to give as TELEGRAM_API_URL."""
+
+    def __init__(self, token: str, chats: list[FakeChat] | None = None, *, max_per_minute: int = 20) -> None:
+        self.token = token
+        self.chats: dict[int, FakeChat] = {c.id: c for c in (chats or [FakeChat(-1001000000001)])}
+        self.max_per_minute = max_per_minute
+        self.calls: list[Call] = []
+        self.requests: list[Request] = []
+        self.messages: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)  # chat -> id -> message
+        self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
+        self._sent_at: dict[int, deque[float]] = defaultdict(deque)
+        self._next_id: dict[int, int] = defaultdict(lambda: 1)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-telegram", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The Bot API root, e.g. ``http://127.0.0.1:PORT``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FakeTelegram:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # -- what tests set up and look at ---------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        code: int,
+        *,
+        times: int = 1,
+        description: str | None = None,
+        retry_after: int = 1,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with an error (code 0: drop the connection)."""
+        parameters: dict[str, Any] | None = None
+        if code == 429:
+            parameters = {"retry_after": retry_after}
+        if migrate_to_chat_id is not None:
+            parameters = {"migrate_to_chat_id": migrate_to_chat_id}
+        text = description or _DEFAULT_DESCRIPTIONS.get(code, "Error").format(retry_after=retry_after)
+        with self._lock:
+            self._failures[method].append(_Failure(code, text, parameters, times))
+
+    def migrate(self, old: int, new: int) -> None:
+        """Upgrade group ``old`` to supergroup ``new``: calls to ``old`` answer ``migrate_to_chat_id``."""
+        with self._lock:
+            self.chats[old].migrated_to = new
+            self.chats.setdefault(new, FakeChat(new, title=self.chats[old].title))
+
+    def calls_of(self, *methods: str) -> list[Call]:
+        """Accepted calls of these methods (all when none is named), in order."""
+        return [c for c in self.calls if not methods or c.method in methods]
+
+    def attempts(self, method: str) -> list[Request]:
+        """Every HTTP request for ``method``, answered with an error or not."""
+        return [r for r in self.requests if r.method == method]
+
+    # -- the API ---------------------------------------------------------------------------------------
+
+    def handle(self, http_method: str, path: str, content_type: str, body: bytes) -> tuple[int, bytes]:
+        """Answer one HTTP request; returns (status, JSON body). Status 0: drop the connection."""
+        match = re.fullmatch(r"/bot([^/]*)/([A-Za-z]+)", urlsplit(path).path)
+        status, payload = 200, b""
+        method = match.group(2) if match else "?"
+        try:
+            if not match:
+                raise ApiError(404, "Not Found")
+            if match.group(1) != self.token:
+                raise ApiError(401, "Unauthorized")
+            with self._lock:
+                failure = self._take_failure(method)
+            if failure is not None:
+                if failure.code == 0:
+                    status = 0
+                    return 0, b""
+                raise ApiError(failure.code, failure.description, failure.parameters)
+            params, files = _decode_body(content_type, body, urlsplit(path).query)
+            with self._lock:
+                result, chat_id = self._dispatch(method, params, files)
+                self.calls.append(Call(method, chat_id, params, files, result, time.monotonic()))
+            payload = json.dumps({"ok": True, "result": result}).encode()
+        except ApiError as err:
+            status = err.code
+            answer: dict[str, Any] = {"ok": False, "error_code": err.code, "description": err.description}
+            if err.parameters:
+                answer["parameters"] = err.parameters
+            payload = json.dumps(answer).encode()
+        finally:
+            with self._lock:
+                self.requests.append(Request(method, path.replace(self.token, "<token>"), status, time.monotonic()))
+        return status, payload
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        queue = self._failures.get(method)
+        if not queue:
+            return None
+        failure = queue[0]
+        failure.remaining -= 1
+        if failure.remaining <= 0:
+            queue.popleft()
+        return failure
+
+    def _dispatch(self, method: str, p: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> tuple[Any, Any]:
+        if method == "getMe":
+            return _bot_user(), None
+        handler = {
+            "getChat": self._get_chat,
+            "getChatMember": self._get_chat_member,
+            "sendMessage": self._send_message,
+            "editMessageText": self._edit_text,
+            "sendPhoto": self._send_photo,
+            "sendMediaGroup": self._send_media_group,
+            "sendDocument": self._send_document,
+            "editMessageCaption": self._edit_caption,
+        }.get(method)
+        if handler is None:
+            raise ApiError(404, "Not Found")
+        chat = self._chat(p)
+        return handler(chat, p, files), chat.id
+
+    def _chat(self, p: dict[str, Any]) -> FakeChat:
+        raw = p.get("chat_id")
+        if raw in (None, ""):
+            raise ApiError(400, "Bad Request: chat_id is empty")
+        chat: FakeChat | None = None
+        if isinstance(raw, str) and raw.startswith("@"):
+            chat = next((c for c in self.chats.values() if c.username and "@" + c.username == raw), None)
+        else:
+            try:
+                chat = self.chats.get(int(raw))
+            except (TypeError, ValueError):
+                chat = None
+        if chat is None:
+            raise ApiError(400, "Bad Request: chat not found")
+        if chat.migrated_to is not None:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": chat.migrated_to},
+            )
+        if chat.bot_status == "left":
+            raise ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
+        if chat.bot_status == "kicked":
+            raise ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
+        return chat
+
+    def _get_chat(self, chat: FakeChat, p: dict[str, Any], files: Any) -> dict[str, Any]:
+        info = _chat_json(chat) | {
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+            },
+        }
+        return info
+
+    def _get_chat_member(self, chat: FakeChat, p: dict[str, Any], files: Any) -> dict[str, Any]:
+        if _int(p, "user_id") != BOT_ID:
+            raise ApiError(400, "Bad Request: PARTICIPANT_ID_INVALID")
+        return {"status": "member", "user": _bot_user()}
+
+    def _new_message(self, chat: FakeChat, p: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+        thread = _int(p, "message_thread_id")
+        if thread is not None and not (chat.is_forum and thread in chat.topics):
+            raise ApiError(400, "Bad Request: message thread not found")
+        message_id = self._next_id[chat.id]
+        self._next_id[chat.id] += 1
+        message = {"message_id": message_id, "date": int(time.time()), "chat": _chat_json(chat)}
+        message["from"] = _bot_user()
+        if thread is not None:
+            message |= {"message_thread_id": thread, "is_topic_message": True}
+        message |= content
+        self.messages[chat.id][message_id] = message
+        return message
+
+    def _flood(self, chat: FakeChat, count: int) -> None:
+        now = time.monotonic()
+        sent = self._sent_at[chat.id]
+        while sent and now - sent[0] >= 60:
+            sent.popleft()
+        if len(sent) + count > self.max_per_minute:
+            wait = max(1, int(60 - (now - sent[0])) + 1) if sent else 1
+            raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+        sent.extend([now] * count)
+
+    def _send_message(self, chat: FakeChat, p: dict[str, Any], files: Any) -> dict[str, Any]:
+        text, entities = _formatted(p, "text", TEXT_LIMIT, "message is too long", "message text is empty")
+        self._flood(chat, 1)
+        content: dict[str, Any] = {"text": text}
+        if entities:
+            content["entities"] = entities
+        return self._new_message(chat, p, content)
+
+    def _edit_text(self, chat: FakeChat, p: dict[str, Any], files: Any) -> dict[str, Any]:
+        message = self._editable(chat, p)
+        if "text" not in message:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
+        text, entities = _formatted(p, "text", TEXT_LIMIT, "message is too long", "message text is empty")
+        if text == message["text"] and entities == message.get("entities", []):
+            raise ApiError(400, _NOT_MODIFIED)
+        message["text"] = text
+        message.pop("entities", None)
+        if entities:
+            message["entities"] = entities
+        message["edit_date"] = int(time.time())
+        return message
+
+    def _edit_caption(self, chat: FakeChat, p: dict[str, Any], files: Any) -> dict[str, Any]:
+        message = self._editable(chat, p)
+        if not any(k in message for k in ("photo", "document")):
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        caption, entities = _formatted(p, "caption", CAPTION_LIMIT, "message caption is too long", None)
+        if caption == message.get("caption", "") and entities == message.get("caption_entities", []):
+            raise ApiError(400, _NOT_MODIFIED)
+        _set_caption(message, caption, entities)
+        message["edit_date"] = int(time.time())
+        return message
+
+    def _editable(self, chat: FakeChat, p: dict[str, Any]) -> dict[str, Any]:
+        if p.get("inline_message_id"):
+            raise ApiError(400, "Bad Request: the fake knows no inline messages")
+        message = self.messages[chat.id].get(_int(p, "message_id") or 0)
+        if message is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return message
+
+    def _send_photo(self, chat: FakeChat, p: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        photo = _photo(p.get("photo"), files)
+        caption, entities = _formatted(p, "caption", CAPTION_LIMIT, "message caption is too long", None)
+        self._flood(chat, 1)
+        content: dict[str, Any] = {"photo": photo}
+        _set_caption(content, caption, entities)
+        return self._new_message(chat, p, content)
+
+    def _send_media_group(self, chat: FakeChat, p: dict[str, Any], files: dict[str, Any]) -> list[Any]:
+        media = p.get("media")
+        if not isinstance(media, list) or not media:
+            raise ApiError(400, "Bad Request: media is empty or not a JSON array")
+        if len(media) < ALBUM_MIN:
+            raise ApiError(400, "Bad Request: media group must contain 2-10 items")
+        if len(media) > ALBUM_MAX:
+            raise ApiError(400, "Bad Request: too many messages to send as an album")
+        items = []
+        for item in media:
+            if not isinstance(item, dict) or item.get("type") != "photo":
+                raise ApiError(400, "Bad Request: the fake album takes photos only")
+            caption, entities = _formatted(item, "caption", CAPTION_LIMIT, "message caption is too long", None)
+            items.append((_photo(item.get("media"), files), caption, entities))
+        self._flood(chat, len(items))
+        group_id = f"{chat.id}{self._next_id[chat.id]}"
+        messages = []
+        for photo, caption, entities in items:
+            content: dict[str, Any] = {"photo": photo, "media_group_id": group_id}
+            _set_caption(content, caption, entities)
+            messages.append(self._new_message(chat, p, content))
+        return messages
+
+    def _send_document(self, chat: FakeChat, p: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        ref = p.get("document")
+        if not (isinstance(ref, str) and ref.startswith("attach://") and ref[9:] in files):
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        name, data = files[ref[9:]]
+        if len(data) > DOCUMENT_MAX_BYTES:
+            raise ApiError(413, "Request Entity Too Large")
+        if not data:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        caption, entities = _formatted(p, "caption", CAPTION_LIMIT, "message caption is too long", None)
+        self._flood(chat, 1)
+        document = {"file_id": f"doc-{len(self.calls)}", "file_unique_id": f"d{len(self.calls)}"}
+        document |= {"file_name": name, "file_size": len(data)}
+        content: dict[str, Any] = {"document": document}
+        _set_caption(content, caption, entities)
+        return self._new_message(chat, p, content)
+
+
+_NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are exactly "
+    "the same as a current content and reply markup of the message"
+)
+
+
+def _formatted(
+    p: dict[str, Any], key: str, limit: int, too_long: str, empty: str | None
+) -> tuple[str, list[dict[str, Any]]]:
+    raw = p.get(key)
+    raw = "" if raw is None else str(raw)
+    mode = p.get("parse_mode")
+    if mode in (None, ""):
+        text, entities = raw, []
+    elif str(mode).lower() == "html":
+        try:
+            text, entities = parse_html(raw)
+        except ParseError as err:
+            raise ApiError(400, f"Bad Request: can't parse entities: {err}") from None
+    else:
+        raise ApiError(400, f"Bad Request: the fake supports parse_mode HTML only, not {mode!r}")
+    if _utf16(text.strip()) > limit:
+        raise ApiError(400, f"Bad Request: {too_long}")
+    if empty and not text.strip():
+        raise ApiError(400, f"Bad Request: {empty}")
+    return text, entities
+
+
+def _set_caption(message: dict[str, Any], caption: str, entities: list[dict[str, Any]]) -> None:
+    message.pop("caption", None)
+    message.pop("caption_entities", None)
+    if caption:
+        message["caption"] = caption
+    if entities:
+        message["caption_entities"] = entities
+
+
+def _photo(ref: Any, files: dict[str, tuple[str, bytes]]) -> list[dict[str, Any]]:
+    if not (isinstance(ref, str) and ref.startswith("attach://") and ref[9:] in files):
+        raise ApiError(400, "Bad Request: there is no photo in the request")
+    _, data = files[ref[9:]]
+    if len(data) > PHOTO_MAX_BYTES:
+        raise ApiError(400, "Bad Request: PHOTO_TOO_BIG")
+    size = image_size(data)
+    if size is None:
+        raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+    width, height = size
+    if width <= 0 or height <= 0 or width + height > 10000 or max(width, height) / min(width, height) > 20:
+        raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+    key = f"{len(data)}-{width}x{height}"
+    return [{"file_id": f"photo-{key}", "file_unique_id": key, "width": width, "height": height}]
+
+
+def _bot_user() -> dict[str, Any]:
+    return {"id": BOT_ID, "is_bot": True, "first_name": "Report Bot", "username": "sapphire_report_bot"}
+
+
+def _chat_json(chat: FakeChat) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": chat.id, "type": chat.type, "title": chat.title}
+    if chat.username:
+        out["username"] = chat.username
+    if chat.is_forum:
+        out["is_forum"] = True
+    return out
+
+
+def _int(p: dict[str, Any], key: str) -> int | None:
+    value = p.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ApiError(400, f"Bad Request: invalid {key}") from None
+
+
+_JSON_FIELDS = ("media", "link_preview_options", "reply_markup", "entities", "caption_entities", "reply_parameters")
+
+
+def _decode_body(content_type: str, body: bytes, query: str) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+    """Parameters and uploaded files of a request, whichever way PTB or another client encoded them."""
+    params: dict[str, Any] = dict(parse_qsl(query))
+    files: dict[str, tuple[str, bytes]] = {}
+    mime = content_type.split(";")[0].strip().lower()
+    if mime == "application/json":
+        try:
+            params |= json.loads(body or b"{}")
+        except ValueError:
+            raise ApiError(400, "Bad Request: can't parse JSON body") from None
+        return params, files
+    if mime == "application/x-www-form-urlencoded":
+        params |= dict(parse_qsl(body.decode()))
+    elif mime == "multipart/form-data":
+        for name, filename, data in _multipart(content_type, body):
+            if filename is None:
+                params[name] = data.decode()
+            else:
+                files[name] = (filename, data)
+    for key in _JSON_FIELDS:  # form encodings carry these as JSON text
+        if isinstance(params.get(key), str):
+            try:
+                params[key] = json.loads(params[key])
+            except ValueError:
+                raise ApiError(400, f"Bad Request: can't parse {key} JSON object") from None
+    # Uploads named in the parameters directly ("photo": <file>) become attach:// references.
+    for name in list(files):
+        if name in ("photo", "document") and name not in params:
+            params[name] = f"attach://{name}"
+    return params, files
+
+
+def _multipart(content_type: str, body: bytes) -> list[tuple[str, str | None, bytes]]:
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not match:
+        raise ApiError(400, "Bad Request: multipart body without a boundary")
+    delimiter = b"--" + match.group(1).encode()
+    out: list[tuple[str, str | None, bytes]] = []
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, _, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        data = data.removesuffix(b"\r\n")
+        headers = email.parser.BytesHeaderParser(policy=email.policy.HTTP).parsebytes(head + b"\r\n\r\n")
+        disposition = headers.get("content-disposition", "")
+        name = re.search(r'\bname="([^"]*)"', disposition)
+        filename = re.search(r'\bfilename="([^"]*)"', disposition)
+        if not name:
+            raise ApiError(400, "Bad Request: multipart part without a name")
+        out.append((name.group(1), filename.group(1) if filename else None, data))
+    return out
+
+
+def _handler_for(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, payload = fake.handle(self.command, self.path, self.headers.get("Content-Type", ""), body)
+            if status == 0:
+                self.close_connection = True
+                return
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the request line holds the token: never print it
+
+    return Handler
