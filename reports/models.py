@@ -287,3 +287,5 @@ class Report:
     warnings: tuple[str, ...] = ()
     daily_pnl_target: float = 350.0
     target_win_rate: float = 0.55
+    fills_read: int = 0
+    """Fills of the whole history read for this report (the job's own metrics)."""

@@ -168,9 +168,7 @@ def parse_chats(raw: str) -> tuple[ChatTarget, ...]:
             continue
         chat, sep, thread = part.partition(":")
         if not chat or (sep and not thread.isdigit()):
-            raise UsageError(
-                f"TELEGRAM_CHAT_ID entry {part!r} is malformed: use CHAT or CHAT:THREAD, comma-separated"
-            )
+            raise UsageError(f"TELEGRAM_CHAT_ID entry {part!r} is malformed: use CHAT or CHAT:THREAD, comma-separated")
         chats.append(ChatTarget(chat, int(thread) if sep else None))
     return tuple(chats)
 

@@ -1,0 +1,183 @@
+"""One report run: fetch -> compute -> render -> deliver, each stage a call into its own module."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from reports import report_json
+from reports.compute import build_report, trading_day
+from reports.errors import ReportError
+from reports.models import FetchResult, Report, TradingDay
+from reports.outbox import Attachment, Outbox
+from reports.settings import Settings
+
+log = logging.getLogger("reports")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What one run is asked to do."""
+
+    report_date: date
+    demo: bool = False
+    send: bool = True
+    output: Path | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one run did."""
+
+    report: Report
+    output_dir: Path | None
+    messages_sent: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def fetch(settings: Settings, day: TradingDay, *, demo: bool) -> FetchResult:
+    """The fetch stage: every fill before the end of ``day``, from the demo or the trading service."""
+    if demo:
+        from reports.demo import demo_fills
+
+        return demo_fills(day)
+    from reports.fetch import TradingService
+
+    with TradingService(settings.trading_service_url) as service:
+        result = service.fills(end=day.end)
+        return dataclasses.replace(result, agents=service.agents())
+
+
+def build(settings: Settings, day: TradingDay, *, demo: bool, clock: Clock = _utcnow) -> Report:
+    """Fetch and compute the report of ``day``, with its operations and reconciliation."""
+    fetched = fetch(settings, day, demo=demo)
+    log.info("fetched %d fills", len(fetched.fills))
+    report = build_report(
+        fetched.fills,
+        day,
+        settings.capital,
+        generated_at=clock(),
+        agent_info=fetched.agents,
+        warnings=fetched.warnings,
+        daily_pnl_target=settings.daily_pnl_target,
+        target_win_rate=settings.target_win_rate,
+    )
+    return _with_sources(dataclasses.replace(report, fills_read=len(fetched.fills)), settings, demo=demo)
+
+
+def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
+    """Attach the Prometheus operations block and the reconciliation with the exchange."""
+    from reports.models import Sources
+
+    warnings = list(report.warnings)
+    if demo:
+        from reports.demo_ops import demo_operations
+
+        operations, prometheus = demo_operations(report), "ok"
+        reconciliation = "ok"
+    else:
+        from reports.prometheus import fetch_operations
+        from reports.reconcile import reconcile
+
+        operations, prometheus, prom_warnings = fetch_operations(settings, report.day)
+        warnings.extend(prom_warnings)
+        reconciliation, rec_warnings = reconcile(settings, report.day, report.totals.realized_pnl, report.totals.fees)
+        warnings.extend(rec_warnings)
+    return dataclasses.replace(
+        report,
+        operations=operations,
+        sources=Sources(trading_service="ok", prometheus=prometheus, reconciliation=reconciliation),
+        warnings=tuple(warnings),
+    )
+
+
+def render(report: Report, settings: Settings) -> tuple[Outbox, str]:
+    """Charts, the HTML report and the Telegram summary; returns the outbox and report.html's text."""
+    from reports.charts import render_charts
+    from reports.render import render_html, render_summary
+
+    charts = render_charts(report)
+    html = render_html(report, charts, settings.templates_dir)
+    outbox = Outbox(
+        report_date=report.day.date,
+        messages=render_summary(report, settings.templates_dir),
+        photos=tuple(Attachment(c.filename, c.png, c.caption) for c in charts),
+        document=Attachment("report.html", html.encode("utf-8"), f"Full report {report.day.date.isoformat()}"),
+    )
+    return outbox, html
+
+
+def write_artifacts(report: Report, outbox: Outbox, settings: Settings, directory: Path) -> None:
+    """Write report.json, report.html, the charts and telegram/ (CONTRACT 4) into ``directory``."""
+    from reports.deliver import write_call_artifacts
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "report.json").write_text(report_json.dumps(report), encoding="utf-8")
+    if outbox.document is not None:
+        (directory / outbox.document.filename).write_bytes(outbox.document.data)
+    for photo in outbox.photos:
+        (directory / photo.filename).write_bytes(photo.data)
+    write_call_artifacts(outbox, settings.telegram_chats, directory / "telegram")
+
+
+def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> RunOutcome:
+    """Build, write and (unless a dry run) deliver one day's report; push the job's metrics either way."""
+    started = time.time()
+    day = trading_day(options.report_date, settings.timezone)
+    output = options.output
+    if output is None and not options.send:
+        output = Path("out") / options.report_date.isoformat()
+    fills = 0
+    sent = 0
+    success = False
+    try:
+        try:
+            report = build(settings, day, demo=options.demo, clock=clock)
+            fills = report.fills_read
+            outbox, _ = render(report, settings)
+        except ReportError as exc:
+            if options.send:
+                from reports.deliver import send_failure_notice
+
+                send_failure_notice(settings, options.report_date, str(exc))
+            raise
+        if output is not None:
+            write_artifacts(report, outbox, settings, output)
+            log.info("artifacts written to %s", output)
+        warnings: tuple[str, ...] = ()
+        if options.send:
+            from reports.deliver import deliver
+
+            result = deliver(outbox, settings, force=options.force, log=log)
+            sent = result.messages_sent
+            warnings = tuple(result.warnings)
+        success = True
+        return RunOutcome(report=report, output_dir=output, messages_sent=sent, warnings=warnings)
+    finally:
+        if settings.pushgateway_url:
+            from reports.jobmetrics import push_job_metrics
+
+            problem = push_job_metrics(
+                settings.pushgateway_url,
+                success=success,
+                started=started,
+                finished=time.time(),
+                fills=fills,
+                messages=sent,
+                report_date=options.report_date,
+            )
+            if problem:
+                log.warning("%s", problem)

@@ -1,0 +1,150 @@
+"""``report.json``, schema_version 1 (CONTRACT 4): the report as data, for machines and analysts."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from reports.conventions import CONVENTIONS
+from reports.models import AgentReport, DailyPoint, Operations, Report, Risk, Totals
+
+SCHEMA_VERSION = 1
+
+TOTALS_KEYS = (
+    "trades",
+    "volume",
+    "fees",
+    "realized_pnl",
+    "net_realized_pnl",
+    "unrealized_pnl",
+    "total_pnl",
+    "closing_fills",
+    "wins",
+    "win_rate",
+    "profit_factor",
+    "capital",
+    "equity",
+)
+
+
+def _num(x: float | int | None) -> float | int | None:
+    """JSON has no NaN or infinity: those are "not computable", so null."""
+    if x is None or isinstance(x, int):
+        return x
+    return float(x) if math.isfinite(x) else None
+
+
+def totals_dict(t: Totals) -> dict[str, Any]:
+    """The ``totals`` keys of one agent or of the portfolio."""
+    return {key: _num(getattr(t, key)) for key in TOTALS_KEYS}
+
+
+def risk_dict(r: Risk) -> dict[str, Any]:
+    """One RISK block."""
+    return {
+        "days": r.days,
+        "pnl": _num(r.pnl),
+        "return": _num(r.return_),
+        "volatility": _num(r.volatility),
+        "sharpe": _num(r.sharpe),
+        "sortino": _num(r.sortino),
+        "max_drawdown": _num(r.max_drawdown),
+        "win_days": _num(r.win_days),
+    }
+
+
+def _daily(p: DailyPoint) -> dict[str, Any]:
+    return {
+        "date": p.date.isoformat(),
+        "total_pnl": _num(p.total_pnl),
+        "equity": _num(p.equity),
+        "return": _num(p.return_),
+    }
+
+
+def _agent(a: AgentReport) -> dict[str, Any]:
+    return {
+        "agent_id": a.agent_id,
+        **({"name": a.name} if a.name else {}),
+        **({"emoji": a.emoji} if a.emoji else {}),
+        **totals_dict(a.totals),
+        "open_positions": [
+            {
+                "symbol": p.symbol,
+                "quantity": _num(p.quantity),
+                "avg_entry_price": _num(p.avg_entry_price),
+                "mark_price": _num(p.mark_price),
+                "unrealized_pnl": _num(p.unrealized_pnl),
+            }
+            for p in a.open_positions
+        ],
+        "risk": {name: risk_dict(r) for name, r in a.risk.items()},
+    }
+
+
+def operations_dict(o: Operations | None) -> dict[str, Any] | None:
+    """The ``operations`` block, or None."""
+    if o is None:
+        return None
+    equity = o.equity
+    return {
+        "equity": None
+        if equity is None
+        else {"start": _num(equity.start), "end": _num(equity.end), "min": _num(equity.min), "max": _num(equity.max)},
+        "max_drawdown": _num(o.max_drawdown),
+        "executions": {
+            "ok": _num(o.executions.ok),
+            "failed": _num(o.executions.failed),
+            "failed_by_reason": {k: _num(v) for k, v in sorted(o.executions.failed_by_reason.items())},
+        },
+        "ai_cost_usd": {k: _num(v) for k, v in sorted(o.ai_cost_usd.items())},
+        "ai_cost_total_usd": _num(o.ai_cost_total_usd),
+        "agent_errors": {k: _num(v) for k, v in sorted(o.agent_errors.items())},
+    }
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    """The whole report as the JSON-ready dict of CONTRACT 4."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "report_date": report.day.date.isoformat(),
+        "timezone": report.day.timezone,
+        "period": {"start": _local(report.day.start, report), "end": _local(report.day.end, report)},
+        "generated_at": report.generated_at.isoformat(),
+        "currency": "USDT",
+        "conventions": dict(CONVENTIONS),
+        "totals": totals_dict(report.totals),
+        "agents": [_agent(a) for a in report.agents],
+        "symbols": [
+            {
+                "symbol": s.symbol,
+                "trades": s.trades,
+                "volume": _num(s.volume),
+                "fees": _num(s.fees),
+                "realized_pnl": _num(s.realized_pnl),
+                "net_realized_pnl": _num(s.net_realized_pnl),
+            }
+            for s in report.symbols
+        ],
+        "daily": [_daily(p) for p in report.daily],
+        "risk": {name: risk_dict(r) for name, r in report.risk.items()},
+        "sources": {
+            "trading_service": report.sources.trading_service,
+            "prometheus": report.sources.prometheus,
+            "reconciliation": report.sources.reconciliation,
+        },
+        "operations": operations_dict(report.operations),
+        "warnings": list(report.warnings),
+    }
+
+
+def _local(ts: datetime, report: Report) -> str:
+    return ts.astimezone(ZoneInfo(report.day.timezone)).isoformat()
+
+
+def dumps(report: Report) -> str:
+    """``report.json`` text: UTF-8, indented, no NaN."""
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
