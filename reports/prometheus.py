@@ -317,7 +317,5 @@ def _rejected(key: str, expr: str, exc: HttpStatusError) -> str:
 
 
 def _unavailable(url: str, exc: FetchError) -> str:
-    return (
-        f"Prometheus at {url} could not be read ({exc}): check PROMETHEUS_URL and that Prometheus is up; "
-        "the report goes out without the Operations section"
-    )
+    text = str(exc) if url in str(exc) else f"Prometheus at {url}: {exc}"
+    return f"{text}; check PROMETHEUS_URL and that Prometheus is up. The Operations section is left out"

@@ -1,0 +1,207 @@
+"""Reconciliation against a fake trading service that speaks real HTTP on 127.0.0.1.
+
+The fake is as strict as the service: a bearer token or 401, validated query parameters or 422, rows of the
+asked type inside ``start_time``..``end_time`` (both inclusive, ms), oldest first, and (like a relay under
+load) fewer rows per page than asked.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from reports.errors import FetchError
+from reports.models import TradingDay
+from reports.reconcile import IncomeRow, compare, reconcile
+from reports.settings import Secret, Settings
+
+TOKEN = "s3cret-admin-token"
+DAY = date(2025, 3, 14)
+START = datetime(2025, 3, 14, tzinfo=UTC)
+START_MS = int(START.timestamp() * 1000)
+END_MS = START_MS + 86_400_000
+TYPES = ("REALIZED_PNL", "COMMISSION", "FUNDING_FEE")
+
+
+def income_row(kind: str, income: float, time_ms: int, **overrides: Any) -> dict[str, Any]:
+    """One exchange income row as the service relays it (amounts are strings)."""
+    row = {
+        "symbol": "BTCUSDT",
+        "incomeType": kind,
+        "income": f"{income:.8f}",
+        "asset": "USDT",
+        "time": time_ms,
+        "tranId": 9_000_000 + time_ms % 1_000_000,
+        "tradeId": str(time_ms),
+    }
+    row.update(overrides)
+    return row
+
+
+@dataclass
+class FakeTradingService:
+    """``/api/exchange/income`` behind a bearer token; records each request's query."""
+
+    rows: list[dict[str, Any]]
+    page_cap: int = 100
+    requests: list[dict[str, str]] = field(default_factory=list)
+
+    def answer(self, path: str, query: dict[str, str], auth: str | None) -> tuple[int, Any]:
+        if path != "/api/exchange/income":
+            return 404, {"detail": "Not Found"}
+        if auth != f"Bearer {TOKEN}":
+            return 401, {"detail": "Invalid or missing admin token"}
+        self.requests.append(query)
+        try:
+            kind = query["income_type"]
+            lo, hi, limit = int(query["start_time"]), int(query["end_time"]), int(query.get("limit", "100"))
+        except (KeyError, ValueError):
+            return 422, {"detail": "invalid query parameters"}
+        if kind not in TYPES or not 1 <= limit <= 1000 or lo > hi:
+            return 422, {"detail": "invalid query parameters"}
+        match = sorted((r for r in self.rows if r["incomeType"] == kind and lo <= r["time"] <= hi), key=_order)
+        return 200, match[: min(limit, self.page_cap)]
+
+
+def _order(row: dict[str, Any]) -> tuple[int, int]:
+    return row["time"], row["tranId"]
+
+
+@pytest.fixture(scope="module")
+def ledger() -> list[dict[str, Any]]:
+    """A day with more rows than a page, five rows on one millisecond across a page boundary, rows just
+    outside the day, two commissions paid in BNB, and three funding payments."""
+    rows = []
+    for i in range(250):
+        t = START_MS + 60_000 + i * 300_000 if not 97 <= i <= 101 else START_MS + 60_000 + 97 * 300_000
+        rows.append(income_row("REALIZED_PNL", ((i * 37) % 200 - 80) / 10, t, tranId=1_000 + i))
+        rows.append(income_row("COMMISSION", -0.0123 * (1 + i % 4), t, tranId=5_000 + i))
+    rows.append(income_row("COMMISSION", -0.5, START_MS + 3_600_000, asset="BNB", tranId=8_001))
+    rows.append(income_row("COMMISSION", -0.25, START_MS + 7_200_000, asset="BNB", tranId=8_002))
+    for h, amount in ((0, -0.8), (8, 0.35), (16, -1.2)):
+        rows.append(income_row("FUNDING_FEE", amount, START_MS + h * 3_600_000, tranId=7_000 + h))
+    # Outside the day: a millisecond before its start, and at its (excluded) end.
+    rows.append(income_row("REALIZED_PNL", 500.0, START_MS - 1, tranId=1))
+    rows.append(income_row("REALIZED_PNL", 700.0, END_MS, tranId=2))
+    rows.append(income_row("COMMISSION", -90.0, END_MS, tranId=3))
+    return rows
+
+
+def day_sum(rows: list[dict[str, Any]], kind: str) -> float:
+    return sum(
+        float(r["income"])
+        for r in rows
+        if r["incomeType"] == kind and r["asset"] == "USDT" and START_MS <= r["time"] < END_MS
+    )
+
+
+@pytest.fixture(scope="module")
+def service(ledger: list[dict[str, Any]]) -> Iterator[tuple[FakeTradingService, str]]:
+    fake = FakeTradingService(ledger)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            status, body = fake.answer(url.path, query, self.headers.get("Authorization"))
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield fake, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+DAY_RANGE = TradingDay(DAY, "UTC", START, START + timedelta(days=1))
+
+
+def settings(url: str, token: str | None = TOKEN) -> Settings:
+    return Settings(trading_service_url=url, admin_api_token=Secret(token) if token else None)
+
+
+def test_matching_day(service: tuple[FakeTradingService, str], ledger: list[dict[str, Any]]) -> None:
+    fake, url = service
+    fake.requests.clear()
+    pnl, fees = day_sum(ledger, "REALIZED_PNL"), -day_sum(ledger, "COMMISSION")
+
+    # Within max(1 USDT, 1 %): rounding of the fills' own figures must not raise a false alarm.
+    status, warnings = reconcile(settings(url), DAY_RANGE, pnl + 0.9, fees - 0.4)
+
+    assert status == "ok"
+    assert warnings == [
+        "Reconciliation: 2 COMMISSION rows in BNB left out (not USDT)",
+        "Funding fees on the exchange this day (account-wide, not in the fills): -1.65 USDT",
+    ]
+    realized_pages = [q for q in fake.requests if q["income_type"] == "REALIZED_PNL"]
+    assert len(realized_pages) >= 4  # 250 rows, 100 a page, then the page that brings nothing new
+    assert realized_pages[0]["start_time"] == str(START_MS) and realized_pages[0]["end_time"] == str(END_MS - 1)
+
+
+def test_mismatching_day_names_both_figures(service: tuple[FakeTradingService, str], ledger: list[dict]) -> None:
+    _, url = service
+    pnl, fees = day_sum(ledger, "REALIZED_PNL"), -day_sum(ledger, "COMMISSION")
+
+    status, warnings = reconcile(settings(url), DAY_RANGE, pnl - 25.0, fees)
+
+    assert status == "mismatch"
+    mismatch = [w for w in warnings if "mismatch" in w]
+    assert mismatch == [
+        f"Reconciliation mismatch: realized P&L {pnl - 25:,.2f} USDT in the report, {pnl:,.2f} USDT on the "
+        f"exchange (Σ REALIZED_PNL), +25.00 apart (tolerance {max(1, abs(pnl - 25) / 100):,.2f})"
+    ]
+
+
+def test_wrong_token_is_one_line_without_the_token(service: tuple[FakeTradingService, str]) -> None:
+    _, url = service
+    with pytest.raises(FetchError) as caught:
+        reconcile(settings(url, token="wrong"), DAY_RANGE, 0.0, 0.0)
+    message = str(caught.value)
+    assert "ADMIN_API_TOKEN" in message and "401" in message and "\n" not in message
+    assert "wrong" not in message and TOKEN not in message
+
+
+def test_not_configured_without_token() -> None:
+    assert reconcile(settings("http://127.0.0.1:9", token=None), DAY_RANGE, 1.0, 1.0) == ("not configured", [])
+
+
+def test_service_down_leaves_the_report_unreconciled() -> None:
+    status, warnings = reconcile(settings("http://127.0.0.1:9"), DAY_RANGE, 1.0, 1.0, timeout=0.5)
+    assert status == "unavailable"
+    assert len(warnings) == 1 and "could not connect" in warnings[0] and TOKEN not in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "status"),
+    [
+        (0.0, 0.99, "ok"),  # under the 1 USDT floor
+        (0.0, 1.01, "mismatch"),
+        (1_000.0, 1_009.9, "ok"),  # 1 % of the report's figure
+        (1_000.0, 1_010.1, "mismatch"),
+        (-1_000.0, -1_010.1, "mismatch"),  # a losing day: the percentage of its size
+    ],
+)
+def test_tolerance_is_max_of_one_usdt_and_one_percent(ours: float, theirs: float, status: str) -> None:
+    pnl = {"REALIZED_PNL": [IncomeRow("REALIZED_PNL", theirs, "USDT", START_MS, ("1",))]}
+    assert compare(pnl, ours, 0.0)[0] == status
+    # The same tolerance for fees, whose ledger sign is negative (money paid).
+    fees = {"COMMISSION": [IncomeRow("COMMISSION", -theirs, "USDT", START_MS, ("2",))]}
+    assert compare(fees, 0.0, ours)[0] == status
