@@ -1,0 +1,507 @@
+"""The trading-system chart, checked the way a cluster would: Helm's own engine renders it, the Kubernetes
+OpenAPI schemas (strict) validate every object, and the checks the API server adds on top are asserted here."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import helm_python as helm
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+
+CHART = Path(__file__).resolve().parents[1] / "helm" / "trading-system"
+RELEASE = "trading-system"
+NAMESPACE = "trading"
+KUBE_VERSIONS = ["1.30.0", "1.33.0"]
+CI_FILES = sorted((CHART / "ci").glob("*.yaml"))
+VALUE_SETS = ["defaults", *(p.name for p in CI_FILES)]
+# Helm accepts release names up to 53 characters.
+LONG_RELEASE = "trading-system-production-europe-west1-canary-blue-02"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
+CRON_DESCRIPTORS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def values_of(value_set: str) -> dict[str, Any]:
+    """The user values of a value set: nothing for the defaults, else the ci/ file."""
+    if value_set == "defaults":
+        return {}
+    return yaml.safe_load((CHART / "ci" / value_set).read_text()) or {}
+
+
+def render(values: dict[str, Any] | None = None, release: str = RELEASE, chart: Path = CHART) -> list[dict]:
+    """Every Kubernetes object the chart renders with these values (NOTES.txt left out)."""
+    manifests = helm.Chart.load(str(chart)).render(values or {}, name=release, namespace=NAMESPACE)
+    objects = []
+    for path, text in sorted(manifests.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        objects.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return objects
+
+
+def notes(values: dict[str, Any] | None = None) -> str:
+    """The rendered NOTES.txt."""
+    manifests = helm.Chart.load(str(CHART)).render(values or {}, name=RELEASE, namespace=NAMESPACE)
+    return next(text for path, text in manifests.items() if path.endswith("NOTES.txt"))
+
+
+def one(objects: list[dict], kind: str) -> dict:
+    """The single object of that kind."""
+    found = [o for o in objects if o["kind"] == kind]
+    assert len(found) == 1, f"expected one {kind}, got {len(found)}"
+    return found[0]
+
+
+def pod_spec(obj: dict) -> dict:
+    """The pod spec inside a workload object."""
+    if obj["kind"] == "Pod":
+        return obj["spec"]
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return obj["spec"]["template"]["spec"]
+
+
+def job_from_cronjob(cronjob: dict, name: str) -> dict:
+    """The Job `kubectl create job NAME --from=cronjob/...` creates: the jobTemplate's spec and labels."""
+    template = cronjob["spec"]["jobTemplate"]
+    annotations = {**template.get("metadata", {}).get("annotations", {})}
+    annotations["cronjob.kubernetes.io/instantiate"] = "manual"
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": cronjob["metadata"]["namespace"],
+            "labels": template.get("metadata", {}).get("labels", {}),
+            "annotations": annotations,
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "CronJob",
+                    "name": cronjob["metadata"]["name"],
+                    "uid": "00000000-0000-0000-0000-000000000000",
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": copy.deepcopy(template["spec"]),
+    }
+
+
+def api_server_problems(obj: dict) -> list[str]:
+    """What the API server's semantic validation refuses that the OpenAPI schema lets through."""
+    problems = []
+    meta = obj["metadata"]
+    limit = {"CronJob": 52, "Service": 63, "Job": 63}.get(obj["kind"], 253)
+    if len(meta["name"]) > limit or not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", meta["name"]):
+        problems.append(f"{obj['kind']} name {meta['name']!r} is not a valid name of at most {limit}")
+    for key, value in meta.get("labels", {}).items():
+        if len(str(value)) > 63:
+            problems.append(f"label {key}={value!r} is longer than 63")
+    if obj["kind"] not in POD_KINDS:
+        return problems
+    spec = pod_spec(obj)
+    if obj["kind"] in {"Job", "CronJob"} and spec.get("restartPolicy") not in {"Never", "OnFailure"}:
+        problems.append("a Job's pod needs restartPolicy Never or OnFailure")
+    volumes = {v["name"] for v in spec.get("volumes", [])}
+    for container in spec.get("initContainers", []) + spec.get("containers", []):
+        if not container.get("image"):
+            problems.append(f"container {container['name']} has no image")
+        for mount in container.get("volumeMounts", []):
+            if mount["name"] not in volumes:
+                problems.append(f"volumeMount {mount['name']} names no volume")
+        for env in container.get("env", []):
+            if not re.match(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$", env["name"]):
+                problems.append(f"env name {env['name']!r} is invalid")
+    return problems
+
+
+def validate_prometheus_rule(rule: dict, tmp_path: Path) -> None:
+    """PrometheusRule: the CRD's structure (strict), and promtool's own check of its rule groups."""
+    rule_schema = {
+        "type": "object",
+        "required": ["expr"],
+        "additionalProperties": False,
+        "properties": {k: {"type": "string"} for k in ("alert", "record", "expr", "for", "keep_firing_for")}
+        | {"labels": {"type": "object"}, "annotations": {"type": "object"}},
+    }
+    schema = {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": False,
+        "properties": {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "kind": {"const": "PrometheusRule"},
+            "metadata": {"type": "object", "required": ["name"]},
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "groups": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name", "rules"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "name": {"type": "string", "minLength": 1},
+                                "interval": {"type": "string"},
+                                "rules": {"type": "array", "items": rule_schema},
+                            },
+                        },
+                    }
+                },
+            },
+        },
+    }
+    jsonschema.validate(rule, schema)
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(yaml.safe_dump(rule["spec"]))
+    result = subprocess.run(["promtool", "check", "rules", str(rules_file)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def validate_all(objects: list[dict], version: str, tmp_path: Path) -> None:
+    """Every object valid for that Kubernetes version in strict mode, and acceptable to the API server."""
+    for obj in objects:
+        if obj["apiVersion"].startswith("monitoring.coreos.com/"):
+            validate_prometheus_rule(obj, tmp_path)
+        else:
+            kubernetes_validate.validate(obj, version, strict=True)
+        assert api_server_problems(obj) == []
+
+
+# --- lint and render -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_lint_finds_no_errors(value_set: str) -> None:
+    report = helm.lint(str(CHART), values_of(value_set), namespace=NAMESPACE)
+    errors = [m for m in report["messages"] if m["severity"] >= 3]
+    assert errors == [] and report["errors"] == []
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_renders_the_report_and_the_trading_service(value_set: str) -> None:
+    values = values_of(value_set)
+    objects = render(values)
+    cronjob = one(objects, "CronJob")
+    merged = helm.Chart.load(str(CHART)).merge_values(values)
+    fullname = RELEASE
+    assert cronjob["metadata"]["name"] == f"{fullname}-daily-report"
+    traders = [o for o in objects if o["metadata"]["name"] == f"{fullname}-cloud-trader"]
+    if merged["cloudTrader"]["enabled"]:
+        assert sorted(o["kind"] for o in traders) == ["Deployment", "Service"]
+    else:
+        assert traders == []
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_every_object_is_valid_for_kubernetes(value_set: str, version: str, tmp_path: Path) -> None:
+    validate_all(render(values_of(value_set)), version, tmp_path)
+
+
+# --- what lint and template do not catch -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_every_pod_runs_as_a_service_account_that_exists(value_set: str) -> None:
+    values = values_of(value_set)
+    objects = render(values)
+    merged = helm.Chart.load(str(CHART)).merge_values(values)
+    existing = {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"}
+    if not merged["serviceAccount"]["create"]:
+        existing.add(merged["serviceAccount"]["name"])
+    workloads = [o for o in objects if o["kind"] in POD_KINDS]
+    assert workloads
+    for obj in workloads:
+        name = pod_spec(obj).get("serviceAccountName")
+        assert name in existing, f"{obj['kind']} {obj['metadata']['name']} runs as missing ServiceAccount {name}"
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_job_created_from_the_cronjob_is_valid(value_set: str, version: str) -> None:
+    cronjob = one(render(values_of(value_set)), "CronJob")
+    job = job_from_cronjob(cronjob, f"{cronjob['metadata']['name']}-manual")
+    kubernetes_validate.validate(job, version, strict=True)
+    assert api_server_problems(job) == []
+
+
+def test_names_fit_kubernetes_limits_for_a_long_release_name(tmp_path: Path) -> None:
+    helm.validate_release_name(LONG_RELEASE)
+    objects = render({}, release=LONG_RELEASE)
+    cronjob = one(objects, "CronJob")
+    assert len(cronjob["metadata"]["name"]) <= 52
+    assert cronjob["metadata"]["name"].endswith("-daily-report")
+    assert one(objects, "Service")["metadata"]["name"].endswith("-cloud-trader")
+    for obj in objects:
+        assert DNS_LABEL.match(obj["metadata"]["name"]) and len(obj["metadata"]["name"]) <= 63
+    validate_all(objects, KUBE_VERSIONS[-1], tmp_path)
+    # The Jobs the CronJob makes append "-<minutes since epoch>" (11 characters) and must fit in 63.
+    assert len(cronjob["metadata"]["name"] + "-29000000") <= 63
+
+
+@pytest.mark.parametrize("release", [RELEASE, "sapphire", LONG_RELEASE])
+def test_the_report_points_at_the_rendered_trading_service(release: str) -> None:
+    objects = render({}, release=release)
+    service = one(objects, "Service")
+    env = {e["name"]: e for e in pod_spec(one(objects, "CronJob"))["containers"][0]["env"]}
+    url = urlsplit(env["TRADING_SERVICE_URL"]["value"])
+    assert url.hostname == f"{service['metadata']['name']}.{NAMESPACE}.svc.cluster.local"
+    assert url.port == service["spec"]["ports"][0]["port"] == 8080
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_the_schedule_is_valid_cron_in_a_valid_zone(value_set: str) -> None:
+    spec = one(render(values_of(value_set)), "CronJob")["spec"]
+    schedule = spec["schedule"]
+    # Kubernetes refuses TZ= in the schedule: the zone goes in timeZone.
+    assert "TZ" not in schedule
+    zone = ZoneInfo(spec["timeZone"])
+    trigger = CronTrigger.from_crontab(CRON_DESCRIPTORS.get(schedule, schedule), timezone=zone)
+    assert trigger.get_next_fire_time(None, datetime(2026, 1, 1, tzinfo=UTC)) is not None
+
+
+def only_required(values: Any, schema: dict) -> Any:
+    """User values that null every key the schema does not require, so the chart sees only required keys."""
+    if not isinstance(values, dict) or schema.get("type") != "object":
+        return values
+    required = set(schema.get("required", []))
+    condition = schema.get("if", {}).get("properties", {})
+    if condition and all(values.get(k) == c.get("const") for k, c in condition.items()):
+        required |= set(schema["then"].get("required", []))
+    props = schema.get("properties", {})
+    return {k: only_required(v, props.get(k, {})) if k in required else None for k, v in values.items()}
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """``base`` with ``override`` merged in, key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = (
+            deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
+    return merged
+
+
+EXTERNAL = {"cloudTrader": {"enabled": False}, "dailyReport": {"tradingServiceUrl": "http://trader:8080"}}
+
+
+@pytest.mark.parametrize("overrides", [{}, EXTERNAL], ids=["cloud-trader", "external-trader"])
+def test_values_with_only_the_required_keys_render(overrides: dict, tmp_path: Path) -> None:
+    chart = helm.Chart.load(str(CHART))
+    defaults = deep_merge(chart.values, overrides)
+    values = deep_merge(only_required(defaults, chart.schema), overrides)
+    objects = render(values)
+    kinds = sorted(o["kind"] for o in objects)
+    assert "CronJob" in kinds and ("Deployment" in kinds) == (overrides == {})
+    merged = chart.merge_values(values)
+    assert "persistence" not in merged["dailyReport"], "the optional keys were not removed"
+    validate_all(objects, KUBE_VERSIONS[-1], tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("values", "fault"),
+    [
+        ({"dailyReport": {"backoffLimit": "two"}}, "/dailyReport/backoffLimit"),
+        ({"dailyReport": {"schedule": 5}}, "/dailyReport/schedule"),
+        ({"cloudTrader": {"port": "8080"}}, "/cloudTrader/port"),
+        ({"networkPolicy": {"enabled": "yes"}}, "/networkPolicy/enabled"),
+        ({"dailyReport": {"schedul": "5 0 * * *"}}, "schedul"),
+        ({"cloudTrader": {"enabled": False}}, "tradingServiceUrl"),
+        ({"serviceAccount": {"create": False}}, "/serviceAccount/name"),
+    ],
+)
+def test_a_wrong_value_is_refused_by_the_schema(values: dict, fault: str) -> None:
+    with pytest.raises(helm.HelmValuesError, match=re.escape(fault)):
+        render(values)
+    assert any(fault in m["error"] for m in helm.lint(str(CHART), values)["messages"])
+
+
+def test_schema_declares_every_default_value() -> None:
+    chart = helm.Chart.load(str(CHART))
+    # additionalProperties is false throughout, so this fails on a value the schema does not describe.
+    chart.validate_schema(chart.values)
+    assert json.loads((CHART / "values.schema.json").read_text())["additionalProperties"] is False
+
+
+def test_promtool_is_installed() -> None:
+    assert shutil.which("promtool"), "promtool is missing: apt-get install prometheus"
+
+
+# --- what the issue asks of the CronJob, its pod and the alert ---------------------------------------------
+
+
+def report_env(objects: list[dict]) -> dict[str, dict]:
+    """The report container's environment, by name."""
+    return {e["name"]: e for e in pod_spec(one(objects, "CronJob"))["containers"][0]["env"]}
+
+
+def test_cronjob_defaults() -> None:
+    spec = one(render(), "CronJob")["spec"]
+    assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"]) == ("5 0 * * *", "UTC", "Forbid")
+    assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 1)
+    assert spec["startingDeadlineSeconds"] > 0
+    job = spec["jobTemplate"]["spec"]
+    assert job["backoffLimit"] >= 1 and job["activeDeadlineSeconds"] > 0 and job["ttlSecondsAfterFinished"] > 0
+    container = job["template"]["spec"]["containers"][0]
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    assert "args" not in container and "command" not in container, "the image's ENTRYPOINT is `report`"
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_report_pod_is_hardened(value_set: str) -> None:
+    spec = pod_spec(one(render(values_of(value_set)), "CronJob"))
+    pod = spec["securityContext"]
+    assert (pod["runAsNonRoot"], pod["runAsUser"], pod["fsGroup"]) == (True, 1000, 2000)
+    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert spec["automountServiceAccountToken"] is False
+    for container in spec["initContainers"] + spec["containers"]:
+        ctx = container["securityContext"]
+        assert ctx["readOnlyRootFilesystem"] is True and ctx["allowPrivilegeEscalation"] is False
+        assert ctx["capabilities"] == {"drop": ["ALL"]} and ctx["runAsNonRoot"] is True
+        assert ctx.get("runAsUser", 1000) == 1000
+
+
+def test_report_environment_follows_the_contract() -> None:
+    env = report_env(render())
+    for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "ADMIN_API_TOKEN"):
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == ("cloud-trader-secrets", name)
+        assert ref.get("optional", False) is (name == "ADMIN_API_TOKEN")
+    plain = {k: e["value"] for k, e in env.items() if "value" in e}
+    assert plain["REPORT_TIMEZONE"] == "UTC" and plain["REPORT_SCHEDULE"] == "5 0 * * *"
+    assert plain["REPORT_LOG_FORMAT"] == "json"
+    assert (plain["REPORT_DAILY_PNL_TARGET"], plain["REPORT_TARGET_WIN_RATE"]) == ("350", "0.55")
+    assert plain["REPORT_AGENT_CAPITAL"] == "100" and plain["REPORT_MAX_DRAWDOWN_LIMIT"] == "0.25"
+    assert "PROMETHEUS_URL" not in plain and "PUSHGATEWAY_URL" not in plain
+    # MPLCONFIGDIR and the state dir are on writable volumes: the root filesystem is read-only.
+    spec = pod_spec(one(render(), "CronJob"))
+    mounts = {m["mountPath"]: m["name"] for m in spec["containers"][0]["volumeMounts"]}
+    assert plain["MPLCONFIGDIR"].startswith("/tmp/") and mounts["/tmp"] == "tmp"
+    assert mounts[plain["REPORT_STATE_DIR"]] == "state"
+
+
+def test_full_values_reach_the_environment() -> None:
+    values = values_of("full-values.yaml")
+    plain = {k: e.get("value") for k, e in report_env(render(values)).items()}
+    dr = values["dailyReport"]
+    assert plain["PROMETHEUS_URL"] == dr["prometheusUrl"] and plain["PUSHGATEWAY_URL"] == dr["pushgatewayUrl"]
+    assert plain["REPORT_TIMEZONE"] == "Europe/Berlin" and plain["REPORT_TEMPLATES_DIR"] == dr["templatesDir"]
+    assert plain["REPORT_AGENT_CAPITAL"] == "vpin-hft=500,200" and plain["REPORT_QUERIES_FILE"]
+
+
+def test_external_trader_without_admin_token() -> None:
+    env = report_env(render(values_of("external-trader-values.yaml")))
+    assert env["TRADING_SERVICE_URL"]["value"] == "http://cloud-trader.trading-prod.svc.cluster.local:8080"
+    assert "ADMIN_API_TOKEN" not in env
+
+
+@pytest.mark.parametrize(
+    ("values", "claim"),
+    [
+        ({}, None),
+        ({"dailyReport": {"persistence": {"enabled": True}}}, f"{RELEASE}-daily-report-state"),
+        ({"dailyReport": {"persistence": {"enabled": True, "existingClaim": "mine"}}}, "mine"),
+    ],
+)
+def test_state_volume(values: dict, claim: str | None) -> None:
+    objects = render(values)
+    volumes = {v["name"]: v for v in pod_spec(one(objects, "CronJob"))["volumes"]}
+    pvcs = [o["metadata"]["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    if claim is None:
+        assert volumes["state"]["emptyDir"] == {} and pvcs == []
+        # Retries restart the container in the same pod, so the emptyDir keeps the delivery records.
+        assert pod_spec(one(objects, "CronJob"))["restartPolicy"] == "OnFailure"
+    else:
+        assert volumes["state"]["persistentVolumeClaim"]["claimName"] == claim
+        assert pvcs == ([claim] if claim != "mine" else [])
+
+
+def test_network_policy_allows_only_what_the_report_needs() -> None:
+    assert not [o for o in render() if o["kind"] == "NetworkPolicy"]
+    policy = one(render({"networkPolicy": {"enabled": True}}), "NetworkPolicy")["spec"]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "daily-report"
+    assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"] and "ingress" not in policy
+    ports = sorted((p["protocol"], p["port"]) for rule in policy["egress"] for p in rule["ports"])
+    assert ports == [("TCP", 53), ("TCP", 443), ("TCP", 8080), ("TCP", 9090), ("TCP", 9091), ("UDP", 53)]
+    trader = next(r for r in policy["egress"] if r["ports"][0]["port"] == 8080)
+    assert trader["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "cloud-trader"
+
+
+def test_notes_say_an_existing_service_account_must_exist() -> None:
+    assert "MUST already exist" not in notes()
+    text = notes({"serviceAccount": {"create": False, "name": "trading-bot"}})
+    assert "ServiceAccount trading-bot is NOT created" in text and "MUST already exist" in text
+    assert f"create job --from=cronjob/{RELEASE}-daily-report" in text
+
+
+def test_alert_rule_is_rendered_only_when_enabled() -> None:
+    assert not [o for o in render() if o["kind"] == "PrometheusRule"]
+    rule = one(render({"dailyReport": {"alerts": {"enabled": True}}}), "PrometheusRule")
+    alert = rule["spec"]["groups"][0]["rules"][0]
+    expr = " ".join(alert["expr"].split())
+    assert expr == (
+        '(time() - max(daily_report_last_success_timestamp_seconds{job="daily_report"})) > 26 * 3600 '
+        'or absent(daily_report_last_success_timestamp_seconds{job="daily_report"})'
+    )
+    assert alert["for"] == "10m"
+
+
+def test_alert_fires_after_26_hours_without_a_delivered_report(tmp_path: Path) -> None:
+    rule = one(render({"dailyReport": {"alerts": {"enabled": True}}}), "PrometheusRule")
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule["spec"]))
+    alert = rule["spec"]["groups"][0]["rules"][0]
+    series = 'daily_report_last_success_timestamp_seconds{job="daily_report"}'
+
+    def fired(extra_labels: dict) -> list[dict]:
+        return [{"exp_labels": alert["labels"] | extra_labels, "exp_annotations": alert["annotations"]}]
+
+    def case(values: str | None, at: str, alerts: list[dict]) -> dict:
+        inputs = [{"series": series, "values": values}] if values else []
+        return {
+            "interval": "1m",
+            "input_series": inputs,
+            "alert_rule_test": [{"eval_time": at, "alertname": alert["alert"], "exp_alerts": alerts}],
+        }
+
+    # One success at t=0 (the gauge keeps its value in the Pushgateway), then none for 28 hours.
+    stale = "0x1700"
+    tests = [
+        case(stale, "26h", []),
+        case(stale, "26h5m", []),  # over 26 h, but not yet for 10 minutes
+        case(stale, "26h11m", fired({})),
+        # A report every 24 h keeps it quiet.
+        case("0x1439 86400x1439 172800x200", "50h", []),
+        # Never succeeded: absent() fires after its 10 minutes.
+        case(None, "5m", []),
+        case(None, "11m", fired({"job": "daily_report"})),
+    ]
+    (tmp_path / "test.yaml").write_text(
+        yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests})
+    )
+    result = subprocess.run(["promtool", "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
