@@ -1,0 +1,123 @@
+"""A fake trading service ("cloud-trader") over a real HTTP socket, strict as CONTRACT 1.1 describes.
+
+``/api/trades/history`` answers newest first, both bounds inclusive, at most ``min(limit, page_cap)``
+rows; ``/healthz`` and ``/dashboard`` as the real service. Failures can be queued per path.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+def _parse(ts: str) -> datetime:
+    parsed = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"naive bound {ts!r}")
+    return parsed
+
+
+def _row_time(row: dict[str, Any]) -> datetime:
+    from datetime import UTC
+
+    parsed = datetime.fromisoformat(row["timestamp"].replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass
+class FakeTradingService:
+    """State of the fake: its trades (raw rows), page cap, dashboard, and queued failures."""
+
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    page_cap: int = 1000
+    dashboard: dict[str, Any] | None = None
+    failures: dict[str, deque[int]] = field(default_factory=dict)
+    requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
+    health: dict[str, Any] = field(default_factory=lambda: {"running": True, "paper_trading": True, "last_error": None})
+    url: str = ""
+
+    def fail(self, path: str, *statuses: int) -> None:
+        """Answer the next requests to ``path`` with these statuses, in order."""
+        self.failures.setdefault(path, deque()).extend(statuses)
+
+    def history(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        start = _parse(query["start_date"][0]) if "start_date" in query else None
+        end = _parse(query["end_date"][0]) if "end_date" in query else None
+        limit = int(query.get("limit", ["1000"])[0])
+        if limit <= 0:
+            raise ValueError("limit must be positive")
+        rows = [
+            r
+            for r in self.trades
+            if (start is None or _row_time(r) >= start)
+            and (end is None or _row_time(r) <= end)
+            and ("agent_id" not in query or r.get("agent_id") == query["agent_id"][0])
+            and ("symbol" not in query or r.get("symbol") == query["symbol"][0])
+        ]
+        # Newest first; within one timestamp the service's order is its own (here: id descending).
+        rows.sort(key=lambda r: (_row_time(r), r["id"] if isinstance(r.get("id"), int) else 0), reverse=True)
+        page = rows[: min(limit, self.page_cap)]
+        return {"trades": page, "count": len(page)}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeTradingService
+
+    def log_message(self, *args: Any) -> None:  # quiet test output
+        pass
+
+    def _send(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        self.fake.requests.append((url.path, query))
+        queued = self.fake.failures.get(url.path)
+        if queued:
+            self._send(queued.popleft(), {"error": "injected failure"})
+            return
+        try:
+            if url.path == "/healthz":
+                self._send(200, self.fake.health)
+            elif url.path == "/api/trades/history":
+                self._send(200, self.fake.history(query))
+            elif url.path == "/dashboard":
+                if self.fake.dashboard is None:
+                    self._send(500, {"error": "dashboard unavailable"})
+                else:
+                    self._send(200, self.fake.dashboard)
+            else:
+                self._send(404, {"detail": "Not Found"})
+        except (KeyError, ValueError) as exc:
+            self._send(422, {"detail": f"invalid query: {exc}"})
+
+
+class running_service:
+    """Context manager: serve ``fake`` on 127.0.0.1 (a free port) in a thread; sets ``fake.url``."""
+
+    def __init__(self, fake: FakeTradingService) -> None:
+        handler = type("Handler", (_Handler,), {"fake": fake})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.fake = fake
+        fake.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeTradingService:
+        self.thread.start()
+        return self.fake
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
