@@ -1,0 +1,399 @@
+"""Deliver a day's report to Telegram exactly once per chat (CONTRACT 5).
+
+For each chat: the summary messages, the charts as albums, ``report.html`` as a document, through
+python-telegram-bot against ``TELEGRAM_API_URL``. A delivery record (``reports.state``) is written after
+every successful call, so a re-run edits or leaves what was sent and only sends what is missing.
+The bot token is sent to the Bot API and shown nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from telegram import Bot
+from telegram.constants import MediaGroupLimit, MessageLimit
+from telegram.warnings import PTBDeprecationWarning
+from telegram.request import HTTPXRequest
+
+from reports.deliver_calls import CallRunner, Stop, scrub
+from reports.errors import DeliveryError, UsageError
+from reports.outbox import Attachment, Outbox
+from reports.settings import ChatTarget, Settings
+from reports.state import DeliveryRecord, DeliveryStore, SentCall, digest
+from reports.tgtext import split_message, visible_length
+
+_LOG = logging.getLogger(__name__)
+PLACEHOLDER_CHAT = "<TELEGRAM_CHAT_ID>"
+# Loggers that may print the request URL, which holds the token (PTB's Bot logs its base URL at DEBUG).
+_URL_LOGGERS = ("httpx", "httpcore", "telegram.Bot", "telegram.BaseRequest", "telegram.HTTPXRequest")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """Pacing, retry and timeout settings; the defaults suit Telegram, tests pass smaller ones."""
+
+    min_interval: float = 1.0  # seconds between two calls to one chat: Telegram allows about 1 a second
+    retry_budget: float = 120.0  # seconds one call may spend waiting out 429s and retrying errors
+    backoff_initial: float = 1.0
+    backoff_max: float = 30.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    write_timeout: float = 60.0  # uploads: report.html and the charts
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCall:
+    """One Bot API call as it will be made. ``key`` names its slot in the delivery record."""
+
+    key: str
+    method: str
+    chat_id: str
+    params: dict[str, Any]
+    files: dict[str, Attachment] = field(default_factory=dict)
+
+    def artifact(self) -> dict[str, Any]:
+        """The call as CONTRACT 4 writes it: no token, files by name."""
+        return {
+            "method": self.method,
+            "chat_id": self.chat_id,
+            "params": self.params,
+            "files": {name: attachment.filename for name, attachment in self.files.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDelivery:
+    """What happened in one chat: messages newly sent, edited, left as they were; the error if it failed."""
+
+    chat: str
+    delivered_to: str
+    sent: int = 0
+    edited: int = 0
+    skipped: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """The outcome over every chat, with warnings worth showing to the operator."""
+
+    chats: tuple[ChatDelivery, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def messages_sent(self) -> int:
+        """Telegram messages newly created, over every chat (an album of n photos counts n)."""
+        return sum(c.sent for c in self.chats)
+
+    @property
+    def messages_edited(self) -> int:
+        """Messages edited in place by a re-run."""
+        return sum(c.edited for c in self.chats)
+
+    @property
+    def messages_skipped(self) -> int:
+        """Messages left as they were (already delivered and unchanged)."""
+        return sum(c.skipped for c in self.chats)
+
+    @property
+    def failed(self) -> tuple[ChatDelivery, ...]:
+        """The chats that did not get the whole report."""
+        return tuple(c for c in self.chats if c.error)
+
+
+class DeliveryFailed(DeliveryError):
+    """Not every chat got the whole report; ``result`` says what each chat got."""
+
+    def __init__(self, message: str, result: DeliveryResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def _caption(text: str | None) -> str | None:
+    if not text:
+        return None
+    if visible_length(text) <= MessageLimit.CAPTION_LENGTH:
+        return text
+    parts = split_message(text, MessageLimit.CAPTION_LENGTH)
+    return parts[0] if parts else None
+
+
+def _album_sizes(count: int) -> list[int]:
+    """Split ``count`` photos into albums of 2..10, as even as possible (11 -> 6 + 5, never 10 + 1)."""
+    albums = math.ceil(count / MediaGroupLimit.MAX_MEDIA_LENGTH)
+    base, extra = divmod(count, albums)
+    return [base + 1] * extra + [base] * (albums - extra)
+
+
+def plan_calls(outbox: Outbox, chat: ChatTarget) -> list[PlannedCall]:
+    """The Bot API calls, in order, that deliver ``outbox`` to one chat."""
+    base: dict[str, Any] = {"chat_id": chat.chat_id}
+    if chat.thread_id is not None:
+        base["message_thread_id"] = chat.thread_id
+    calls: list[PlannedCall] = []
+    for i, text in enumerate(outbox.messages):
+        params = base | {"text": text, "parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
+        calls.append(PlannedCall(f"message:{i}", "sendMessage", chat.chat_id, params))
+    photos = list(outbox.photos)
+    if len(photos) == 1:
+        params = base | {"photo": "attach://photo0"} | _caption_params(photos[0].caption)
+        calls.append(PlannedCall("photos:0", "sendPhoto", chat.chat_id, params, {"photo0": photos[0]}))
+    elif photos:
+        start = 0
+        for album, size in enumerate(_album_sizes(len(photos))):
+            files = {f"photo{start + k}": photo for k, photo in enumerate(photos[start : start + size])}
+            media = [
+                {"type": "photo", "media": f"attach://{name}"} | _caption_params(a.caption) for name, a in files.items()
+            ]
+            calls.append(PlannedCall(f"photos:{album}", "sendMediaGroup", chat.chat_id, base | {"media": media}, files))
+            start += size
+    if outbox.document is not None:
+        params = base | {"document": "attach://document"} | _caption_params(outbox.document.caption)
+        calls.append(PlannedCall("document", "sendDocument", chat.chat_id, params, {"document": outbox.document}))
+    return calls
+
+
+def _caption_params(text: str | None) -> dict[str, Any]:
+    caption = _caption(text)
+    return {"caption": caption, "parse_mode": "HTML"} if caption else {}
+
+
+def write_call_artifacts(outbox: Outbox, chats: Sequence[ChatTarget], directory: Path) -> None:
+    """Write ``directory/NN-<method>.json``, one per call in order over all chats (CONTRACT 4).
+
+    With no chat configured (a dry run), the calls are shown for a placeholder chat ``<TELEGRAM_CHAT_ID>``.
+    Files are named by their file name; the token is never part of a call.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    targets = list(chats) or [ChatTarget(PLACEHOLDER_CHAT)]
+    calls = [call for chat in targets for call in plan_calls(outbox, chat)]
+    width = max(2, len(str(len(calls))))
+    for old in directory.glob("*.json"):  # a re-run into the same folder must not leave stale calls
+        old.unlink()
+    for number, call in enumerate(calls, start=1):
+        path = directory / f"{number:0{width}d}-{call.method}.json"
+        path.write_text(json.dumps(call.artifact(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def deliver(
+    outbox: Outbox,
+    settings: Settings,
+    *,
+    force: bool = False,
+    log: logging.Logger | None = None,
+    policy: DeliveryPolicy | None = None,
+) -> DeliveryResult:
+    """Send ``outbox`` to every chat of ``settings.telegram_chats``, exactly once per date and chat.
+
+    A chat already delivered gets its messages edited where they changed and nothing new (``force``
+    posts anew); a chat delivered in part gets what is missing. Every chat is tried; if any did not get
+    the whole report, :class:`DeliveryFailed` (a :class:`DeliveryError`, exit 1) says what to fix.
+    """
+    if settings.telegram_bot_token is None:
+        raise UsageError("TELEGRAM_BOT_TOKEN is not set: set it to send, or use --dry-run")
+    if not settings.telegram_chats:
+        raise UsageError("TELEGRAM_CHAT_ID is not set: set it to one or more chat ids, or use --dry-run")
+    token = settings.telegram_bot_token.reveal()
+    log = log or _LOG
+    with _quiet_url_loggers(token), warnings.catch_warnings():
+        # PTB 22 warns when RetryAfter.retry_after is read as a number; we accept either type.
+        warnings.filterwarnings("ignore", message=r".*`retry_after`", category=PTBDeprecationWarning)
+        result = asyncio.run(_deliver_all(outbox, settings, force, log, policy or DeliveryPolicy()))
+    for warning in result.warnings:
+        log.warning("%s", warning)
+    failed = result.failed
+    if failed:
+        reasons = "; ".join(f"{c.error}" for c in failed)
+        total = len(result.chats)
+        raise DeliveryFailed(f"the report was not delivered to {len(failed)} of {total} chat(s): {reasons}", result)
+    return result
+
+
+def _bot(settings: Settings, token: str, policy: DeliveryPolicy) -> Bot:
+    root = settings.telegram_api_url.rstrip("/")
+    request = HTTPXRequest(
+        connect_timeout=policy.connect_timeout,
+        read_timeout=policy.read_timeout,
+        write_timeout=policy.read_timeout,
+        media_write_timeout=policy.write_timeout,
+    )
+    return Bot(token, base_url=root + "/bot", base_file_url=root + "/file/bot", request=request)
+
+
+async def _deliver_all(
+    outbox: Outbox, settings: Settings, force: bool, log: logging.Logger, policy: DeliveryPolicy
+) -> DeliveryResult:
+    token = settings.telegram_bot_token.reveal() if settings.telegram_bot_token else ""
+    store = DeliveryStore(settings.state_dir)
+    warned: list[str] = []
+    chats: list[ChatDelivery] = []
+    bot = _bot(settings, token, policy)
+    runner = CallRunner(bot, policy, token, log, warned)
+    try:
+        await runner.start()
+    except Stop as stop:  # the token or the server: no chat can be reached
+        results = tuple(ChatDelivery(str(c), c.chat_id, error=stop.message) for c in settings.telegram_chats)
+        await runner.close()
+        return DeliveryResult(results, tuple(warned))
+    async with bot:
+        for chat in settings.telegram_chats:
+            chats.append(await _deliver_chat(runner, store, outbox, chat, force, log))
+    return DeliveryResult(tuple(chats), tuple(warned))
+
+
+async def _deliver_chat(
+    runner: CallRunner, store: DeliveryStore, outbox: Outbox, chat: ChatTarget, force: bool, log: logging.Logger
+) -> ChatDelivery:
+    sent = edited = skipped = 0
+    try:
+        record = None if force else store.load(outbox.report_date, chat)
+    except DeliveryError as err:
+        return ChatDelivery(str(chat), chat.chat_id, error=str(err))
+    record = record or store.new(outbox.report_date, chat)
+    was_complete = record.complete
+    planned = plan_calls(outbox, chat)
+    try:
+        for call in planned:
+            done = record.calls.get(call.key)
+            if done is not None:
+                changed, unchanged = await _refresh(runner, record, call, done)
+                edited, skipped = edited + changed, skipped + unchanged
+                if changed:
+                    store.save(record)
+            elif was_complete:
+                runner.warn(
+                    f"chat {chat}: {call.key} was not in the report delivered on an earlier run and is not "
+                    "sent now (a delivered date gets no new messages; use --force to post the report anew)"
+                )
+            else:
+                messages, plain = await runner.send(record, call)
+                ids = [m.message_id for m in messages]
+                record.calls[call.key] = SentCall(call.method, ids, _digests(call), plain)
+                store.save(record)
+                sent += len(ids)
+                log.info("chat %s: %s sent (%s)", chat, call.key, call.method)
+        stale = sorted(set(record.calls) - {c.key for c in planned})
+        if stale:
+            runner.warn(f"chat {chat}: {', '.join(stale)} from an earlier run no longer belong to the report; left")
+        record.complete = True
+        store.save(record)
+    except Stop as stop:
+        return ChatDelivery(str(chat), record.chat_id, sent, edited, skipped, error=stop.message)
+    return ChatDelivery(str(chat), record.chat_id, sent, edited, skipped)
+
+
+def _digests(call: PlannedCall) -> list[str]:
+    """What each message of the call shows: the text of a message, else the caption of each item."""
+    if call.method == "sendMessage":
+        return [digest(call.params["text"])]
+    if call.method == "sendMediaGroup":
+        return [digest(item.get("caption") or "") for item in call.params["media"]]
+    return [digest(call.params.get("caption") or "")]
+
+
+async def _refresh(runner: CallRunner, record: DeliveryRecord, call: PlannedCall, done: SentCall) -> tuple[int, int]:
+    """Bring messages sent by an earlier run up to date: (edited, left as they were)."""
+    wanted = _digests(call)
+    edited = unchanged = 0
+    if call.method == "sendMessage":
+        texts = [call.params["text"]]
+    elif call.method == "sendMediaGroup":
+        texts = [item.get("caption") or "" for item in call.params["media"]]
+    else:
+        texts = [call.params.get("caption") or ""]
+    for message_id, old, new, text in zip(done.message_ids, done.digests, wanted, texts, strict=False):
+        if old == new:
+            unchanged += 1
+            continue
+        if call.method == "sendMessage":
+            changed = await runner.edit_text(record, message_id, text)
+        else:
+            changed = await runner.edit_caption(record, message_id, text)
+        if changed:
+            edited += 1
+        else:
+            unchanged += 1
+        done.digests[done.message_ids.index(message_id)] = new
+    return edited, unchanged
+
+
+def send_failure_notice(settings: Settings, report_date: date, reason: str) -> None:
+    """Tell the chats that the report for ``report_date`` could not be built. Best effort: never raises."""
+    if settings.telegram_bot_token is None or not settings.telegram_chats:
+        return
+    token = settings.telegram_bot_token.reveal()
+    reason = scrub(reason, token)
+    text = (
+        f"⚠️ <b>The daily report for {report_date.isoformat()} could not be built.</b>\n"
+        f"{_escape(reason)}\nThe job will report it again on its next run."
+    )
+    policy = DeliveryPolicy(retry_budget=30.0)
+    try:
+        with _quiet_url_loggers(token), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*`retry_after`", category=PTBDeprecationWarning)
+            asyncio.run(_notify(settings, token, report_date, text, policy))
+    except Exception as err:  # best effort: the run is failing already, say so and go on
+        _LOG.warning("the failure notice could not be sent: %s", scrub(str(err), token))
+
+
+async def _notify(settings: Settings, token: str, report_date: date, text: str, policy: DeliveryPolicy) -> None:
+    bot = _bot(settings, token, policy)
+    runner = CallRunner(bot, policy, token, _LOG, [])
+    try:
+        await runner.start()
+    except Stop as stop:
+        _LOG.warning("the failure notice could not be sent: %s", stop.message)
+        await runner.close()
+        return
+    async with bot:
+        for chat in settings.telegram_chats:
+            params: dict[str, Any] = {"chat_id": chat.chat_id, "text": text, "parse_mode": "HTML"}
+            if chat.thread_id is not None:
+                params["message_thread_id"] = chat.thread_id
+            record = DeliveryRecord(report_date, str(chat), chat.chat_id, chat.thread_id)
+            try:
+                await runner.notice(record, PlannedCall("notice", "sendMessage", chat.chat_id, params))
+            except Stop as stop:
+                _LOG.warning("the failure notice could not be sent to chat %s: %s", chat, stop.message)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _Scrub(logging.Filter):
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token and self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), None
+        return True
+
+
+@contextlib.contextmanager
+def _quiet_url_loggers(token: str) -> Iterator[None]:
+    """Silence the HTTP client loggers (they log URLs) and scrub the token from PTB's own log records."""
+    scrubber = _Scrub(token)
+    for name in _URL_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.addFilter(scrubber)
+        if name.startswith("http") and logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for name in _URL_LOGGERS:
+            logging.getLogger(name).removeFilter(scrubber)

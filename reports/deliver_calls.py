@@ -1,0 +1,320 @@
+"""One Bot API call at a time, the way Telegram wants it: paced, 429s waited out, 5xx retried, errors explained.
+
+:class:`CallRunner` turns python-telegram-bot's exceptions into one of three outcomes: a result, a retry
+within a bounded time, or :class:`Stop` with a line that tells the operator what to fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from telegram import Bot, InputFile, InputMediaPhoto, LinkPreviewOptions, Message
+from telegram.constants import MessageLimit, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from reports.state import DeliveryRecord
+from reports.tgtext import to_plain_text, truncate_plain
+
+if TYPE_CHECKING:
+    from reports.deliver import DeliveryPolicy, PlannedCall
+
+T = TypeVar("T")
+_TOKEN_RE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")  # the shape of any bot token
+
+
+class Stop(Exception):
+    """A chat (or every chat) cannot get the report now; ``message`` says what to fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def scrub(text: str, token: str) -> str:
+    """``text`` without the token, nor anything shaped like a bot token."""
+    if token:
+        text = text.replace(token, "<token>")
+    return _TOKEN_RE.sub("<token>", text)
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _is_parse_error(err: BadRequest) -> bool:
+    return "can't parse entities" in err.message.lower()
+
+
+def _is_not_modified(err: BadRequest) -> bool:
+    return "message is not modified" in err.message.lower()
+
+
+def _is_gone(err: BadRequest) -> bool:
+    text = err.message.lower()
+    return "message to edit not found" in text or "message can't be edited" in text
+
+
+class CallRunner:
+    """Makes the calls of one run through one :class:`telegram.Bot`."""
+
+    def __init__(self, bot: Bot, policy: DeliveryPolicy, token: str, log: logging.Logger, warnings: list[str]) -> None:
+        self.bot, self.policy, self.token, self.log = bot, policy, token, log
+        self.warnings = warnings
+        self._last_call: dict[str, float] = {}
+
+    def warn(self, message: str) -> None:
+        """Keep a warning for the result (shown once at the end of the run)."""
+        message = scrub(message, self.token)
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    async def start(self) -> None:
+        """Initialize the bot (getMe): a rejected token or an unreachable server stops every chat."""
+        try:
+            await self._retrying("getMe", None, lambda _chat: self.bot.initialize())
+        except InvalidToken as err:
+            raise self._explain(err, "getMe", None) from None
+        except TelegramError as err:
+            raise Stop(f"the Bot API at TELEGRAM_API_URL refused getMe ({self._desc(err)})") from None
+
+    async def close(self) -> None:
+        """Release the HTTP client after a failed start."""
+        try:
+            await self.bot.shutdown()
+        except Exception as err:  # closing after a failure must not hide that failure
+            self.log.debug("closing the bot failed: %s", scrub(repr(err), self.token))
+
+    async def send(self, record: DeliveryRecord, call: PlannedCall) -> tuple[list[Message], bool]:
+        """Make a send call; on "can't parse entities", send the same as plain text. Returns (messages, plain)."""
+        what = f"{call.method} ({call.key})"
+        try:
+            return await self._retrying(what, record, lambda chat: self._post(call, chat, plain=False)), False
+        except BadRequest as err:
+            if not _is_parse_error(err):
+                raise self._explain(err, what, record) from None
+            self.warn(
+                f"chat {record.chat}: Telegram could not parse the HTML of {call.key} ({self._desc(err)}); "
+                "sent it as plain text instead"
+            )
+        except (InvalidToken, Forbidden) as err:
+            raise self._explain(err, what, record) from None
+        try:
+            return await self._retrying(what, record, lambda chat: self._post(call, chat, plain=True)), True
+        except (BadRequest, InvalidToken, Forbidden) as err:
+            raise self._explain(err, what, record) from None
+
+    async def edit_text(self, record: DeliveryRecord, message_id: int, text: str) -> bool:
+        """Edit a sent message; False when Telegram says it is already like that, or it is gone."""
+
+        async def edit(chat: str, plain: bool) -> Any:
+            return await self.bot.edit_message_text(
+                truncate_plain(to_plain_text(text)) if plain else text,
+                chat_id=chat,
+                message_id=message_id,
+                parse_mode=None if plain else ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+
+        return await self._edit(record, message_id, "editMessageText", edit)
+
+    async def edit_caption(self, record: DeliveryRecord, message_id: int, caption: str) -> bool:
+        """Edit the caption of a sent photo or document; False when unchanged or gone."""
+
+        async def edit(chat: str, plain: bool) -> Any:
+            limit = MessageLimit.CAPTION_LENGTH
+            return await self.bot.edit_message_caption(
+                chat_id=chat,
+                message_id=message_id,
+                caption=(truncate_plain(to_plain_text(caption), limit) if plain else caption) or None,
+                parse_mode=None if plain or not caption else ParseMode.HTML,
+            )
+
+        return await self._edit(record, message_id, "editMessageCaption", edit)
+
+    async def notice(self, record: DeliveryRecord, call: PlannedCall) -> None:
+        """Send one stand-alone message (the failure notice), with the same care as the report."""
+        await self.send(record, call)
+
+    # -- the machinery ---------------------------------------------------------------------------------
+
+    async def _edit(
+        self, record: DeliveryRecord, message_id: int, method: str, edit: Callable[[str, bool], Awaitable[Any]]
+    ) -> bool:
+        what = f"{method} (message {message_id})"
+        for plain in (False, True):
+            try:
+                await self._retrying(what, record, lambda chat, plain=plain: edit(chat, plain))
+                return True
+            except BadRequest as err:
+                if _is_not_modified(err):
+                    return False
+                if _is_gone(err):
+                    self.warn(
+                        f"chat {record.chat}: message {message_id} of an earlier delivery can no longer be "
+                        f"edited ({self._desc(err)}); left as it was (use --force to post the report anew)"
+                    )
+                    return False
+                if plain or not _is_parse_error(err):
+                    raise self._explain(err, what, record) from None
+                self.warn(
+                    f"chat {record.chat}: Telegram could not parse the HTML of message {message_id} "
+                    f"({self._desc(err)}); edited it as plain text instead"
+                )
+            except (InvalidToken, Forbidden) as err:
+                raise self._explain(err, what, record) from None
+        return False  # not reached: the plain attempt returns or raises
+
+    async def _post(self, call: PlannedCall, chat: str, *, plain: bool) -> list[Message]:
+        params = call.params
+        thread = params.get("message_thread_id")
+        limit = MessageLimit.CAPTION_LENGTH
+
+        def caption(text: str | None) -> str | None:
+            return truncate_plain(to_plain_text(text), limit) if plain and text else text
+
+        def mode(text: str | None) -> str | None:
+            return ParseMode.HTML if text and not plain else None
+
+        def upload(name: str, *, attach: bool = False) -> InputFile:
+            attachment = call.files[name.removeprefix("attach://")]
+            return InputFile(attachment.data, filename=attachment.filename, attach=attach)
+
+        if call.method == "sendMessage":
+            text = params["text"]
+            message = await self.bot.send_message(
+                chat,
+                truncate_plain(to_plain_text(text)) if plain else text,
+                parse_mode=None if plain else ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                message_thread_id=thread,
+            )
+            return [message]
+        if call.method == "sendPhoto":
+            text = params.get("caption")
+            message = await self.bot.send_photo(
+                chat, upload(params["photo"]), caption=caption(text), parse_mode=mode(text), message_thread_id=thread
+            )
+            return [message]
+        if call.method == "sendMediaGroup":
+            media = [
+                InputMediaPhoto(
+                    upload(item["media"], attach=True),
+                    caption=caption(item.get("caption")),
+                    parse_mode=mode(item.get("caption")),
+                )
+                for item in params["media"]
+            ]
+            return list(await self.bot.send_media_group(chat, media, message_thread_id=thread))
+        if call.method == "sendDocument":
+            text = params.get("caption")
+            message = await self.bot.send_document(
+                chat,
+                upload(params["document"]),
+                caption=caption(text),
+                parse_mode=mode(text),
+                message_thread_id=thread,
+            )
+            return [message]
+        raise ValueError(f"unknown planned method {call.method}")
+
+    async def _pace(self, key: str) -> None:
+        """Keep calls to one chat at least ``min_interval`` apart (Telegram: about one message a second)."""
+        loop = asyncio.get_running_loop()
+        last = self._last_call.get(key)
+        if last is not None:
+            wait = last + self.policy.min_interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        self._last_call[key] = loop.time()
+
+    async def _retrying(self, what: str, record: DeliveryRecord | None, call: Callable[[str], Awaitable[T]]) -> T:
+        """Run ``call(chat_id)`` until it succeeds, within ``retry_budget`` seconds of waiting.
+
+        429 waits ``retry_after``; a network error or 5xx waits an exponential backoff; a migrated group
+        is followed at once. A 400, 401 or 403 is raised to the caller: retrying it would not help.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.policy.retry_budget
+        delay = self.policy.backoff_initial
+        chat = record.chat if record else "-"
+        while True:
+            if record is not None:
+                await self._pace(record.chat)
+            try:
+                return await call(record.chat_id if record else "")
+            except RetryAfter as err:
+                wait = _seconds(err.retry_after)
+                if loop.time() + wait > deadline:
+                    raise Stop(
+                        f"Telegram's flood control asks to wait {wait:g} s before {what} in chat {chat}, "
+                        f"beyond the {self.policy.retry_budget:g} s retry budget: re-run later, only what is "
+                        "missing is sent"
+                    ) from None
+                self.log.warning("Telegram flood control: waiting %g s before %s in chat %s", wait, what, chat)
+                await asyncio.sleep(wait)
+            except ChatMigrated as err:
+                if record is None:
+                    raise Stop(f"unexpected chat migration during {what}") from None
+                old, record.chat_id = record.chat_id, str(err.new_chat_id)
+                self.warn(
+                    f"chat {old} was upgraded to a supergroup with id {record.chat_id}: the report went there; "
+                    f"set TELEGRAM_CHAT_ID to {record.chat_id}"
+                )
+            except (BadRequest, InvalidToken, Forbidden):
+                raise
+            except (TimedOut, NetworkError) as err:
+                if loop.time() + delay > deadline:
+                    raise Stop(
+                        f"Telegram did not take {what} for chat {chat} ({self._desc(err)}), still failing after "
+                        f"{self.policy.retry_budget:g} s of retries: re-run later, only what is missing is sent"
+                    ) from None
+                self.log.warning(
+                    "Telegram %s for chat %s failed (%s); retrying in %g s", what, chat, self._desc(err), delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.policy.backoff_max)
+            except TelegramError as err:
+                raise Stop(f"Telegram answered {what} for chat {chat} with an error: {self._desc(err)}") from None
+
+    def _desc(self, err: TelegramError) -> str:
+        return scrub(err.message or type(err).__name__, self.token)
+
+    def _explain(self, err: TelegramError, what: str, record: DeliveryRecord | None) -> Stop:
+        """The one line that says what to fix for an error that retrying will not cure."""
+        desc = self._desc(err)
+        chat = record.chat_id if record else "-"
+        if isinstance(err, InvalidToken):
+            return Stop(f"TELEGRAM_BOT_TOKEN was rejected by Telegram ({desc}): set the token BotFather gave the bot")
+        if isinstance(err, Forbidden):
+            return Stop(
+                f"the bot is not a member of chat {chat} or may not post there ({desc}): add the bot to the chat "
+                "with the right to post, or fix TELEGRAM_CHAT_ID"
+            )
+        lowered = desc.lower()
+        if "chat not found" in lowered:
+            return Stop(
+                f"chat {chat} was not found ({desc}): check TELEGRAM_CHAT_ID (a group id starts with -100) "
+                "and that the bot was added to the chat"
+            )
+        if "thread not found" in lowered and record is not None:
+            return Stop(
+                f"topic {record.thread_id} was not found in chat {chat} ({desc}): check the :THREAD part of "
+                "TELEGRAM_CHAT_ID"
+            )
+        return Stop(
+            f"Telegram refused {what} for chat {chat} ({desc}): fix the cause and re-run, only what is missing is sent"
+        )
