@@ -1,0 +1,70 @@
+"""The job's own metrics, pushed to a Pushgateway at the end of every run so that a missing report alerts.
+
+Group ``job="daily_report"``. A successful run replaces the whole group (PUT) including
+``daily_report_last_success_timestamp_seconds``; a failed run only adds to it (POST with the other metrics),
+so the last success survives and the alert (docs/alerting.md) measures the time since it.
+"""
+
+from __future__ import annotations
+
+import http.client
+from datetime import UTC, date, datetime
+
+from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, pushadd_to_gateway
+
+JOB = "daily_report"
+PUSH_TIMEOUT = 10.0
+
+
+def job_registry(
+    *, success: bool, started: float, finished: float, fills: int, messages: int, report_date: date | None
+) -> CollectorRegistry:
+    """The run's metrics; ``daily_report_last_success_timestamp_seconds`` only when it succeeded."""
+    registry = CollectorRegistry()
+
+    def gauge(name: str, doc: str, value: float) -> None:
+        Gauge(name, doc, registry=registry).set(value)
+
+    if success:
+        gauge("daily_report_last_success_timestamp_seconds", "End of the last successful run (Unix time).", finished)
+    gauge("daily_report_last_run_timestamp_seconds", "End of the last run, success or not (Unix time).", finished)
+    gauge("daily_report_duration_seconds", "How long the last run took.", max(finished - started, 0.0))
+    gauge("daily_report_fills_processed", "Fills the last run read from the trading service.", fills)
+    gauge("daily_report_messages_sent", "Telegram calls the last run made successfully.", messages)
+    gauge("daily_report_failed", "1 when the last run failed, else 0.", 0 if success else 1)
+    if report_date is not None:
+        midnight = datetime(report_date.year, report_date.month, report_date.day, tzinfo=UTC)
+        gauge(
+            "daily_report_report_date_timestamp_seconds",
+            "Report date of the last run (00:00 UTC).",
+            midnight.timestamp(),
+        )
+    return registry
+
+
+def push_job_metrics(
+    url: str | None,
+    *,
+    success: bool,
+    started: float,
+    finished: float,
+    fills: int,
+    messages: int,
+    report_date: date | None,
+) -> str | None:
+    """Push the run's metrics to the Pushgateway at ``url`` (nothing when it is ``None``).
+
+    ``started``/``finished`` are Unix times. Returns a warning line when the push failed; never raises,
+    because a Pushgateway outage must not turn a delivered report into a failed run.
+    """
+    if not url:
+        return None
+    registry = job_registry(
+        success=success, started=started, finished=finished, fills=fills, messages=messages, report_date=report_date
+    )
+    push = push_to_gateway if success else pushadd_to_gateway
+    try:
+        push(url, job=JOB, registry=registry, timeout=PUSH_TIMEOUT)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        return f"could not push the job's metrics to PUSHGATEWAY_URL {url} ({exc}): the missed-report alert may fire"
+    return None
