@@ -4,24 +4,23 @@ It speaks ``POST /bot<token>/<method>`` with JSON, form or multipart bodies (pyt
 last two), validates like the Bot API (token, chat, membership, forum topic, Telegram's HTML subset,
 length limits after entity parsing, album size, photo dimensions, document size), answers Telegram's
 error JSON, records every request and every accepted call, and fails calls on demand.
-
-Its HTML parser is written apart from ``reports.tgtext`` on purpose: a bug shared by both would hide.
 """
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import json
 import re
-import struct
 import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
+
+from fake_telegram_parse import ApiError, ParseError, decode_body, image_size, parse_html, utf16
+
+__all__ = ["ApiError", "Call", "FakeChat", "FakeTelegram", "ParseError", "Request", "image_size", "parse_html"]
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -29,174 +28,6 @@ ALBUM_MIN, ALBUM_MAX = 2, 10
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
 BOT_ID = 7000000001
-
-_ENTITY_TYPES = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
-    "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "span": "spoiler",
-    "tg-spoiler": "spoiler", "a": "text_link", "code": "code", "pre": "pre", "blockquote": "blockquote",
-    "tg-emoji": "custom_emoji",
-}  # fmt: skip
-_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ATTR_RE = re.compile(r"""\s*([A-Za-z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
-
-
-class ParseError(ValueError):
-    """Telegram's "can't parse entities" with its reason."""
-
-
-def _utf16(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _decode_entity(src: str, i: int) -> tuple[str, int] | None:
-    """The character of the entity at ``src[i] == '&'`` and the index after it, or None."""
-    end = src.find(";", i + 1, i + 12)
-    if end < 0:
-        return None
-    name = src[i + 1 : end]
-    if name in _NAMED:
-        return _NAMED[name], end + 1
-    try:
-        if re.fullmatch(r"#[0-9]{1,7}", name):
-            return chr(int(name[1:])), end + 1
-        if re.fullmatch(r"#[xX][0-9a-fA-F]{1,6}", name):
-            return chr(int(name[2:], 16)), end + 1
-    except (ValueError, OverflowError):
-        return None
-    return None
-
-
-def parse_html(src: str) -> tuple[str, list[dict[str, Any]]]:
-    """Parse Telegram HTML into (text, entities) or raise :class:`ParseError` with Telegram's wording.
-
-    Strict: every ``<``, ``>`` and ``&`` outside a tag or entity is an error, as the Bot API asks.
-    Offsets are in UTF-16 code units, like Telegram's.
-    """
-    text: list[str] = []
-    length = 0  # UTF-16 units so far
-    stack: list[tuple[str, int, dict[str, str]]] = []
-    entities: list[dict[str, Any]] = []
-    i, n = 0, len(src)
-    while i < n:
-        ch = src[i]
-        offset = len(src[:i].encode())
-        if ch == "&":
-            decoded = _decode_entity(src, i)
-            if decoded is None:
-                raise ParseError(f"Unsupported HTML entity or unescaped '&' at byte offset {offset}")
-            text.append(decoded[0])
-            length += _utf16(decoded[0])
-            i = decoded[1]
-        elif ch == ">":
-            raise ParseError(f"Unescaped '>' at byte offset {offset}")
-        elif ch == "<":
-            end = src.find(">", i)
-            if end < 0:
-                raise ParseError(f"Unclosed start tag at byte offset {offset}")
-            body = src[i + 1 : end]
-            if "<" in body:
-                raise ParseError(f"Unclosed start tag at byte offset {offset}")
-            if body.startswith("/"):
-                name = body[1:].strip().lower()
-                if not stack:
-                    raise ParseError(f"Unexpected end tag at byte offset {offset}")
-                open_name, start, attrs = stack.pop()
-                if name != open_name:
-                    raise ParseError(
-                        f'Unmatched end tag at byte offset {offset}, expected "</{open_name}>", found "</{name}>"'
-                    )
-                entities.append(_entity(open_name, start, length - start, attrs, stack))
-            else:
-                m = re.match(r"([A-Za-z][A-Za-z0-9-]*)", body)
-                name = m.group(1).lower() if m else ""
-                if name not in _ENTITY_TYPES:
-                    raise ParseError(f'Unsupported start tag "{name}" at byte offset {offset}')
-                attrs = _attributes(body[len(name) :], name, offset)
-                if name == "span" and attrs.get("class") != "tg-spoiler":
-                    raise ParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
-                if name == "code" and "class" in attrs and not (stack and stack[-1][0] == "pre"):
-                    attrs.pop("class")  # a language only counts on <code> directly inside <pre>
-                stack.append((name, length, attrs))
-            i = end + 1
-        else:
-            text.append(ch)
-            length += _utf16(ch)
-            i += 1
-    if stack:
-        raise ParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
-    return "".join(text), sorted(
-        (e for e in entities if e["length"] > 0), key=lambda e: (e["offset"], -e["length"], e["type"])
-    )
-
-
-def _attributes(rest: str, tag: str, offset: int) -> dict[str, str]:
-    attrs: dict[str, str] = {}
-    pos = 0
-    rest = rest.rstrip().removesuffix("/")
-    while pos < len(rest) and rest[pos:].strip():
-        m = _ATTR_RE.match(rest, pos)
-        if not m or m.end() == pos:
-            raise ParseError(f'Empty attribute name in the tag "{tag}" at byte offset {offset}')
-        value = next((v for v in m.group(2, 3, 4) if v is not None), "")
-        attrs[m.group(1).lower()] = _unescape_attr(value, offset)
-        pos = m.end()
-    return attrs
-
-
-def _unescape_attr(value: str, offset: int) -> str:
-    out, i = [], 0
-    while i < len(value):
-        if value[i] == "&":
-            decoded = _decode_entity(value, i)
-            if decoded is None:
-                raise ParseError(f"Unsupported HTML entity in an attribute at byte offset {offset}")
-            out.append(decoded[0])
-            i = decoded[1]
-        else:
-            out.append(value[i])
-            i += 1
-    return "".join(out)
-
-
-def _entity(name: str, start: int, length: int, attrs: dict[str, str], outer: list[Any]) -> dict[str, Any]:
-    kind = _ENTITY_TYPES[name]
-    entity: dict[str, Any] = {"type": kind, "offset": start, "length": length}
-    if name == "a":
-        entity["url"] = attrs.get("href", "")
-    elif name == "blockquote" and "expandable" in attrs:
-        entity["type"] = "expandable_blockquote"
-    elif name == "code" and "class" in attrs and attrs["class"].startswith("language-"):
-        entity["language"] = attrs["class"].removeprefix("language-")
-    elif name == "tg-emoji":
-        entity["custom_emoji_id"] = attrs.get("emoji-id", "")
-    return entity
-
-
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height of a PNG or JPEG, or None when it is neither."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return width, height
-    if data.startswith(b"\xff\xd8"):
-        i = 2
-        while i + 9 < len(data):
-            if data[i] != 0xFF:
-                return None
-            marker = data[i + 1]
-            seg_len = struct.unpack(">H", data[i + 2 : i + 4])[0]
-            if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
-                height, width = struct.unpack(">HH", data[i + 5 : i + 9])
-                return width, height
-            i += 2 + seg_len
-    return None
-
-
-class ApiError(Exception):
-    """An error answer of the Bot API."""
-
-    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None) -> None:
-        super().__init__(description)
-        self.code, self.description, self.parameters = code, description, parameters
 
 
 @dataclass
@@ -236,6 +67,14 @@ class FakeChat:
 
 
 @dataclass
+class Hold:
+    """Calls held by :meth:`FakeTelegram.hold`: ``arrived`` is set when one is waiting."""
+
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class _Failure:
     code: int  # 0: drop the connection without an answer
     description: str
@@ -264,6 +103,7 @@ class FakeTelegram:
         self.requests: list[Request] = []
         self.messages: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)  # chat -> id -> message
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
+        self._holds: dict[str, Hold] = {}
         self._sent_at: dict[int, deque[float]] = defaultdict(deque)
         self._next_id: dict[int, int] = defaultdict(lambda: 1)
         self._lock = threading.Lock()
@@ -282,6 +122,8 @@ class FakeTelegram:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for hold in self._holds.values():
+            hold.released.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -307,6 +149,13 @@ class FakeTelegram:
         text = description or _DEFAULT_DESCRIPTIONS.get(code, "Error").format(retry_after=retry_after)
         with self._lock:
             self._failures[method].append(_Failure(code, text, parameters, times))
+
+    def hold(self, method: str) -> Hold:
+        """Keep calls of ``method`` waiting unanswered until released, then drop them (to kill a client mid-call)."""
+        hold = Hold()
+        with self._lock:
+            self._holds[method] = hold
+        return hold
 
     def migrate(self, old: int, new: int) -> None:
         """Upgrade group ``old`` to supergroup ``new``: calls to ``old`` answer ``migrate_to_chat_id``."""
@@ -334,6 +183,14 @@ class FakeTelegram:
                 raise ApiError(404, "Not Found")
             if match.group(1) != self.token:
                 raise ApiError(401, "Unauthorized")
+            hold = self._holds.get(method)
+            if hold is not None:
+                # A request that never gets through: the client may be killed meanwhile; once released it is
+                # dropped unanswered and unprocessed, as if it had never reached Telegram.
+                hold.arrived.set()
+                hold.released.wait(30)
+                status = 0
+                return 0, b""
             with self._lock:
                 failure = self._take_failure(method)
             if failure is not None:
@@ -341,7 +198,7 @@ class FakeTelegram:
                     status = 0
                     return 0, b""
                 raise ApiError(failure.code, failure.description, failure.parameters)
-            params, files = _decode_body(content_type, body, urlsplit(path).query)
+            params, files = decode_body(content_type, body, urlsplit(path).query)
             with self._lock:
                 result, chat_id = self._dispatch(method, params, files)
                 self.calls.append(Call(method, chat_id, params, files, result, time.monotonic()))
@@ -564,7 +421,7 @@ def _formatted(
             raise ApiError(400, f"Bad Request: can't parse entities: {err}") from None
     else:
         raise ApiError(400, f"Bad Request: the fake supports parse_mode HTML only, not {mode!r}")
-    if _utf16(text.strip()) > limit:
+    if utf16(text.strip()) > limit:
         raise ApiError(400, f"Bad Request: {too_long}")
     if empty and not text.strip():
         raise ApiError(400, f"Bad Request: {empty}")
@@ -617,62 +474,6 @@ def _int(p: dict[str, Any], key: str) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise ApiError(400, f"Bad Request: invalid {key}") from None
-
-
-_JSON_FIELDS = ("media", "link_preview_options", "reply_markup", "entities", "caption_entities", "reply_parameters")
-
-
-def _decode_body(content_type: str, body: bytes, query: str) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
-    """Parameters and uploaded files of a request, whichever way PTB or another client encoded them."""
-    params: dict[str, Any] = dict(parse_qsl(query))
-    files: dict[str, tuple[str, bytes]] = {}
-    mime = content_type.split(";")[0].strip().lower()
-    if mime == "application/json":
-        try:
-            params |= json.loads(body or b"{}")
-        except ValueError:
-            raise ApiError(400, "Bad Request: can't parse JSON body") from None
-        return params, files
-    if mime == "application/x-www-form-urlencoded":
-        params |= dict(parse_qsl(body.decode()))
-    elif mime == "multipart/form-data":
-        for name, filename, data in _multipart(content_type, body):
-            if filename is None:
-                params[name] = data.decode()
-            else:
-                files[name] = (filename, data)
-    for key in _JSON_FIELDS:  # form encodings carry these as JSON text
-        if isinstance(params.get(key), str):
-            try:
-                params[key] = json.loads(params[key])
-            except ValueError:
-                raise ApiError(400, f"Bad Request: can't parse {key} JSON object") from None
-    # Uploads named in the parameters directly ("photo": <file>) become attach:// references.
-    for name in list(files):
-        if name in ("photo", "document") and name not in params:
-            params[name] = f"attach://{name}"
-    return params, files
-
-
-def _multipart(content_type: str, body: bytes) -> list[tuple[str, str | None, bytes]]:
-    match = re.search(r'boundary="?([^";]+)"?', content_type)
-    if not match:
-        raise ApiError(400, "Bad Request: multipart body without a boundary")
-    delimiter = b"--" + match.group(1).encode()
-    out: list[tuple[str, str | None, bytes]] = []
-    for chunk in body.split(delimiter)[1:]:
-        if chunk.startswith(b"--"):
-            break
-        head, _, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        data = data.removesuffix(b"\r\n")
-        headers = email.parser.BytesHeaderParser(policy=email.policy.HTTP).parsebytes(head + b"\r\n\r\n")
-        disposition = headers.get("content-disposition", "")
-        name = re.search(r'\bname="([^"]*)"', disposition)
-        filename = re.search(r'\bfilename="([^"]*)"', disposition)
-        if not name:
-            raise ApiError(400, "Bad Request: multipart part without a name")
-        out.append((name.group(1), filename.group(1) if filename else None, data))
-    return out
 
 
 def _handler_for(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
