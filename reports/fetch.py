@@ -7,10 +7,11 @@ Malformed rows are dropped and counted, never silently.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -104,11 +105,9 @@ class TradingService:
         seen: dict[int, dict[str, Any]] = {}
         kept: list[dict[str, Any]] = []
         kept_ts: list[np.ndarray] = []
-        drops: Counter[str] = Counter()
-        duplicates: set[int] = set()
+        drops = _Drops()
         cursor = end
         cursor_ns = end_ns
-        largest_page = 0
         while True:
             body = self._get(
                 "/api/trades/history",
@@ -121,7 +120,6 @@ class TradingService:
                 )
             if not raw:
                 break
-            largest_page = max(largest_page, len(raw))
             page = _validate(raw, drops)
             new_idx: list[int] = []
             for k, fill_id in enumerate(page.ids):
@@ -129,17 +127,17 @@ class TradingService:
                 if previous is None:
                     seen[fill_id] = page.rows[k]
                     new_idx.append(k)
-                elif previous != page.rows[k] and fill_id not in duplicates:
+                elif previous != page.rows[k]:
                     # The same id with other content: a second fill claims the id. The first one read stays.
-                    duplicates.add(fill_id)
-                    drops["duplicate id"] += 1
+                    drops.add("duplicate id", page.rows[k])
             if not new_idx:
-                if len(raw) >= largest_page and len(page.ts) and bool(np.all(page.ts == cursor_ns)):
-                    raise FetchError(
-                        f"the trading service at {self.base_url} holds more fills at {_iso(cursor)} than one page "
-                        f"returns ({len(raw)}); paging cannot get past them: raise the service's page limit"
-                    )
-                break
+                if self._exhausted(page, start, cursor, cursor_ns):
+                    break
+                raise FetchError(
+                    f"the trading service at {self.base_url} returned no new fill for end_date={_iso(cursor)}: "
+                    f"more fills share that timestamp than one page holds ({len(raw)}), or the service ignores "
+                    "end_date; raise the service's page limit"
+                )
             kept.extend(page.rows[k] for k in new_idx)
             kept_ts.append(page.ts[new_idx])
             oldest = int(page.ts.min())
@@ -150,7 +148,20 @@ class TradingService:
         ts = np.concatenate(kept_ts) if kept_ts else np.array([], dtype=np.int64)
         in_range = (ts >= start_ns) & (ts < end_ns)
         frame = _frame([r for r, ok in zip(kept, in_range.tolist(), strict=True) if ok], ts[in_range])
-        return FetchResult(fills=Fills.from_frame(frame), warnings=_drop_warning(drops))
+        return FetchResult(fills=Fills.from_frame(frame), warnings=drops.warnings())
+
+    def _exhausted(self, page: _Page, start: datetime, cursor: datetime, cursor_ns: int) -> bool:
+        """A page with nothing new ends the range only if it sits at the cursor and nothing is older.
+
+        Otherwise paging is stuck: the service cannot page past the fills at the cursor.
+        """
+        if len(page.ts) and not bool(np.all(page.ts == cursor_ns)):
+            return False
+        probe = self._get(
+            "/api/trades/history",
+            {"start_date": _iso(start), "end_date": _iso(cursor - timedelta(microseconds=1)), "limit": 1},
+        )
+        return not (isinstance(probe, dict) and probe.get("trades"))
 
 
 def _ns(ts: datetime) -> int:
@@ -165,25 +176,45 @@ def _finite_positive(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
-def _validate(raw: list[Any], drops: Counter[str]) -> _Page:
+class _Drops:
+    """Rows dropped, by reason, each distinct row counted once (pages overlap at their boundaries)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._seen: set[str] = set()
+
+    def add(self, reason: str, row: Any) -> None:
+        key = json.dumps(row, sort_keys=True, default=str)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.counts[reason] += 1
+
+    def warnings(self) -> tuple[str, ...]:
+        total = sum(self.counts.values())
+        if not total:
+            return ()
+        ordered = sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
+        parts = ", ".join(f"{n} {reason}{'s' if n > 1 else ''}" for reason, n in ordered)
+        return (f"{total} fill{'s' if total > 1 else ''} dropped: {parts}",)
+
+
+def _validate(raw: list[Any], drops: _Drops) -> _Page:
     """Keep the well-formed rows of a page; count the others by reason."""
     rows: list[dict[str, Any]] = []
     stamps: list[str] = []
-    ids_in_page: set[int] = set()
     for row in raw:
         reason = _problem(row)
-        if reason is None and row["id"] in ids_in_page:
-            reason = "duplicate id"
         if reason:
-            drops[reason] += 1
+            drops.add(reason, row)
             continue
-        ids_in_page.add(row["id"])
         rows.append(row)
         stamps.append(row["timestamp"])
     parsed = pd.to_datetime(pd.Series(stamps, dtype=object), format="ISO8601", utc=True, errors="coerce")
     bad = parsed.isna().to_numpy()
     if bad.any():
-        drops["bad timestamp"] += int(bad.sum())
+        for row, is_bad in zip(rows, bad.tolist(), strict=True):
+            if is_bad:
+                drops.add("bad timestamp", row)
         rows = [r for r, b in zip(rows, bad.tolist(), strict=True) if not b]
         parsed = parsed[~bad]
     ts = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64)
@@ -235,11 +266,3 @@ def _frame(rows: list[dict[str, Any]], ts: np.ndarray) -> pd.DataFrame:
             "fee": np.array([r.get("fee") or 0.0 for r in rows], dtype=np.float64),
         }
     )
-
-
-def _drop_warning(drops: Counter[str]) -> tuple[str, ...]:
-    total = sum(drops.values())
-    if not total:
-        return ()
-    parts = ", ".join(f"{n} {reason}{'s' if n > 1 else ''}" for reason, n in drops.most_common())
-    return (f"{total} fill{'s' if total > 1 else ''} dropped: {parts}",)
