@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import matplotlib
 import matplotlib.dates as mdates
+import matplotlib.style
 import numpy as np
 from matplotlib import colormaps, font_manager
 from matplotlib.axes import Axes
@@ -120,7 +121,8 @@ def _figure() -> Figure:
 
 def _png(draw: Callable[[Figure], None]) -> bytes:
     """Draw on a fresh figure under fixed rcParams and encode it without metadata that varies."""
-    with matplotlib.rc_context(RC):
+    # "default" first: every rcParam from matplotlib's defaults, whatever the process set globally.
+    with matplotlib.style.context(["default", RC]):
         fig = _figure()
         draw(fig)
         buf = io.BytesIO()

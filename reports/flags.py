@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from reports.fmt import agent_label, fmt_pct, fmt_pnl, fmt_signed_pct
+from reports.fmt import agent_label, fmt_pnl, fmt_signed_pct
 from reports.models import AgentReport, DailyPoint, Report
 
 SIGMA_LIMIT = 3.0
@@ -77,7 +77,7 @@ def operations_flags(report: Report) -> list[str]:
     limit = getattr(report, "max_drawdown_limit", 0.25)
     if ops is None or ops.max_drawdown is None or ops.max_drawdown > -limit:
         return []
-    return [f"Drawdown {fmt_signed_pct(ops.max_drawdown, 1)} today breached the limit of {fmt_pct(-limit)}"]
+    return [f"Drawdown {fmt_signed_pct(ops.max_drawdown, 1)} today is past the limit of {fmt_signed_pct(-limit, 1)}"]
 
 
 def new_max_drawdown(report: Report) -> str | None:

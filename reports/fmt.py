@@ -78,3 +78,18 @@ def agent_label(agent: AgentReport, emoji: bool = True) -> str:
     """``emoji name`` when the trading service gave them, else the agent id."""
     name = agent.name or agent.agent_id
     return f"{agent.emoji} {name}" if emoji and agent.emoji else name
+
+
+def fmt_qty(x: float | None) -> str:
+    """A signed position size without trailing zeros: ``−0.0125``, ``+3``."""
+    if _bad(x):
+        return DASH
+    text = f"{abs(x):,.8f}".rstrip("0").rstrip(".")
+    return text if text == "0" else ("+" if x > 0 else MINUS) + text
+
+
+def sign_class(x: float | None) -> str:
+    """A CSS class for the sign of an amount: ``pos``, ``neg`` or empty for flat and unknown."""
+    if _bad(x) or abs(x) < 0.005:
+        return ""
+    return "pos" if x > 0 else "neg"

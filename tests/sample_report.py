@@ -84,7 +84,7 @@ def make_totals(rng: np.random.Generator, total: float, capital: float, equity: 
     unreal_change = round(float(rng.normal(0, 15)), 2)
     realized = total - unreal_change + fees
     closing = trades // 2
-    wins = int(round(closing * float(rng.uniform(0.3, 0.8))))
+    wins = round(closing * float(rng.uniform(0.3, 0.8)))
     return Totals(
         trades=trades,
         volume=round(trades * float(rng.uniform(800, 5000)), 2),
@@ -202,7 +202,9 @@ def _symbols(rng: np.random.Generator, totals: Totals) -> tuple[SymbolReport, ..
         fees = float(totals.fees * share)
         realized = float(totals.realized_pnl * share + extra)
         out.append(
-            SymbolReport(sym, max(1, int(totals.trades * share)), totals.volume * share, fees, realized, realized - fees)
+            SymbolReport(
+                sym, max(1, int(totals.trades * share)), totals.volume * share, fees, realized, realized - fees
+            )
         )
     return tuple(sorted(out, key=lambda s: -s.net_realized_pnl))
 
