@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 from datetime import UTC, date, datetime
 
+import httpx
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, pushadd_to_gateway
 
 JOB = "daily_report"
@@ -40,6 +41,19 @@ def job_registry(
             midnight.timestamp(),
         )
     return registry
+
+
+def check(url: str | None, *, timeout: float = 5.0) -> tuple[bool, str]:
+    """One line for ``report check``: is the Pushgateway at ``url`` ready (``/-/ready``)."""
+    if not url:
+        return True, "Pushgateway: not configured (PUSHGATEWAY_URL unset): the job pushes no metrics"
+    try:
+        status = httpx.get(f"{url.rstrip('/')}/-/ready", timeout=timeout).status_code
+    except httpx.HTTPError as exc:
+        return False, f"Pushgateway at {url}: could not connect ({type(exc).__name__}): check PUSHGATEWAY_URL"
+    if status != 200:
+        return False, f"Pushgateway at {url}: /-/ready answered {status}: check PUSHGATEWAY_URL"
+    return True, f"Pushgateway at {url}: ready"
 
 
 def push_job_metrics(

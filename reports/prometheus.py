@@ -152,6 +152,43 @@ def fetch_operations(
     return operations, "ok", warnings
 
 
+SERIES = (
+    "portfolio_balance_usd",
+    "portfolio_drawdown_pct",
+    "trade_execution_success_total",
+    "trade_execution_failure_total",
+    "agent_inference_cost_usd_sum",
+    "agent_errors_total",
+)
+"""The series the default queries read (CONTRACT 1.2)."""
+
+
+def check(settings: Settings, *, at: datetime | None = None, timeout: float = 5.0) -> tuple[bool, str]:
+    """One line for ``report check``: can Prometheus be queried, and which of :data:`SERIES` had samples in
+    the day before ``at`` (default now). ``(True, ...)`` also when not configured: that is a valid setup."""
+    if not settings.prometheus_url:
+        return True, "Prometheus: not configured (PROMETHEUS_URL unset): the report has no Operations section"
+    try:
+        load_queries(settings.queries_file)
+    except UsageError as exc:
+        return False, f"Prometheus: {exc}"
+    expr = 'group by (__name__) (last_over_time({__name__=~"' + "|".join(SERIES) + '"}[1d]))'
+    with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0))) as http:
+        prom = PrometheusClient(settings.prometheus_url, http, timeout=timeout, attempts=1)
+        try:
+            rows = prom.query(expr, at or datetime.now(UTC))
+        except FetchError as exc:
+            return False, _unavailable(settings.prometheus_url, exc)
+    present = {labels.get("__name__") for labels, _ in rows}
+    missing = [name for name in SERIES if name not in present]
+    if not missing:
+        return True, f"Prometheus at {settings.prometheus_url}: ok, all {len(SERIES)} series have data"
+    return True, (
+        f"Prometheus at {settings.prometheus_url}: reachable; no samples in the last day for {', '.join(missing)}"
+        " (those items will show no data)"
+    )
+
+
 def load_queries(path: Path | None) -> QuerySet:
     """The default queries, with those of the YAML file at ``path`` replacing or adding to them.
 

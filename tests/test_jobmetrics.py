@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reports.jobmetrics import push_job_metrics
+from reports.jobmetrics import check, push_job_metrics
 from tests.promstack import Server, binary, free_port, start_prometheus, start_pushgateway
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "alerting.md"
@@ -198,3 +198,10 @@ tests:
               summary: The last daily strategy report run failed
               description: {FAILED_DESCRIPTION}
 """
+
+
+def test_check_lines(stack: tuple[Server, Server]) -> None:
+    assert check(stack[0].url) == (True, f"Pushgateway at {stack[0].url}: ready")
+    ok, line = check(f"http://127.0.0.1:{free_port()}", timeout=1)
+    assert not ok and "could not connect" in line
+    assert check(None)[0]

@@ -22,9 +22,9 @@ import pytest
 
 from reports.errors import UsageError
 from reports.models import TradingDay
-from reports.prometheus import fetch_operations, load_queries, range_literal
+from reports.prometheus import check, fetch_operations, load_queries, range_literal
 from reports.settings import Settings
-from tests.promstack import Server, backfill, start_prometheus
+from tests.promstack import Server, backfill, free_port, start_prometheus
 
 STEP = 60  # seconds between backfilled samples
 DAY = datetime.now(UTC).date() - timedelta(days=2)  # recent, so retention keeps it; wholly in the past
@@ -311,3 +311,13 @@ def test_range_covers_dst_days(zone: str, d: date, expected: str) -> None:
     nxt = d + timedelta(days=1)
     end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
     assert range_literal(TradingDay(d, zone, start, end)) == expected
+
+
+def test_check_lines(prom: Server) -> None:
+    end = START + timedelta(days=1)
+    assert check(settings(prom.url), at=end) == (True, f"Prometheus at {prom.url}: ok, all 6 series have data")
+    ok, line = check(settings(prom.url), at=end + timedelta(days=3))
+    assert ok and "no samples in the last day for portfolio_balance_usd, portfolio_drawdown_pct" in line
+    ok, line = check(settings(f"http://127.0.0.1:{free_port()}"), timeout=1)
+    assert not ok and "could not connect" in line
+    assert check(settings(None))[0]

@@ -20,7 +20,7 @@ import pytest
 
 from reports.errors import FetchError
 from reports.models import TradingDay
-from reports.reconcile import IncomeRow, compare, reconcile
+from reports.reconcile import IncomeRow, check, compare, reconcile
 from reports.settings import Secret, Settings
 
 TOKEN = "s3cret-admin-token"
@@ -205,3 +205,11 @@ def test_tolerance_is_max_of_one_usdt_and_one_percent(ours: float, theirs: float
     # The same tolerance for fees, whose ledger sign is negative (money paid).
     fees = {"COMMISSION": [IncomeRow("COMMISSION", -theirs, "USDT", START_MS, ("2",))]}
     assert compare(fees, 0.0, ours)[0] == status
+
+
+def test_check_lines(service: tuple[FakeTradingService, str]) -> None:
+    _, url = service
+    assert check(settings(url)) == (True, f"Reconciliation: ADMIN_API_TOKEN accepted at {url}/api/exchange/income")
+    ok, line = check(settings(url, token="wrong"))
+    assert not ok and "rejected ADMIN_API_TOKEN (401)" in line and "wrong" not in line
+    assert check(settings(url, token=None))[0]
