@@ -95,11 +95,6 @@ def _report(args: argparse.Namespace) -> int:
     if bool(args.date_from) != bool(args.date_to):
         raise UsageError("--from and --to go together: give both, e.g. --from 2025-11-01 --to 2025-11-07")
     send = not args.dry_run and (not args.demo or args.send)
-    if send:
-        if settings.telegram_bot_token is None:
-            raise UsageError("TELEGRAM_BOT_TOKEN is not set: set it to send, or use --dry-run")
-        if not settings.telegram_chats:
-            raise UsageError("TELEGRAM_CHAT_ID is not set: set it to one or more chat ids to send, or use --dry-run")
     if args.date_from:
         first = check_ended(parse_date(args.date_from, "--from"), settings.timezone, "--from")
         last = check_ended(parse_date(args.date_to, "--to"), settings.timezone, "--to")
@@ -107,6 +102,11 @@ def _report(args: argparse.Namespace) -> int:
             raise UsageError(f"--to {last} is before --from {first}: give the range oldest first")
         raise UsageError("--from/--to is not available yet in this version: run one --date at a time")
     day = check_ended(parse_date(args.date), settings.timezone) if args.date else last_complete_day(settings.timezone)
+    if send:
+        if settings.telegram_bot_token is None:
+            raise UsageError("TELEGRAM_BOT_TOKEN is not set: set it to send, or use --dry-run")
+        if not settings.telegram_chats:
+            raise UsageError("TELEGRAM_CHAT_ID is not set: set it to one or more chat ids to send, or use --dry-run")
     from reports.pipeline import RunOptions, run
 
     outcome = run(RunOptions(day, demo=args.demo, send=send, output=args.output, force=args.force), settings)

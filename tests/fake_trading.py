@@ -112,7 +112,7 @@ class running_service:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.fake = fake
         fake.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> FakeTradingService:
         self.thread.start()
