@@ -505,3 +505,20 @@ def test_alert_fires_after_26_hours_without_a_delivered_report(tmp_path: Path) -
     )
     result = subprocess.run(["promtool", "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_documents_every_value() -> None:
+    readme = (CHART / "README.md").read_text()
+    free_form = {"commonLabels", "annotations", "podAnnotations", "podLabels", "nodeSelector", "affinity"}
+    free_form |= {"resources", "podSecurityContext", "securityContext", "ruleLabels", "podLabels"}
+
+    def leaves(values: dict, prefix: str = "") -> list[str]:
+        keys = []
+        for key, value in values.items():
+            path = f"{prefix}{key}"
+            nested = isinstance(value, dict) and value and key not in free_form
+            keys.extend(leaves(value, f"{path}.") if nested else [path])
+        return keys
+
+    missing = [k for k in leaves(helm.Chart.load(str(CHART)).values) if f"`{k}`" not in readme]
+    assert missing == []
