@@ -136,6 +136,10 @@ def write_artifacts(report: Report, outbox: Outbox, settings: Settings, director
 def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> RunOutcome:
     """Build, write and (unless a dry run) deliver one day's report; push the job's metrics either way."""
     started = time.time()
+    if not options.demo:
+        from reports.prometheus import load_queries
+
+        load_queries(settings.queries_file)  # a malformed queries file is a usage error, before any request
     day = trading_day(options.report_date, settings.timezone)
     output = options.output
     if output is None and not options.send:

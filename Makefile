@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` and `make test`. Each sets up what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(VENV)/.runtime $@
+
+## demo: write the report of the embedded demo data to out/demo/
+demo: $(VENV)/.runtime
+	$(BIN)/report --demo --output out/demo
+
+## test: install everything the tests need (Debian packages included), lint, run every test
+test: $(VENV)/.test
+	./scripts/install-system-deps.sh
+	$(BIN)/ruff check reports tests
+	$(BIN)/pytest
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check reports tests
+	$(BIN)/ruff format --check reports tests
+
+clean:
+	rm -rf $(VENV) out
