@@ -86,8 +86,9 @@ def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
     if demo:
         from reports.demo_ops import demo_operations
 
+        # The demo has its own Prometheus side but no exchange ledger: nothing is reconciled.
         operations, prometheus = demo_operations(report), "ok"
-        reconciliation = "ok"
+        reconciliation = "not configured"
     else:
         from reports.prometheus import fetch_operations
         from reports.reconcile import reconcile
