@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import Formatter, MaxNLocator
 
 from reports.flags import drawdown_series
 from reports.fmt import agent_label, fmt_pnl, fmt_signed_pct, fmt_usd
@@ -130,10 +130,25 @@ def _png(draw: Callable[[Figure], None]) -> bytes:
     return buf.getvalue()
 
 
-def _usd_axis(ax: Axes, axis: str = "y", signed: bool = True) -> None:
-    fmt = (lambda v, _: fmt_pnl(v, 0)) if signed else (lambda v, _: fmt_usd(v, 0))
-    getattr(ax, f"{axis}axis").set_major_formatter(FuncFormatter(fmt))
-    getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(nbins=6))
+class _UsdFormatter(Formatter):
+    """USDT tick labels: whole numbers when ticks are at least 1 apart, cents otherwise."""
+
+    def __init__(self, signed: bool, suffix: str = "") -> None:
+        self.signed, self.suffix, self.digits = signed, suffix, 0
+
+    def set_locs(self, locs: Sequence[float]) -> None:
+        super().set_locs(locs)
+        steps = np.diff(np.asarray(locs, dtype=float))
+        self.digits = 0 if len(steps) == 0 or float(np.min(np.abs(steps))) >= 1 else 2 if steps.min() < 0.1 else 1
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        text = fmt_pnl(x, self.digits) if self.signed else fmt_usd(x, self.digits)
+        return text + self.suffix
+
+
+def _usd_axis(ax: Axes, axis: str = "y", signed: bool = True, suffix: str = "", bins: int = 6) -> None:
+    getattr(ax, f"{axis}axis").set_major_formatter(_UsdFormatter(signed, suffix))
+    getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(nbins=bins))
 
 
 def _empty(ax: Axes, title: str, message: str) -> None:
@@ -155,8 +170,17 @@ def _bar_values(ax: Axes, ys: Sequence[float], values: Sequence[float], size: fl
     """Signed values in a column just right of the plot, so they never sit on a bar."""
     transform = matplotlib.transforms.blended_transform_factory(ax.transAxes, ax.transData)
     for y, v in zip(ys, values, strict=True):
-        ax.text(1.01, y, fmt_pnl(v), transform=transform, va="center", ha="left", fontsize=size,
-                color=GAIN if v > 0 else LOSS if v < 0 else INK, fontweight="bold")  # fmt: skip
+        ax.text(
+            1.01,
+            y,
+            fmt_pnl(v),
+            transform=transform,
+            va="center",
+            ha="left",
+            fontsize=size,
+            color=GAIN if v > 0 else LOSS if v < 0 else INK,
+            fontweight="bold",
+        )
 
 
 # ---- 1. cumulative P&L through the day
@@ -195,8 +219,14 @@ def intraday_chart(report: Report, colors: dict[str, str]) -> Chart:
         ax.set_title(title)
         handles, labels = ax.get_legend_handles_labels()
         order = [len(labels) - 1, *range(len(labels) - 1)]  # portfolio first
-        ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper left",
-                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0, handlelength=1.6)  # fmt: skip
+        ax.legend(
+            [handles[i] for i in order],
+            [labels[i] for i in order],
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0,
+            handlelength=1.6,
+        )
 
     best = ranked[0] if ranked else None
     text = f"Cumulative P&L through {report.day.date} ({report.day.timezone})"
@@ -215,8 +245,14 @@ def _agent_rows(report: Report) -> list[tuple[str, str, float, float, float, flo
 
     def row(a: AgentReport) -> tuple[str, str, float, float, float, float]:
         t = a.totals
-        return (_label(a.agent_id, {a.agent_id: a}), a.agent_id, t.net_realized_pnl + t.fees,
-                t.unrealized_change, -t.fees, t.total_pnl)  # fmt: skip
+        return (
+            _label(a.agent_id, {a.agent_id: a}),
+            a.agent_id,
+            t.net_realized_pnl + t.fees,
+            t.unrealized_change,
+            -t.fees,
+            t.total_pnl,
+        )
 
     if len(agents) <= MAX_ROWS:
         return [row(a) for a in agents]
@@ -246,8 +282,11 @@ def agents_chart(report: Report, colors: dict[str, str]) -> Chart:
             if not key:  # the grouped middle: its sum would dwarf every agent, so it shows as a number only
                 continue
             color = colors[key]
-            styles = [dict(color=color), dict(facecolor=matplotlib.colors.to_rgba(color, 0.35), edgecolor=color,
-                      hatch="//", lw=0), dict(color="#303030")]  # fmt: skip
+            styles = [
+                dict(color=color),
+                dict(facecolor=matplotlib.colors.to_rgba(color, 0.35), edgecolor=color, hatch="//", lw=0),
+                dict(color="#303030"),
+            ]
             pos = neg = 0.0
             for value, style in zip((realized, unreal, fees), styles, strict=True):
                 left = pos if value >= 0 else neg
@@ -270,10 +309,12 @@ def agents_chart(report: Report, colors: dict[str, str]) -> Chart:
         ax.set_xlabel("USDT")
         _bar_values(ax, ys, [r[5] for r in rows], size)
         ax.set_title(title)
-        legend = [Patch(color="#9a9a9a", label="Realized (gross)"),
-                  Patch(facecolor="#77777759", edgecolor="#777777", hatch="//", label="Unrealized change"),
-                  Patch(color="#303030", label="Fees"),
-                  Line2D([], [], marker="D", color=INK, lw=0, markersize=10, label="Day total")]  # fmt: skip
+        legend = [
+            Patch(color="#9a9a9a", label="Realized (gross)"),
+            Patch(facecolor="#77777759", edgecolor="#777777", hatch="//", label="Unrealized change"),
+            Patch(color="#303030", label="Fees"),
+            Line2D([], [], marker="D", color=INK, lw=0, markersize=10, label="Day total"),
+        ]
         fig.legend(handles=legend, loc="outside lower center", ncols=4, fontsize=17)
 
     best = rows[0] if rows else None
@@ -300,15 +341,33 @@ def history_chart(report: Report) -> Chart:
         pnl = np.array([p.total_pnl for p in window])
         eq_ax.plot(x, [p.equity for p in window], color=INK, lw=3.2, marker="o", markersize=5)
         eq_ax.set_ylabel("Equity")
+        eq_ax.margins(y=0.18)
         _usd_axis(eq_ax, signed=False)
-        eq_ax.annotate(fmt_usd(window[-1].equity), (x[-1], window[-1].equity), xytext=(-8, 14),
-                       textcoords="offset points", ha="right", fontsize=18, fontweight="bold")  # fmt: skip
+        eq_ax.annotate(
+            fmt_usd(window[-1].equity),
+            (x[-1], window[-1].equity),
+            xytext=(-8, 14),
+            textcoords="offset points",
+            ha="right",
+            fontsize=18,
+            fontweight="bold",
+        )
         pnl_ax.bar(x, pnl, width=0.75, color=np.where(pnl >= 0, GAIN, LOSS), zorder=2)
-        if report.daily_pnl_target:
-            pnl_ax.axhline(report.daily_pnl_target, color=INK, lw=1.6, ls="--")
-            pnl_ax.text(0.005, report.daily_pnl_target, f" target {fmt_pnl(report.daily_pnl_target, 0)}",
-                        transform=matplotlib.transforms.blended_transform_factory(pnl_ax.transAxes, pnl_ax.transData),
-                        va="bottom", fontsize=16)  # fmt: skip
+        target = report.daily_pnl_target
+        if target and target <= 1.5 * float(np.max(np.abs(pnl))):
+            pnl_ax.axhline(target, color=INK, lw=1.6, ls="--")
+            blend = matplotlib.transforms.blended_transform_factory(pnl_ax.transAxes, pnl_ax.transData)
+            pnl_ax.text(0.005, target, f" target {fmt_pnl(target, 0)}", va="bottom", fontsize=16, transform=blend)
+        elif target:  # a line far above the bars would flatten them: say where it is instead
+            pnl_ax.text(
+                0.005,
+                0.97,
+                f"daily target {fmt_pnl(target, 0)} (above the scale)",
+                va="top",
+                fontsize=16,
+                transform=pnl_ax.transAxes,
+                color="#555555",
+            )
         pnl_ax.axhline(0, color=INK, lw=1)
         pnl_ax.set_ylabel("Day P&L")
         _usd_axis(pnl_ax)
@@ -316,8 +375,7 @@ def history_chart(report: Report) -> Chart:
         dd_ax.fill_between(x, dd, 0, color=LOSS, alpha=0.35, lw=0, step="mid")
         dd_ax.plot(x, dd, color=LOSS, lw=2, drawstyle="steps-mid")
         dd_ax.set_ylim(min(dd.min() * 1.15, -0.5), 0.2)
-        dd_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_pnl(v, 0) + "%"))
-        dd_ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
+        _usd_axis(dd_ax, suffix="%", bins=3)
         dd_ax.set_ylabel("Drawdown")
         dd_ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=8))
         dd_ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
@@ -330,9 +388,11 @@ def history_chart(report: Report) -> Chart:
     text = title
     if window:
         risk = report.risk.get("30d")
-        text = (f"Last {len(window)} days: P&L {fmt_pnl(float(sum(p.total_pnl for p in window)))} USDT, "
-                f"equity {fmt_usd(window[-1].equity)}"
-                + (f", max drawdown {fmt_signed_pct(risk.max_drawdown, 1)}" if risk else ""))  # fmt: skip
+        text = (
+            f"Last {len(window)} days: P&L {fmt_pnl(float(sum(p.total_pnl for p in window)))} USDT, "
+            f"equity {fmt_usd(window[-1].equity)}"
+            + (f", max drawdown {fmt_signed_pct(risk.max_drawdown, 1)}" if risk else "")
+        )
     return Chart("03-last-30-days.png", _png(draw), _caption(text))
 
 
@@ -383,26 +443,27 @@ def equity_chart(report: Report) -> Chart | None:
         return None
     zone = ZoneInfo(report.day.timezone)
     times, values = zip(*ops.equity_curve, strict=True)
-    title = f"Account equity through {report.day.date} (Prometheus)"
+    title = f"Account equity {report.day.date}"
 
     def draw(fig: Figure) -> None:
         ax = fig.add_subplot()
         x = mdates.date2num(list(times))
         ax.plot(x, values, color=INK, lw=3)
         ax.axhline(values[0], color=OTHERS, lw=1.5, ls="--")
-        ax.fill_between(x, values, values[0], where=np.array(values) >= values[0], color=GAIN, alpha=0.2, lw=0,
-                        interpolate=True)  # fmt: skip
-        ax.fill_between(x, values, values[0], where=np.array(values) < values[0], color=LOSS, alpha=0.2, lw=0,
-                        interpolate=True)  # fmt: skip
+        ax.fill_between(
+            x, values, values[0], where=np.array(values) >= values[0], color=GAIN, alpha=0.2, lw=0, interpolate=True
+        )
+        ax.fill_between(
+            x, values, values[0], where=np.array(values) < values[0], color=LOSS, alpha=0.2, lw=0, interpolate=True
+        )
         ax.set_xlim(mdates.date2num(report.day.start), mdates.date2num(report.day.end))
         ax.xaxis.set_major_locator(mdates.HourLocator(byhour=range(0, 24, 3), tz=zone))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
         _usd_axis(ax, signed=False)
         ax.set_ylabel("USDT")
-        ax.annotate(fmt_usd(values[-1]), (x[-1], values[-1]), xytext=(-8, 14), textcoords="offset points",
-                    ha="right", fontsize=18, fontweight="bold")  # fmt: skip
-        ax.text(x[0], values[0], f" start {fmt_usd(values[0])}", va="bottom", fontsize=16, color="#555555")
         ax.set_title(title)
+        # The figures go in a right-hand title: annotations inside the plot would sit on the line.
+        ax.set_title(f"{fmt_usd(values[0])} → {fmt_usd(values[-1])}", loc="right", fontsize=22)
 
     text = f"Account equity {fmt_usd(values[0])} → {fmt_usd(values[-1])} USDT"
     if ops.max_drawdown is not None:
@@ -413,6 +474,11 @@ def equity_chart(report: Report) -> Chart | None:
 def render_charts(report: Report) -> list[Chart]:
     """Every chart of the report, in album order; the equity chart only when Prometheus gave a curve."""
     colors = agent_colors(report)
-    charts = [intraday_chart(report, colors), agents_chart(report, colors), history_chart(report),
-              symbols_chart(report), equity_chart(report)]  # fmt: skip
+    charts = [
+        intraday_chart(report, colors),
+        agents_chart(report, colors),
+        history_chart(report),
+        symbols_chart(report),
+        equity_chart(report),
+    ]
     return [c for c in charts if c is not None]
