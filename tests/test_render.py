@@ -209,3 +209,26 @@ def test_templates_are_strict_about_undefined_names(tmp_path: Path) -> None:
     with pytest.raises(jinja2.UndefinedError):
         render_summary(make_report(1), tmp_path)
     assert template_env().autoescape is True
+
+
+# ---- the embedded demo, end to end through the real compute stage
+
+
+def test_the_demo_day_renders_completely() -> None:
+    from datetime import UTC, date, datetime
+
+    from reports.compute import trading_day
+    from reports.pipeline import build
+
+    settings = Settings.from_env({"REPORT_TIMEZONE": "Europe/Berlin"})
+    day = trading_day(date(2024, 3, 31), settings.timezone)  # a DST day: 23 hours
+    report = build(settings, day, demo=True, clock=lambda: datetime(2024, 4, 1, 0, 5, tzinfo=UTC))
+    text = summary_text(report)
+    for agent in report.agents:
+        if agent.active:
+            assert f"{agent.emoji + ' ' if agent.emoji else ''}{agent.name or agent.agent_id}: <code>" in text
+    charts = render_charts(report)
+    assert len(charts) == 5
+    assert [c.png for c in charts] == [c.png for c in render_charts(report)]
+    page = render_html(report, charts)
+    assert len(page.encode()) < 2_000_000 and not re.search(r"https?://", page)
