@@ -166,21 +166,28 @@ def _label(agent_id: str, agents: dict[str, AgentReport]) -> str:
     return plain(agent_label(agent, emoji=False) if agent else agent_id)
 
 
-def _bar_values(ax: Axes, ys: Sequence[float], values: Sequence[float], size: float) -> None:
-    """Signed values in a column just right of the plot, so they never sit on a bar."""
-    transform = matplotlib.transforms.blended_transform_factory(ax.transAxes, ax.transData)
+def _rows_axis(ax: Axes, labels: Sequence[str], values: Sequence[float], size: float, xlabel: str) -> None:
+    """A horizontal-bar axis: one row per label, top to bottom, and each signed value in a column just
+    right of the plot, so a number never sits on a bar."""
+    ys = np.arange(len(labels))
+    ax.axvline(0, color=INK, lw=1.2)
+    ax.set_yticks(ys, list(labels), fontsize=size)
+    ax.set_ylim(len(labels) - 0.4, -0.6)
+    ax.grid(axis="y", visible=False)
+    _usd_axis(ax, "x")
+    ax.set_xlabel(xlabel)
+    blend = matplotlib.transforms.blended_transform_factory(ax.transAxes, ax.transData)
     for y, v in zip(ys, values, strict=True):
-        ax.text(
-            1.01,
-            y,
-            fmt_pnl(v),
-            transform=transform,
-            va="center",
-            ha="left",
-            fontsize=size,
-            color=GAIN if v > 0 else LOSS if v < 0 else INK,
-            fontweight="bold",
-        )
+        color = GAIN if v > 0 else LOSS if v < 0 else INK
+        ax.text(1.01, y, fmt_pnl(v), transform=blend, va="center", fontsize=size, color=color, fontweight="bold")
+
+
+def _time_axis(ax: Axes, report: Report) -> None:
+    """The trading day on x, 3-hour ticks in the report's zone."""
+    zone = ZoneInfo(report.day.timezone)
+    ax.set_xlim(mdates.date2num(report.day.start), mdates.date2num(report.day.end))
+    ax.xaxis.set_major_locator(mdates.HourLocator(byhour=range(0, 24, 3), tz=zone))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
 
 
 # ---- 1. cumulative P&L through the day
@@ -189,7 +196,6 @@ def _bar_values(ax: Axes, ys: Sequence[float], values: Sequence[float], size: fl
 def intraday_chart(report: Report, colors: dict[str, str]) -> Chart:
     """The day's cumulative P&L per agent (top few named, the rest grey) and the portfolio in black."""
     series = report.intraday
-    zone = ZoneInfo(report.day.timezone)
     agents = {a.agent_id: a for a in report.agents}
     title = f"Cumulative P&L through {report.day.date} ({report.day.timezone})"
     moving = {k: v for k, v in series.by_agent.items() if any(abs(x) > 1e-9 for x in v)}
@@ -211,9 +217,7 @@ def intraday_chart(report: Report, colors: dict[str, str]) -> Chart:
             ax.plot([], [], color=OTHERS, lw=2, label=f"{len(rest)} other agents")
         ax.plot(x, series.portfolio, color=INK, lw=4.5, zorder=5, label=f"Portfolio  {fmt_pnl(series.portfolio[-1])}")
         ax.axhline(0, color=INK, lw=1, alpha=0.6)
-        ax.set_xlim(x[0], x[-1])
-        ax.xaxis.set_major_locator(mdates.HourLocator(byhour=range(0, 24, 3), tz=zone))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
+        _time_axis(ax, report)
         _usd_axis(ax)
         ax.set_ylabel("USDT")
         ax.set_title(title)
@@ -301,13 +305,7 @@ def agents_chart(report: Report, colors: dict[str, str]) -> Chart:
             color=INK,
             zorder=4,
         )
-        ax.axvline(0, color=INK, lw=1.2)
-        ax.set_yticks(ys, [r[0] if r[1] else f"{r[0]} (sum)" for r in rows], fontsize=size)
-        ax.set_ylim(len(rows) - 0.4, -0.6)
-        ax.grid(axis="y", visible=False)
-        _usd_axis(ax, "x")
-        ax.set_xlabel("USDT")
-        _bar_values(ax, ys, [r[5] for r in rows], size)
+        _rows_axis(ax, [r[0] if r[1] else f"{r[0]} (sum)" for r in rows], [r[5] for r in rows], size, "USDT")
         ax.set_title(title)
         legend = [
             Patch(color="#9a9a9a", label="Realized (gross)"),
@@ -418,13 +416,7 @@ def symbols_chart(report: Report) -> Chart:
         values = [v for _, v in rows]
         colors = [OTHERS if label.endswith(" others") else GAIN if v >= 0 else LOSS for label, v in rows]
         ax.barh(ys, values, height=0.7, color=colors, zorder=2)
-        ax.axvline(0, color=INK, lw=1.2)
-        ax.set_yticks(ys, [label for label, _ in rows])
-        ax.set_ylim(len(rows) - 0.4, -0.6)
-        ax.grid(axis="y", visible=False)
-        _usd_axis(ax, "x")
-        ax.set_xlabel("USDT, after fees")
-        _bar_values(ax, ys, values, 18)
+        _rows_axis(ax, [label for label, _ in rows], values, 18, "USDT, after fees")
         ax.set_title(title)
 
     text = title
@@ -441,7 +433,6 @@ def equity_chart(report: Report) -> Chart | None:
     ops = report.operations
     if ops is None or len(ops.equity_curve) < 2:
         return None
-    zone = ZoneInfo(report.day.timezone)
     times, values = zip(*ops.equity_curve, strict=True)
     title = f"Account equity {report.day.date}"
 
@@ -456,9 +447,7 @@ def equity_chart(report: Report) -> Chart | None:
         ax.fill_between(
             x, values, values[0], where=np.array(values) < values[0], color=LOSS, alpha=0.2, lw=0, interpolate=True
         )
-        ax.set_xlim(mdates.date2num(report.day.start), mdates.date2num(report.day.end))
-        ax.xaxis.set_major_locator(mdates.HourLocator(byhour=range(0, 24, 3), tz=zone))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
+        _time_axis(ax, report)
         _usd_axis(ax, signed=False)
         ax.set_ylabel("USDT")
         ax.set_title(title)
