@@ -158,7 +158,10 @@ def _empty(ax: Axes, title: str, message: str) -> None:
 
 
 def _caption(text: str) -> str:
-    return html.escape(text, quote=False)[:CAPTION_LIMIT]
+    """Telegram-HTML caption: cut to the limit as plain text first, so an entity is never cut in half."""
+    if len(text) > CAPTION_LIMIT:
+        text = text[: CAPTION_LIMIT - 1] + "…"
+    return html.escape(text, quote=False)
 
 
 def _label(agent_id: str, agents: dict[str, AgentReport]) -> str:

@@ -13,6 +13,7 @@ from sample_report import make_report, with_agent
 
 from reports.charts import CAPTION_LIMIT, HEIGHT_PX, WIDTH_PX, agent_colors, intraday_chart, plain, render_charts
 from reports.models import IntradaySeries
+from reports.tgtext import visible_length
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -49,7 +50,7 @@ def test_every_chart_is_a_valid_png_of_1600_by_900_without_varying_metadata() ->
         text = b"".join(p for k, p in chunks if k in (b"tEXt", b"iTXt", b"zTXt"))
         assert b"Software" not in text and b"Date" not in text
         assert len(chart.png) < 1_000_000
-        assert 0 < len(chart.caption) <= CAPTION_LIMIT
+        assert 0 < visible_length(chart.caption) <= CAPTION_LIMIT
 
 
 def test_the_same_data_gives_the_same_bytes_whatever_the_global_rcparams() -> None:
