@@ -22,8 +22,8 @@ from typing import Any
 
 from telegram import Bot
 from telegram.constants import MediaGroupLimit, MessageLimit
-from telegram.warnings import PTBDeprecationWarning
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
 
 from reports.deliver_calls import CallRunner, Stop, scrub
 from reports.errors import DeliveryError, UsageError
@@ -213,9 +213,13 @@ def deliver(
         log.warning("%s", warning)
     failed = result.failed
     if failed:
-        reasons = "; ".join(f"{c.error}" for c in failed)
-        total = len(result.chats)
-        raise DeliveryFailed(f"the report was not delivered to {len(failed)} of {total} chat(s): {reasons}", result)
+        reasons = list(dict.fromkeys(str(c.error) for c in failed))
+        if len(failed) == len(result.chats) and len(reasons) == 1:
+            raise DeliveryFailed(reasons[0], result)  # e.g. the token: one cause, one line
+        raise DeliveryFailed(
+            f"the report was not delivered to {len(failed)} of {len(result.chats)} chat(s): {'; '.join(reasons)}",
+            result,
+        )
     return result
 
 
@@ -327,7 +331,9 @@ async def _refresh(runner: CallRunner, record: DeliveryRecord, call: PlannedCall
     return edited, unchanged
 
 
-def send_failure_notice(settings: Settings, report_date: date, reason: str) -> None:
+def send_failure_notice(
+    settings: Settings, report_date: date, reason: str, *, policy: DeliveryPolicy | None = None
+) -> None:
     """Tell the chats that the report for ``report_date`` could not be built. Best effort: never raises."""
     if settings.telegram_bot_token is None or not settings.telegram_chats:
         return
@@ -337,7 +343,7 @@ def send_failure_notice(settings: Settings, report_date: date, reason: str) -> N
         f"⚠️ <b>The daily report for {report_date.isoformat()} could not be built.</b>\n"
         f"{_escape(reason)}\nThe job will report it again on its next run."
     )
-    policy = DeliveryPolicy(retry_budget=30.0)
+    policy = policy or DeliveryPolicy(retry_budget=30.0)
     try:
         with _quiet_url_loggers(token), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*`retry_after`", category=PTBDeprecationWarning)

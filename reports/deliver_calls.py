@@ -87,7 +87,9 @@ class CallRunner:
         try:
             await self._retrying("getMe", None, lambda _chat: self.bot.initialize())
         except InvalidToken as err:
-            raise self._explain(err, "getMe", None) from None
+            # PTB re-raises a rejected getMe with the token in the message; Telegram's own answer is the cause.
+            cause = err.__cause__ if isinstance(err.__cause__, TelegramError) else err
+            raise self._explain(cause, "getMe", None) from None
         except TelegramError as err:
             raise Stop(f"the Bot API at TELEGRAM_API_URL refused getMe ({self._desc(err)})") from None
 

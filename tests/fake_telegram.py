@@ -109,7 +109,9 @@ class FakeTelegram:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-telegram", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-telegram", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -156,6 +158,18 @@ class FakeTelegram:
         with self._lock:
             self._holds[method] = hold
         return hold
+
+    def release(self, method: str) -> None:
+        """Stop holding ``method``: held calls are dropped unanswered, later ones are served."""
+        with self._lock:
+            hold = self._holds.pop(method, None)
+        if hold is not None:
+            hold.released.set()
+
+    def clear_failures(self) -> None:
+        """Forget the failures still queued: the outage is over."""
+        with self._lock:
+            self._failures.clear()
 
     def migrate(self, old: int, new: int) -> None:
         """Upgrade group ``old`` to supergroup ``new``: calls to ``old`` answer ``migrate_to_chat_id``."""
