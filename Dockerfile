@@ -16,6 +16,8 @@ COPY templates ./templates
 RUN python -m pip wheel --no-cache-dir --prefer-binary --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="sapphire-strategy-report" \
+      org.opencontainers.image.description="Daily strategy report of the Sapphire trading system"
 ARG APP_UID=1000
 ARG APP_GID=1000
 # MPLCONFIGDIR holds the font cache built below; the chart copies it to a writable emptyDir and points
