@@ -99,6 +99,7 @@ def build_report(
     unreal_end = result.unrealized[end_rows].T  # (agent, day)
     unreal_prev = np.concatenate([np.zeros((n_agents, 1)), unreal_end[:, :-1]], axis=1)
     total = net_realized + unreal_end - unreal_prev
+    counts = _per_agent_day(result.agent_code, day_idx, np.ones(len(frame)), n_agents, n_days)
 
     first_day = np.full(n_agents, n_days, dtype=np.int64)
     np.minimum.at(first_day, result.agent_code, day_idx)
@@ -109,7 +110,7 @@ def build_report(
     agent_reports = []
     for a, agent_id in enumerate(agents):
         mask = today & (result.agent_code == a)
-        series = _series(days.dates[first_day[a] :], total[a, first_day[a] :], caps[a])
+        series = _series(days.dates[first_day[a] :], total[a, first_day[a] :], counts[a, first_day[a] :], caps[a])
         positions = tuple(_open_position(p) for p in result.positions if p.agent_id == agent_id)
         totals = _totals(
             frame[mask],
@@ -135,7 +136,7 @@ def build_report(
         )
 
     portfolio_capital = float(caps.sum())
-    daily = _series(days.dates, total.sum(axis=0), portfolio_capital) if n_agents else ()
+    daily = _series(days.dates, total.sum(axis=0), counts.sum(axis=0), portfolio_capital) if n_agents else ()
     mask = today
     totals = _totals(
         frame[mask],
@@ -167,14 +168,15 @@ def _per_agent_day(agent: np.ndarray, day_idx: np.ndarray, values: np.ndarray, n
     return flat.reshape(n_agents, n_days)
 
 
-def _series(dates: tuple[date, ...], total: np.ndarray, capital: float) -> tuple[DailyPoint, ...]:
+def _series(dates: tuple[date, ...], total: np.ndarray, trades: np.ndarray, capital: float) -> tuple[DailyPoint, ...]:
     """equity(d) = equity(d-1) + total_pnl(d), from ``capital``; return(d) = total_pnl(d) / equity(d-1)."""
     equity = capital + np.cumsum(total)
     before = np.concatenate([[capital], equity[:-1]])
-    points = []
-    for d, pnl, eq, prev in zip(dates, total.tolist(), equity.tolist(), before.tolist(), strict=True):
-        points.append(DailyPoint(date=d, total_pnl=pnl, equity=eq, return_=pnl / prev if prev != 0 else None))
-    return tuple(points)
+    rows = zip(dates, total.tolist(), equity.tolist(), before.tolist(), trades.tolist(), strict=True)
+    return tuple(
+        DailyPoint(date=d, total_pnl=pnl, equity=eq, return_=pnl / prev if prev != 0 else None, trades=int(n))
+        for d, pnl, eq, prev, n in rows
+    )
 
 
 def _risk_windows(series: tuple[DailyPoint, ...], report_date: date) -> dict[str, Risk]:

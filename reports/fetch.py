@@ -102,9 +102,10 @@ class TradingService:
     def fills(self, end: datetime, start: datetime = HISTORY_START) -> FetchResult:
         """Every fill with ``start <= timestamp < end``, in replay order, with drops counted in warnings."""
         start_ns, end_ns = _ns(start), _ns(end)
-        seen: dict[int, dict[str, Any]] = {}
-        kept: list[dict[str, Any]] = []
-        kept_ts: list[np.ndarray] = []
+        # id -> fingerprint of the row first read with it: pages overlap at their boundaries, and a
+        # row dict per fill would cost a gigabyte at a million fills.
+        seen: dict[int, int] = {}
+        frames: list[pd.DataFrame] = []
         drops = _Drops()
         cursor = end
         cursor_ns = end_ns
@@ -123,11 +124,12 @@ class TradingService:
             page = _validate(raw, drops)
             new_idx: list[int] = []
             for k, fill_id in enumerate(page.ids):
+                mark = _fingerprint(page.rows[k])
                 previous = seen.get(fill_id)
                 if previous is None:
-                    seen[fill_id] = page.rows[k]
+                    seen[fill_id] = mark
                     new_idx.append(k)
-                elif previous != page.rows[k]:
+                elif previous != mark:
                     # The same id with other content: a second fill claims the id. The first one read stays.
                     drops.add("duplicate id", page.rows[k])
             if not new_idx:
@@ -138,16 +140,16 @@ class TradingService:
                     f"more fills share that timestamp than one page holds ({len(raw)}), or the service ignores "
                     "end_date; raise the service's page limit"
                 )
-            kept.extend(page.rows[k] for k in new_idx)
-            kept_ts.append(page.ts[new_idx])
+            ts = page.ts[new_idx]
+            in_range = (ts >= start_ns) & (ts < end_ns)
+            rows = [page.rows[k] for k, ok in zip(new_idx, in_range.tolist(), strict=True) if ok]
+            frames.append(_frame(rows, ts[in_range]))
             oldest = int(page.ts.min())
             if oldest < start_ns:
                 break
             cursor_ns = oldest
             cursor = pd.Timestamp(oldest, tz="UTC").to_pydatetime()
-        ts = np.concatenate(kept_ts) if kept_ts else np.array([], dtype=np.int64)
-        in_range = (ts >= start_ns) & (ts < end_ns)
-        frame = _frame([r for r, ok in zip(kept, in_range.tolist(), strict=True) if ok], ts[in_range])
+        frame = pd.concat(frames, ignore_index=True) if frames else _frame([], np.array([], dtype=np.int64))
         return FetchResult(fills=Fills.from_frame(frame), warnings=drops.warnings())
 
     def _exhausted(self, page: _Page, start: datetime, cursor: datetime, cursor_ns: int) -> bool:
@@ -162,6 +164,13 @@ class TradingService:
             {"start_date": _iso(start), "end_date": _iso(cursor - timedelta(microseconds=1)), "limit": 1},
         )
         return not (isinstance(probe, dict) and probe.get("trades"))
+
+
+_FINGERPRINT_KEYS = ("timestamp", "symbol", "side", "price", "quantity", "notional", "agent_id", "fee")
+
+
+def _fingerprint(row: dict[str, Any]) -> int:
+    return hash(tuple(row.get(k) for k in _FINGERPRINT_KEYS))
 
 
 def _ns(ts: datetime) -> int:

@@ -112,12 +112,8 @@ def outlier_flag(agent: AgentReport, day: date) -> str | None:
 
 
 def had_fills(point: DailyPoint) -> bool:
-    """Whether the agent filled that day: the point's ``trades`` when the engine gives it.
-
-    Without a trade count, a non-zero day P&L stands in (a day with fills almost never nets to 0.00 exactly).
-    """
-    trades = getattr(point, "trades", None)
-    return trades > 0 if trades is not None else abs(point.total_pnl) > EPSILON
+    """Whether the agent filled that day."""
+    return point.trades > 0
 
 
 def silence_flag(agent: AgentReport, day: date) -> str | None:

@@ -90,6 +90,14 @@ class Fills:
         """The fills strictly before ``end``."""
         return Fills(self.frame[self.frame["ts"] < _ns(end)].reset_index(drop=True))
 
+    def since(self, start: datetime) -> Fills:
+        """The fills at or after ``start``."""
+        return Fills(self.frame[self.frame["ts"] >= _ns(start)].reset_index(drop=True))
+
+    def then(self, later: Fills) -> Fills:
+        """These fills followed by ``later`` ones (all of which come after these in replay order)."""
+        return Fills(pd.concat([self.frame, later.frame], ignore_index=True))
+
 
 def _ns(ts: datetime) -> int:
     if ts.tzinfo is None:
@@ -179,6 +187,8 @@ class DailyPoint:
     total_pnl: float
     equity: float
     return_: float | None
+    trades: int = 0
+    """Fills that day (not a report.json key of ``daily``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,5 +297,6 @@ class Report:
     warnings: tuple[str, ...] = ()
     daily_pnl_target: float = 350.0
     target_win_rate: float = 0.55
+    max_drawdown_limit: float = 0.25
     fills_read: int = 0
     """Fills of the whole history read for this report (the job's own metrics)."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reports import report_json
 from reports.compute import build_report, trading_day
@@ -16,6 +18,9 @@ from reports.errors import ReportError
 from reports.models import FetchResult, Report, TradingDay
 from reports.outbox import Attachment, Outbox
 from reports.settings import Settings
+
+if TYPE_CHECKING:
+    from reports.fetch import TradingService
 
 log = logging.getLogger("reports")
 
@@ -29,6 +34,7 @@ class RunOptions:
     send: bool = True
     output: Path | None = None
     force: bool = False
+    rebuild: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,11 +50,21 @@ class RunOutcome:
 Clock = Callable[[], datetime]
 
 
+@contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Log how long a stage took (``stage fetch 1.234s``, at debug level: shown with --verbose)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        log.debug("stage %s %.3fs", name, time.perf_counter() - started)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def fetch(settings: Settings, day: TradingDay, *, demo: bool) -> FetchResult:
+def fetch(settings: Settings, day: TradingDay, *, demo: bool, rebuild: bool = False) -> FetchResult:
     """The fetch stage: every fill before the end of ``day``, from the demo or the trading service."""
     if demo:
         from reports.demo import demo_fills
@@ -57,25 +73,66 @@ def fetch(settings: Settings, day: TradingDay, *, demo: bool) -> FetchResult:
     from reports.fetch import TradingService
 
     with TradingService(settings.trading_service_url) as service:
-        result = service.fills(end=day.end)
+        result = _fetch_cached(service, settings, day, rebuild=rebuild)
         return dataclasses.replace(result, agents=service.agents())
 
 
-def build(settings: Settings, day: TradingDay, *, demo: bool, clock: Clock = _utcnow) -> Report:
+def _fetch_cached(service: TradingService, settings: Settings, day: TradingDay, *, rebuild: bool) -> FetchResult:
+    """Read only what the cache of closed days does not hold, checking the overlap; else read everything."""
+    from reports import cache
+
+    path = cache.cache_path(settings.state_dir, settings.trading_service_url)
+    warnings: list[str] = []
+    cached = None
+    if not rebuild:
+        try:
+            cached = cache.load(path)
+        except ValueError as exc:
+            warnings.append(f"{exc}: the history was read again in full")
+    result = None
+    if cached is not None:
+        verify_from = min(cached.until, day.start) - cache.OVERLAP
+        recent = service.fills(end=day.end, start=verify_from)
+        overlap_end = min(cached.until, day.end)
+        if cache.same_fills(cached.fills.since(verify_from).before(overlap_end), recent.fills.before(overlap_end)):
+            log.debug("cache hit: %d cached fills, %d read", len(cached.fills), len(recent.fills))
+            fills = cached.fills.before(verify_from).then(recent.fills)
+            result = FetchResult(fills=fills, warnings=recent.warnings)
+        else:
+            warnings.append(
+                f"the trading service's fills from {verify_from.date()} differ from the cached copy: "
+                "the history was read again in full"
+            )
+    full_read = result is None
+    if result is None:
+        result = service.fills(end=day.end)
+    # The report day has ended, so every fill before its end is closed history worth keeping.
+    if full_read or (cached is not None and day.end > cached.until):
+        try:
+            cache.save(path, result.fills, day.end)
+        except OSError as exc:
+            warnings.append(f"could not write the fill cache in {path.parent} ({exc.strerror}): next run reads all")
+    return dataclasses.replace(result, warnings=(*warnings, *result.warnings))
+
+
+def build(settings: Settings, day: TradingDay, *, demo: bool, rebuild: bool = False, clock: Clock = _utcnow) -> Report:
     """Fetch and compute the report of ``day``, with its operations and reconciliation."""
-    fetched = fetch(settings, day, demo=demo)
+    with stage("fetch"):
+        fetched = fetch(settings, day, demo=demo, rebuild=rebuild)
     log.info("fetched %d fills", len(fetched.fills))
-    report = build_report(
-        fetched.fills,
-        day,
-        settings.capital,
-        generated_at=clock(),
-        agent_info=fetched.agents,
-        warnings=fetched.warnings,
-        daily_pnl_target=settings.daily_pnl_target,
-        target_win_rate=settings.target_win_rate,
-    )
-    return _with_sources(dataclasses.replace(report, fills_read=len(fetched.fills)), settings, demo=demo)
+    with stage("engine"):
+        report = build_report(
+            fetched.fills,
+            day,
+            settings.capital,
+            generated_at=clock(),
+            agent_info=fetched.agents,
+            warnings=fetched.warnings,
+            daily_pnl_target=settings.daily_pnl_target,
+            target_win_rate=settings.target_win_rate,
+        )
+    report = dataclasses.replace(report, fills_read=len(fetched.fills), max_drawdown_limit=settings.max_drawdown_limit)
+    return _with_sources(report, settings, demo=demo)
 
 
 def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
@@ -110,11 +167,14 @@ def render(report: Report, settings: Settings) -> tuple[Outbox, str]:
     from reports.charts import render_charts
     from reports.render import render_html, render_summary
 
-    charts = render_charts(report)
-    html = render_html(report, charts, settings.templates_dir)
+    with stage("charts"):
+        charts = render_charts(report)
+    with stage("render"):
+        html = render_html(report, charts, settings.templates_dir)
+        messages = render_summary(report, settings.templates_dir)
     outbox = Outbox(
         report_date=report.day.date,
-        messages=render_summary(report, settings.templates_dir),
+        messages=messages,
         photos=tuple(Attachment(c.filename, c.png, c.caption) for c in charts),
         document=Attachment("report.html", html.encode("utf-8"), f"Full report {report.day.date.isoformat()}"),
     )
@@ -150,7 +210,7 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
     success = False
     try:
         try:
-            report = build(settings, day, demo=options.demo, clock=clock)
+            report = build(settings, day, demo=options.demo, rebuild=options.rebuild, clock=clock)
             fills = report.fills_read
             outbox, _ = render(report, settings)
         except ReportError as exc:

@@ -73,7 +73,8 @@ def series(pnls: list[float], end: date, capital: float) -> tuple[DailyPoint, ..
     points, equity = [], capital
     start = end - timedelta(days=len(pnls) - 1)
     for i, pnl in enumerate(pnls):
-        points.append(DailyPoint(start + timedelta(days=i), pnl, equity + pnl, pnl / equity))
+        # In these samples a day with P&L is a day with fills.
+        points.append(DailyPoint(start + timedelta(days=i), pnl, equity + pnl, pnl / equity, trades=int(pnl != 0)))
         equity += pnl
     return tuple(points)
 

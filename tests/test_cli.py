@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +34,7 @@ def run_report(*args: str, env: dict[str, str] | None = None, cwd: Path | None =
     base = {
         k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS", "PUSHGATEWAY"))
     }
+    base["REPORT_STATE_DIR"] = tempfile.mkdtemp(prefix="report-state-")
     base.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "reports", *args], capture_output=True, text=True, env=base, cwd=cwd, timeout=120

@@ -1,0 +1,76 @@
+"""A copy of the fills of closed days in ``REPORT_STATE_DIR``, so a daily run reads only the new day.
+
+A cache is a copy: it must never change a number. Each run reads again, from the service, the last
+cached day before the day it needs (the overlap) and compares it fill by fill with the copy; any
+difference, a file that cannot be read, or ``--rebuild`` means the whole history is read again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reports.models import FILL_COLUMNS, Fills
+
+FORMAT_VERSION = 1
+OVERLAP = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class CachedFills:
+    """The fills of the history strictly before ``until`` (UTC, aware), as read from the service."""
+
+    fills: Fills
+    until: datetime
+
+
+def cache_path(state_dir: Path, service_url: str) -> Path:
+    """One cache file per trading service."""
+    digest = hashlib.sha256(service_url.encode()).hexdigest()[:16]
+    return state_dir / "cache" / f"fills-{digest}.npz"
+
+
+def load(path: Path) -> CachedFills | None:
+    """The cached fills, or None when there is no cache. Raises ``ValueError`` for a file that cannot be used."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            version = int(data["version"])
+            if version != FORMAT_VERSION:
+                raise ValueError(f"format {version}, expected {FORMAT_VERSION}")
+            columns = {name: data[name] for name in FILL_COLUMNS}
+            until = pd.Timestamp(int(data["until"]), tz="UTC").to_pydatetime()
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"the fill cache {path} cannot be read ({type(exc).__name__}: {exc})") from exc
+    frame = pd.DataFrame(columns)
+    frame["symbol"] = frame["symbol"].astype(object)
+    frame["agent_id"] = frame["agent_id"].astype(object)
+    return CachedFills(Fills.from_frame(frame), until)
+
+
+def save(path: Path, fills: Fills, until: datetime) -> None:
+    """Write the fills before ``until`` atomically (a temporary file renamed over the old one)."""
+    frame = fills.before(until).frame
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {name: frame[name].to_numpy() for name in FILL_COLUMNS}
+    arrays["symbol"] = frame["symbol"].to_numpy(dtype=str)
+    arrays["agent_id"] = frame["agent_id"].to_numpy(dtype=str)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, version=np.int64(FORMAT_VERSION), until=np.int64(pd.Timestamp(until).value), **arrays)
+    os.replace(tmp, path)
+
+
+def same_fills(a: Fills, b: Fills) -> bool:
+    """True when both hold the very same fills (ids, times, sides, prices, quantities, fees, agents, symbols)."""
+    if len(a) != len(b):
+        return False
+    left, right = a.frame.reset_index(drop=True), b.frame.reset_index(drop=True)
+    return all(bool((left[c].to_numpy() == right[c].to_numpy()).all()) for c in FILL_COLUMNS)

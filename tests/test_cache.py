@@ -1,0 +1,126 @@
+"""The cache of closed days: same numbers as a cold run, upstream changes detected, rebuild, corruption."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+from factories import make_row
+from fake_trading import FakeTradingService, running_service
+
+from reports import cache, report_json
+from reports.compute import trading_day
+from reports.pipeline import build
+from reports.settings import Settings
+
+FIRST = date(2025, 11, 1)
+NOW = datetime(2025, 12, 1, tzinfo=UTC)
+
+
+def history(days: int = 14, per_day: int = 25) -> list[dict]:
+    rng = np.random.default_rng(7)
+    rows = []
+    for d in range(days):
+        for k in range(per_day):
+            ts = datetime.combine(FIRST + timedelta(days=d), datetime.min.time(), UTC) + timedelta(
+                seconds=int(rng.integers(0, 86_400))
+            )
+            rows.append(
+                make_row(
+                    timestamp=ts,
+                    agent_id=["a", "b", "vpin-hft"][k % 3],
+                    symbol=["BTCUSDT", "ETHUSDT"][k % 2],
+                    side="BUY" if rng.random() < 0.5 else "SELL",
+                    price=float(100 + rng.normal(0, 3)),
+                    quantity=float(rng.integers(1, 5)),
+                    fee=0.01,
+                )
+            )
+    return rows
+
+
+def numbers(report) -> dict:
+    doc = report_json.to_dict(report)
+    doc.pop("generated_at")
+    return doc
+
+
+def settings_for(url: str, state) -> Settings:
+    return Settings(trading_service_url=url, state_dir=state)
+
+
+def first_history_start(fake: FakeTradingService) -> str:
+    return next(q["start_date"][0] for path, q in fake.requests if path == "/api/trades/history")
+
+
+def test_cached_runs_equal_cold_runs_over_a_week(tmp_path):
+    fake = FakeTradingService(trades=history(), page_cap=40)
+    with running_service(fake):
+        warm = settings_for(fake.url, tmp_path / "warm")
+        for offset in range(7, 14):
+            day = trading_day(FIRST + timedelta(days=offset), "UTC")
+            fake.requests.clear()
+            cached = build(warm, day, demo=False, clock=lambda: NOW)
+            if offset > 7:  # from the second day on, only the overlap day and the new day are read
+                assert first_history_start(fake) == (day.start - timedelta(days=1)).isoformat()
+            cold = build(settings_for(fake.url, tmp_path / f"cold{offset}"), day, demo=False, clock=lambda: NOW)
+            assert numbers(cached) == numbers(cold)
+            assert cached.fills_read == cold.fills_read
+            assert not any("cache" in w for w in cached.warnings)
+
+
+def test_changed_upstream_day_is_detected_and_rebuilt(tmp_path):
+    rows = history()
+    fake = FakeTradingService(trades=rows, page_cap=40)
+    with running_service(fake):
+        s = settings_for(fake.url, tmp_path)
+        build(s, trading_day(FIRST + timedelta(days=10), "UTC"), demo=False, clock=lambda: NOW)
+        # a fill of the last cached day is corrected upstream
+        late = next(r for r in fake.trades if r["timestamp"].startswith("2025-11-11"))
+        late["price"] += 1.0
+        day = trading_day(FIRST + timedelta(days=11), "UTC")
+        again = build(s, day, demo=False, clock=lambda: NOW)
+        cold = build(settings_for(fake.url, tmp_path / "cold"), day, demo=False, clock=lambda: NOW)
+    assert any("differ from the cached copy" in w for w in again.warnings)
+    assert numbers(again)["totals"] == numbers(cold)["totals"]
+
+
+def test_rebuild_ignores_the_cache(tmp_path):
+    fake = FakeTradingService(trades=history(), page_cap=40)
+    with running_service(fake):
+        s = settings_for(fake.url, tmp_path)
+        build(s, trading_day(FIRST + timedelta(days=9), "UTC"), demo=False, clock=lambda: NOW)
+        fake.requests.clear()
+        build(s, trading_day(FIRST + timedelta(days=10), "UTC"), demo=False, rebuild=True, clock=lambda: NOW)
+        assert first_history_start(fake).startswith("1970-01-01")
+
+
+def test_corrupt_cache_is_rebuilt_with_a_warning(tmp_path):
+    fake = FakeTradingService(trades=history(), page_cap=40)
+    with running_service(fake):
+        s = settings_for(fake.url, tmp_path)
+        day = trading_day(FIRST + timedelta(days=9), "UTC")
+        first = build(s, day, demo=False, clock=lambda: NOW)
+        path = cache.cache_path(tmp_path, fake.url)
+        path.write_bytes(b"not a zip file")
+        second = build(s, day, demo=False, clock=lambda: NOW)
+        assert any("cannot be read" in w for w in second.warnings)
+        assert numbers(dataclasses.replace(second, warnings=())) == numbers(first)
+        third = build(s, day, demo=False, clock=lambda: NOW)  # the cache was written again
+        assert not any("cache" in w for w in third.warnings)
+
+
+def test_round_trip_keeps_every_column(tmp_path):
+    fake = FakeTradingService(trades=history(days=3), page_cap=1000)
+    with running_service(fake):
+        s = settings_for(fake.url, tmp_path)
+        build(s, trading_day(FIRST + timedelta(days=2), "UTC"), demo=False, clock=lambda: NOW)
+    loaded = cache.load(cache.cache_path(tmp_path, fake.url))
+    assert loaded is not None and len(loaded.fills) == 75
+    assert loaded.until == trading_day(FIRST + timedelta(days=2), "UTC").end
+    with pytest.raises(ValueError):
+        bad = tmp_path / "bad.npz"
+        np.savez(bad, version=np.int64(99))
+        cache.load(bad)
