@@ -15,8 +15,8 @@ DAY = trading_day(date(2025, 11, 21), "UTC")
 NOW = datetime(2025, 11, 22, 0, 5, tzinfo=UTC)
 
 
-def report_of(fills, day=DAY, capital=CapitalPolicy()):
-    return build_report(Fills.from_records(fills), day, capital, generated_at=NOW)
+def report_of(fills, day=DAY, capital=None):
+    return build_report(Fills.from_records(fills), day, capital or CapitalPolicy(), generated_at=NOW)
 
 
 def agent(report, agent_id="a"):
