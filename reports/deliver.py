@@ -10,65 +10,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import math
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from telegram import Bot
-from telegram.constants import MediaGroupLimit, MessageLimit
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from reports.deliver_calls import CallRunner, Stop, scrub
+from reports.deliver_plan import PLACEHOLDER_CHAT, DeliveryPolicy, PlannedCall, plan_calls, write_call_artifacts
 from reports.errors import DeliveryError, UsageError
-from reports.outbox import Attachment, Outbox
+from reports.outbox import Outbox
 from reports.settings import ChatTarget, Settings
 from reports.state import DeliveryRecord, DeliveryStore, SentCall, digest
-from reports.tgtext import split_message, visible_length
+
+__all__ = [
+    "PLACEHOLDER_CHAT",
+    "ChatDelivery",
+    "DeliveryFailed",
+    "DeliveryPolicy",
+    "DeliveryResult",
+    "PlannedCall",
+    "deliver",
+    "plan_calls",
+    "send_failure_notice",
+    "write_call_artifacts",
+]
 
 _LOG = logging.getLogger(__name__)
-PLACEHOLDER_CHAT = "<TELEGRAM_CHAT_ID>"
+NOTICE_KEY = "failure-notice"  # the failure notice's slot in a delivery record
 # Loggers that may print the request URL, which holds the token (PTB's Bot logs its base URL at DEBUG).
 _URL_LOGGERS = ("httpx", "httpcore", "telegram.Bot", "telegram.BaseRequest", "telegram.HTTPXRequest")
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryPolicy:
-    """Pacing, retry and timeout settings; the defaults suit Telegram, tests pass smaller ones."""
-
-    min_interval: float = 1.0  # seconds between two calls to one chat: Telegram allows about 1 a second
-    retry_budget: float = 120.0  # seconds one call may spend waiting out 429s and retrying errors
-    backoff_initial: float = 1.0
-    backoff_max: float = 30.0
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    write_timeout: float = 60.0  # uploads: report.html and the charts
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedCall:
-    """One Bot API call as it will be made. ``key`` names its slot in the delivery record."""
-
-    key: str
-    method: str
-    chat_id: str
-    params: dict[str, Any]
-    files: dict[str, Attachment] = field(default_factory=dict)
-
-    def artifact(self) -> dict[str, Any]:
-        """The call as CONTRACT 4 writes it: no token, files by name."""
-        return {
-            "method": self.method,
-            "chat_id": self.chat_id,
-            "params": self.params,
-            "files": {name: attachment.filename for name, attachment in self.files.items()},
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,72 +93,6 @@ class DeliveryFailed(DeliveryError):
     def __init__(self, message: str, result: DeliveryResult) -> None:
         super().__init__(message)
         self.result = result
-
-
-def _caption(text: str | None) -> str | None:
-    if not text:
-        return None
-    if visible_length(text) <= MessageLimit.CAPTION_LENGTH:
-        return text
-    parts = split_message(text, MessageLimit.CAPTION_LENGTH)
-    return parts[0] if parts else None
-
-
-def _album_sizes(count: int) -> list[int]:
-    """Split ``count`` photos into albums of 2..10, as even as possible (11 -> 6 + 5, never 10 + 1)."""
-    albums = math.ceil(count / MediaGroupLimit.MAX_MEDIA_LENGTH)
-    base, extra = divmod(count, albums)
-    return [base + 1] * extra + [base] * (albums - extra)
-
-
-def plan_calls(outbox: Outbox, chat: ChatTarget) -> list[PlannedCall]:
-    """The Bot API calls, in order, that deliver ``outbox`` to one chat."""
-    base: dict[str, Any] = {"chat_id": chat.chat_id}
-    if chat.thread_id is not None:
-        base["message_thread_id"] = chat.thread_id
-    calls: list[PlannedCall] = []
-    for i, text in enumerate(outbox.messages):
-        params = base | {"text": text, "parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
-        calls.append(PlannedCall(f"message:{i}", "sendMessage", chat.chat_id, params))
-    photos = list(outbox.photos)
-    if len(photos) == 1:
-        params = base | {"photo": "attach://photo0"} | _caption_params(photos[0].caption)
-        calls.append(PlannedCall("photos:0", "sendPhoto", chat.chat_id, params, {"photo0": photos[0]}))
-    elif photos:
-        start = 0
-        for album, size in enumerate(_album_sizes(len(photos))):
-            files = {f"photo{start + k}": photo for k, photo in enumerate(photos[start : start + size])}
-            media = [
-                {"type": "photo", "media": f"attach://{name}"} | _caption_params(a.caption) for name, a in files.items()
-            ]
-            calls.append(PlannedCall(f"photos:{album}", "sendMediaGroup", chat.chat_id, base | {"media": media}, files))
-            start += size
-    if outbox.document is not None:
-        params = base | {"document": "attach://document"} | _caption_params(outbox.document.caption)
-        calls.append(PlannedCall("document", "sendDocument", chat.chat_id, params, {"document": outbox.document}))
-    return calls
-
-
-def _caption_params(text: str | None) -> dict[str, Any]:
-    caption = _caption(text)
-    return {"caption": caption, "parse_mode": "HTML"} if caption else {}
-
-
-def write_call_artifacts(outbox: Outbox, chats: Sequence[ChatTarget], directory: Path) -> None:
-    """Write ``directory/NN-<method>.json``, one per call in order over all chats (CONTRACT 4).
-
-    With no chat configured (a dry run), the calls are shown for a placeholder chat ``<TELEGRAM_CHAT_ID>``.
-    Files are named by their file name; the token is never part of a call.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    targets = list(chats) or [ChatTarget(PLACEHOLDER_CHAT)]
-    calls = [call for chat in targets for call in plan_calls(outbox, chat)]
-    width = max(2, len(str(len(calls))))
-    for old in directory.glob("*.json"):  # a re-run into the same folder must not leave stale calls
-        old.unlink()
-    for number, call in enumerate(calls, start=1):
-        path = directory / f"{number:0{width}d}-{call.method}.json"
-        path.write_text(json.dumps(call.artifact(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def deliver(
@@ -286,7 +196,7 @@ async def _deliver_chat(
                 store.save(record)
                 sent += len(ids)
                 log.info("chat %s: %s sent (%s)", chat, call.key, call.method)
-        stale = sorted(set(record.calls) - {c.key for c in planned})
+        stale = sorted(set(record.calls) - {c.key for c in planned} - {NOTICE_KEY})
         if stale:
             runner.warn(f"chat {chat}: {', '.join(stale)} from an earlier run no longer belong to the report; left")
         record.complete = True
@@ -361,16 +271,34 @@ async def _notify(settings: Settings, token: str, report_date: date, text: str, 
         _LOG.warning("the failure notice could not be sent: %s", stop.message)
         await runner.close()
         return
+    store = DeliveryStore(settings.state_dir)
     async with bot:
         for chat in settings.telegram_chats:
-            params: dict[str, Any] = {"chat_id": chat.chat_id, "text": text, "parse_mode": "HTML"}
+            try:
+                record = store.load(report_date, chat) or store.new(report_date, chat)
+            except DeliveryError:
+                record = store.new(report_date, chat)  # unreadable: notify anyway, keep the broken file
+                keep = False
+            else:
+                keep = True
+            if record.complete:
+                continue  # the report itself went out on an earlier run: a notice would only confuse
+            sent = record.calls.get(NOTICE_KEY)
+            if sent is not None and sent.digests == [digest(text)]:
+                continue  # this very notice is already in the chat: a re-run must not repeat it
+            params: dict[str, Any] = {"chat_id": record.chat_id, "text": text, "parse_mode": "HTML"}
             if chat.thread_id is not None:
                 params["message_thread_id"] = chat.thread_id
-            record = DeliveryRecord(report_date, str(chat), chat.chat_id, chat.thread_id)
             try:
-                await runner.notice(record, PlannedCall("notice", "sendMessage", chat.chat_id, params))
+                messages, plain = await runner.send(
+                    record, PlannedCall(NOTICE_KEY, "sendMessage", chat.chat_id, params)
+                )
             except Stop as stop:
                 _LOG.warning("the failure notice could not be sent to chat %s: %s", chat, stop.message)
+                continue
+            record.calls[NOTICE_KEY] = SentCall("sendMessage", [m.message_id for m in messages], [digest(text)], plain)
+            if keep:
+                store.save(record)
 
 
 def _escape(text: str) -> str:

@@ -30,7 +30,7 @@ from reports.state import DeliveryRecord
 from reports.tgtext import to_plain_text, truncate_plain
 
 if TYPE_CHECKING:
-    from reports.deliver import DeliveryPolicy, PlannedCall
+    from reports.deliver_plan import DeliveryPolicy, PlannedCall
 
 T = TypeVar("T")
 _TOKEN_RE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")  # the shape of any bot token
@@ -146,10 +146,6 @@ class CallRunner:
             )
 
         return await self._edit(record, message_id, "editMessageCaption", edit)
-
-    async def notice(self, record: DeliveryRecord, call: PlannedCall) -> None:
-        """Send one stand-alone message (the failure notice), with the same care as the report."""
-        await self.send(record, call)
 
     # -- the machinery ---------------------------------------------------------------------------------
 

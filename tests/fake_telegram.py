@@ -89,6 +89,7 @@ _DEFAULT_DESCRIPTIONS = {
     429: "Too Many Requests: retry after {retry_after}",
     500: "Internal Server Error",
     502: "Bad Gateway",
+    503: "Service Unavailable",
 }
 
 

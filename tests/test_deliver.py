@@ -328,6 +328,11 @@ def test_failure_notice_reaches_the_chats_and_never_raises(fake: FakeTelegram, s
     send_failure_notice(settings, DAY, f"trading service answered 503 <busy> & {TOKEN}", policy=FAST)
     text = fake.messages[GROUP][1]["text"]
     assert "2025-01-02 could not be built" in text and "503 <busy> &" in text and TOKEN not in text
+    send_failure_notice(settings, DAY, f"trading service answered 503 <busy> & {TOKEN}", policy=FAST)
+    assert len(fake.calls_of("sendMessage")) == 1  # a re-run failing the same way does not repeat it
+    deliver(make_outbox(), settings, policy=FAST)  # the report then goes out after all
+    send_failure_notice(settings, DAY, "a later re-run failed", policy=FAST)
+    assert len(fake.calls_of("sendMessage")) == 3  # the notice and the two parts of the summary, nothing more
     with socket.socket() as probe:  # a port with nothing behind it
         probe.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
