@@ -37,6 +37,7 @@ class SentCall:
     plain: bool = False  # sent as plain text after Telegram could not parse the HTML
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON form stored in the record file."""
         return {
             "method": self.method,
             "message_ids": self.message_ids,
@@ -46,6 +47,7 @@ class SentCall:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SentCall:
+        """Read what :meth:`to_json` wrote."""
         return cls(
             method=str(data["method"]),
             message_ids=[int(i) for i in data["message_ids"]],
@@ -67,6 +69,7 @@ class DeliveryRecord:
     updated_at: str = ""
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON form stored in the record file."""
         return {
             "version": RECORD_VERSION,
             "report_date": self.report_date.isoformat(),
@@ -80,6 +83,7 @@ class DeliveryRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DeliveryRecord:
+        """Read what :meth:`to_json` wrote; ValueError/KeyError/TypeError when it is not a record."""
         if data.get("version") != RECORD_VERSION:
             raise ValueError(f"unknown record version {data.get('version')!r}")
         thread = data.get("thread_id")

@@ -40,6 +40,7 @@ class _Atom:
 
     @property
     def width(self) -> int:
+        """UTF-16 code units this atom shows (0 for a tag)."""
         return _utf16_len(self.char)
 
 
@@ -132,6 +133,7 @@ class _Document:
         return len(self.atoms)
 
     def width(self, start: int, end: int) -> int:
+        """Visible width of ``atoms[start:end]``."""
         return self.cum[end] - self.cum[start]
 
     def render(self, start: int, end: int) -> str:
@@ -142,6 +144,7 @@ class _Document:
         return opening + body + closing
 
     def has_text(self, start: int, end: int) -> bool:
+        """Whether ``atoms[start:end]`` shows anything but whitespace."""
         return any(a.kind == "char" and not a.char.isspace() for a in self.atoms[start:end])
 
     def chars_at(self, end: int, sep: str) -> bool:

@@ -38,6 +38,7 @@ class ParseError(ValueError):
 
 
 def utf16(text: str) -> int:
+    """Length in UTF-16 code units, Telegram's unit."""
     return len(text.encode("utf-16-le")) // 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import json
@@ -16,9 +17,11 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 from fake_telegram import FakeChat, FakeTelegram
 from PIL import Image
+from telegram import Bot
 
 from reports.deliver import (
     DeliveryFailed,
@@ -378,3 +381,60 @@ def test_the_token_appears_nowhere_even_at_debug_level(
     everything += [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
     for text in everything:
         assert SECRET_PART not in text
+
+
+# -- the fake itself: as strict as Telegram where delivery depends on it --------------------------------
+
+
+def api(fake: FakeTelegram, method: str, token: str = TOKEN, **kwargs: object) -> tuple[int, dict]:
+    response = httpx.post(f"{fake.url}/bot{token}/{method}", timeout=5, **kwargs)
+    return response.status_code, response.json()
+
+
+def test_the_fake_refuses_what_telegram_refuses(fake: FakeTelegram) -> None:
+    def refused(method: str, **kwargs: object) -> str:
+        status, answer = api(fake, method, **kwargs)
+        assert status == answer["error_code"] == 400 and answer["ok"] is False, answer
+        return answer["description"]
+
+    chat = {"chat_id": GROUP}
+    assert "can't parse entities" in refused("sendMessage", json=chat | {"text": "P&L", "parse_mode": "HTML"})
+    assert "too long" in refused("sendMessage", json=chat | {"text": "x" * 4097})
+    assert "too long" in refused("sendMessage", json=chat | {"text": "🟢" * 2049})  # 4,098 UTF-16 units
+    assert "empty" in refused("sendMessage", json=chat | {"text": " <b> </b>", "parse_mode": "HTML"})
+    assert "chat not found" in refused("sendMessage", json={"chat_id": -5, "text": "hi"})
+    assert "thread not found" in refused("sendMessage", json=chat | {"text": "hi", "message_thread_id": 3})
+    caption = json.dumps(
+        [{"type": "photo", "media": "attach://a", "caption": "c" * 1025}, {"type": "photo", "media": "attach://b"}]
+    )
+    files = {"a": ("a.png", png()), "b": ("b.png", png())}
+    assert "caption is too long" in refused("sendMediaGroup", data=chat | {"media": caption}, files=files)
+    one = json.dumps([{"type": "photo", "media": "attach://a"}])
+    assert "2-10" in refused("sendMediaGroup", data=chat | {"media": one}, files=files)
+    assert "DIMENSIONS" in refused("sendPhoto", data=chat, files={"photo": ("p.png", png(2100, 100))})
+    assert "IMAGE_PROCESS_FAILED" in refused("sendPhoto", data=chat, files={"photo": ("p.png", b"GIF89a....")})
+    status, answer = api(fake, "getMe", token="1:nope")
+    assert (status, answer["description"]) == (401, "Unauthorized")
+    assert not fake.calls
+
+
+def test_the_fake_accepts_json_form_and_multipart_and_records_bytes(fake: FakeTelegram) -> None:
+    assert (
+        api(fake, "sendMessage", json={"chat_id": GROUP, "text": "<b>a</b> &lt;&#33;", "parse_mode": "HTML"})[0] == 200
+    )
+    assert api(fake, "sendMessage", data={"chat_id": str(GROUP), "text": "form"})[0] == 200
+    blob = bytes(range(256)) * 3 + b"\r\n--not-a-boundary\r\n"
+    status, answer = api(fake, "sendDocument", data={"chat_id": str(GROUP)}, files={"document": ("r.html", blob)})
+    assert status == 200 and answer["result"]["document"]["file_name"] == "r.html"
+    assert fake.calls_of("sendDocument")[0].files == {"document": ("r.html", blob)}
+    assert fake.messages[GROUP][1]["text"] == "a <!"
+
+
+def test_bot_api_reads_work_through_python_telegram_bot(fake: FakeTelegram) -> None:
+    async def read() -> tuple[str, str, str]:
+        async with Bot(TOKEN, base_url=fake.url + "/bot", base_file_url=fake.url + "/file/bot") as bot:
+            chat = await bot.get_chat(GROUP)
+            member = await bot.get_chat_member(GROUP, bot.id)
+            return bot.username, chat.title or "", member.status
+
+    assert asyncio.run(read()) == ("sapphire_report_bot", "Traders", "member")
