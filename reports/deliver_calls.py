@@ -40,6 +40,7 @@ class Stop(Exception):
     """A chat (or every chat) cannot get the report now; ``message`` says what to fix."""
 
     def __init__(self, message: str) -> None:
+        message = " ".join(message.split())  # one line, whatever Telegram's description held
         super().__init__(message)
         self.message = message
 
@@ -92,6 +93,8 @@ class CallRunner:
             raise self._explain(cause, "getMe", None) from None
         except TelegramError as err:
             raise Stop(f"the Bot API at TELEGRAM_API_URL refused getMe ({self._desc(err)})") from None
+        except Stop as stop:
+            raise Stop(f"{stop.message}; check TELEGRAM_API_URL and the network") from None
 
     async def close(self) -> None:
         """Release the HTTP client after a failed start."""
@@ -248,7 +251,7 @@ class CallRunner:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.policy.retry_budget
         delay = self.policy.backoff_initial
-        chat = record.chat if record else "-"
+        where = f" for chat {record.chat}" if record else ""
         while True:
             if record is not None:
                 await self._pace(record.chat)
@@ -258,11 +261,11 @@ class CallRunner:
                 wait = _seconds(err.retry_after)
                 if loop.time() + wait > deadline:
                     raise Stop(
-                        f"Telegram's flood control asks to wait {wait:g} s before {what} in chat {chat}, "
+                        f"Telegram's flood control asks to wait {wait:g} s before {what}{where}, "
                         f"beyond the {self.policy.retry_budget:g} s retry budget: re-run later, only what is "
                         "missing is sent"
                     ) from None
-                self.log.warning("Telegram flood control: waiting %g s before %s in chat %s", wait, what, chat)
+                self.log.warning("Telegram flood control: waiting %g s before %s%s", wait, what, where)
                 await asyncio.sleep(wait)
             except ChatMigrated as err:
                 if record is None:
@@ -277,16 +280,14 @@ class CallRunner:
             except (TimedOut, NetworkError) as err:
                 if loop.time() + delay > deadline:
                     raise Stop(
-                        f"Telegram did not take {what} for chat {chat} ({self._desc(err)}), still failing after "
+                        f"Telegram did not take {what}{where} ({self._desc(err)}), still failing after "
                         f"{self.policy.retry_budget:g} s of retries: re-run later, only what is missing is sent"
                     ) from None
-                self.log.warning(
-                    "Telegram %s for chat %s failed (%s); retrying in %g s", what, chat, self._desc(err), delay
-                )
+                self.log.warning("Telegram %s%s failed (%s); retrying in %g s", what, where, self._desc(err), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.policy.backoff_max)
             except TelegramError as err:
-                raise Stop(f"Telegram answered {what} for chat {chat} with an error: {self._desc(err)}") from None
+                raise Stop(f"Telegram answered {what}{where} with an error: {self._desc(err)}") from None
 
     def _desc(self, err: TelegramError) -> str:
         return scrub(err.message or type(err).__name__, self.token)
