@@ -247,6 +247,8 @@ class CallRunner:
 
         429 waits ``retry_after``; a network error or 5xx waits an exponential backoff; a migrated group
         is followed at once. A 400, 401 or 403 is raised to the caller: retrying it would not help.
+        A send that timed out may have reached Telegram before the answer was lost; it is retried all the
+        same (one message possibly twice rather than a report lost), and the record is written only on success.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.policy.retry_budget
