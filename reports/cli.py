@@ -1,6 +1,7 @@
 """The ``report`` command line (CONTRACT 2): parse, check, call the pipeline, turn errors into one line.
 
-Heavy libraries (pandas, matplotlib, telegram) are imported only by the commands that need them,
+Each command builds its inputs and calls one library function (pipeline, backfill, schedule, check).
+Heavy libraries (pandas, matplotlib, telegram, apscheduler) are imported only by the commands that need them,
 so ``report --help`` stays fast.
 """
 
@@ -13,12 +14,15 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from reports.errors import ReportError, UsageError
 
+if TYPE_CHECKING:
+    from reports.settings import Settings
+
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-SUBCOMMANDS = ("schedule", "check")
 
 log = logging.getLogger("reports")
 
@@ -75,41 +79,46 @@ def check_ended(day: date, timezone: str, flag: str = "--date", now: datetime | 
     return day
 
 
-def setup_logging(verbose: bool) -> None:
-    """Log to standard error; keep the HTTP clients quiet: their request lines hold the bot token."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "matplotlib", "PIL"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def setup_logging(settings: Settings | None, verbose: bool) -> None:
+    """Logs to standard error as text, or JSON lines with ``REPORT_LOG_FORMAT=json``; secrets scrubbed."""
+    from reports.logs import setup_logging as setup
+
+    secrets = [s.reveal() for s in (settings.telegram_bot_token, settings.admin_api_token) if s] if settings else []
+    setup(fmt=settings.log_format if settings else "text", verbose=verbose, secrets=secrets)
 
 
-def _report(args: argparse.Namespace) -> int:
+def _settings(verbose: bool) -> Settings:
     from reports.settings import Settings
 
     settings = Settings.from_env()
+    setup_logging(settings, verbose)
+    return settings
+
+
+def _need_telegram(settings: Settings) -> None:
+    if settings.telegram_bot_token is None:
+        raise UsageError("TELEGRAM_BOT_TOKEN is not set: set it to send, or use --dry-run")
+    if not settings.telegram_chats:
+        raise UsageError("TELEGRAM_CHAT_ID is not set: set it to one or more chat ids to send, or use --dry-run")
+
+
+def _report(args: argparse.Namespace) -> int:
+    settings = _settings(args.verbose)
     if args.date and (args.date_from or args.date_to):
         raise UsageError("--date cannot be combined with --from/--to: give one day or a range")
     if bool(args.date_from) != bool(args.date_to):
         raise UsageError("--from and --to go together: give both, e.g. --from 2025-11-01 --to 2025-11-07")
     send = not args.dry_run and (not args.demo or args.send)
     if args.date_from:
-        first = check_ended(parse_date(args.date_from, "--from"), settings.timezone, "--from")
-        last = check_ended(parse_date(args.date_to, "--to"), settings.timezone, "--to")
-        if last < first:
-            raise UsageError(f"--to {last} is before --from {first}: give the range oldest first")
-        raise UsageError("--from/--to is not available yet in this version: run one --date at a time")
+        return _backfill(args, settings, send)
     day = check_ended(parse_date(args.date), settings.timezone) if args.date else last_complete_day(settings.timezone)
     if send:
-        if settings.telegram_bot_token is None:
-            raise UsageError("TELEGRAM_BOT_TOKEN is not set: set it to send, or use --dry-run")
-        if not settings.telegram_chats:
-            raise UsageError("TELEGRAM_CHAT_ID is not set: set it to one or more chat ids to send, or use --dry-run")
+        _need_telegram(settings)
+    from reports.logs import run_context
     from reports.pipeline import RunOptions, run
 
-    outcome = run(RunOptions(day, demo=args.demo, send=send, output=args.output, force=args.force), settings)
+    with run_context(day):
+        outcome = run(RunOptions(day, demo=args.demo, send=send, output=args.output, force=args.force), settings)
     totals = outcome.report.totals
     where = f", artifacts in {outcome.output_dir}" if outcome.output_dir else ""
     sent = f", {outcome.messages_sent} Telegram calls" if send else " (dry run, nothing sent)"
@@ -117,31 +126,98 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backfill(args: argparse.Namespace, settings: Settings, send: bool) -> int:
+    """``report --from D1 --to D2``: every day of the range, then the table; exit 1 if any day failed."""
+    first = check_ended(parse_date(args.date_from, "--from"), settings.timezone, "--from")
+    last = check_ended(parse_date(args.date_to, "--to"), settings.timezone, "--to")
+    if last < first:
+        raise UsageError(f"--to {last} is before --from {first}: give the range oldest first")
+    if send:
+        _need_telegram(settings)
+    from reports.backfill import backfill, failure_summary, render_table
+
+    results = backfill(first, last, settings, demo=args.demo, send=send, output=args.output, force=args.force)
+    print(render_table(results))
+    problem = failure_summary(results)
+    if problem:
+        raise ReportError(problem)
+    return 0
+
+
+def _schedule(argv: list[str]) -> int:
+    """``report schedule``: send each day's report at REPORT_SCHEDULE until SIGTERM/SIGINT."""
+    from reports.schedule import DEFAULT_GRACE
+
+    parser = _Parser(
+        prog="report schedule",
+        description="Send each day's report at REPORT_SCHEDULE "
+        "(cron) in REPORT_TIMEZONE, in the foreground, until SIGTERM or Ctrl-C.",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE,
+        metavar="SECONDS",
+        help=f"run a missed run this late at most (default {DEFAULT_GRACE})",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="write the artifacts instead of sending")
+    parser.add_argument("--output", type=Path, metavar="DIR", help="write each day's artifacts to DIR/<date>/")
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logs, and tracebacks on errors")
+    args = parser.parse_args(argv)
+    settings = _settings(args.verbose)
+    if not args.dry_run:
+        _need_telegram(settings)
+    from reports.schedule import run_schedule
+
+    return run_schedule(settings, send=not args.dry_run, output=args.output, grace=args.grace)
+
+
+def _check(argv: list[str]) -> int:
+    """``report check``: one line per link; exit 0 when everything needed to send works."""
+    parser = _Parser(
+        prog="report check",
+        description="Check each configured source and destination, "
+        "one line each; exit 0 when everything needed to send works.",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logs, and tracebacks on errors")
+    settings = _settings(parser.parse_args(argv).verbose)
+    from reports.check import exit_status, run_checks
+
+    lines = []
+    for line in run_checks(settings):
+        print(line.render(), flush=True)
+        lines.append(line)
+    status = exit_status(lines)
+    broken = ", ".join(line.link for line in lines if line.status == "fail")
+    if status:
+        raise (UsageError if status == 2 else ReportError)(f"report check: not ready to send: {broken}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``report`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv or "-v" in argv
+    from reports.logs import failure_line
+
     try:
-        if argv and argv[0] in SUBCOMMANDS:
-            raise UsageError(f"'report {argv[0]}' is not available yet in this version")
-        args = _parser().parse_args(argv)
-        setup_logging(args.verbose)
-        return _report(args)
+        if argv and argv[0] == "schedule":
+            return _schedule(argv[1:])
+        if argv and argv[0] == "check":
+            return _check(argv[1:])
+        return _report(_parser().parse_args(argv))
     except ReportError as exc:
         if verbose:
             log.exception("failed")
-        print(f"report: error: {exc}", file=sys.stderr)
+        failure_line(f"report: error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
-        print("report: interrupted", file=sys.stderr)
+        failure_line("report: interrupted")
         return 130
     except Exception as exc:
         if verbose:
             log.exception("internal error")
-        print(
-            f"report: internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback)",
-            file=sys.stderr,
-        )
+        failure_line(f"report: internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback)")
         return 1
 
 
