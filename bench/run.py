@@ -1,0 +1,174 @@
+"""Run the benchmark of issue 7 and print its table (``--write``: also into docs/benchmarks.md).
+
+.venv/bin/python -m bench.run            # every case at full size (several minutes)
+.venv/bin/python -m bench.run --quick    # small sizes, a smoke test of the harness (no targets judged)
+.venv/bin/python -m bench.run --write    # full size, and write docs/benchmarks.md
+.venv/bin/python -m bench.run --cases history --profile history   # cProfile the child of one case
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import pstats
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.cases import CASES, FULL, JOB_DELAY, QUICK, REPORT_DAY, STAGES, Context, Row, new_workdir, run_cases
+from bench.child import ROOT
+
+COMMAND = ".venv/bin/python -m bench.run --write"
+PROFILABLE = ("history", "next_day", "big", "demo")
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.{digits if value < 10 else 2}f}"
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as a Markdown table; stage columns for every stage any run logged."""
+    stages = list(STAGES) + sorted({k for r in rows for k in r.stages} - set(STAGES))
+    head = ["case", "fills", "wall s", "peak MB", "served", *stages, "vs quantstats", "target", "met", "note"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in rows:
+        met = "—" if r.met is None else ("yes" if r.met else "**no**")
+        cells = [
+            r.case,
+            "" if r.fills is None else f"{r.fills:,}",
+            _num(r.wall_s),
+            "" if r.peak_mb is None else f"{r.peak_mb:,.0f}",
+            "" if r.served is None else f"{r.served:,}",
+            *(_num(r.stages.get(s)) for s in stages),
+            "" if r.vs_quantstats is None else f"{r.vs_quantstats:.2f}",
+            r.target,
+            met,
+            r.note.replace("|", "\\|"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> list[str]:
+    """What the numbers were measured on."""
+    import numpy
+    import pandas
+
+    cpu = "unknown"
+    mem = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    uname = subprocess.run(["uname", "-a"], capture_output=True, text=True, check=False).stdout.strip()
+    versions = f"Python {platform.python_version()}, numpy {numpy.__version__}, pandas {pandas.__version__}"
+    try:
+        from importlib.metadata import version
+
+        versions += f", matplotlib {version('matplotlib')}, quantstats {version('quantstats')}"
+    except Exception:  # a version we cannot read is not worth failing the write for
+        pass
+    return [
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- `uname -a`: `{uname}`",
+        f"- CPU: {cpu}, {len(os.sched_getaffinity(0))} cores usable; memory {mem}",
+        f"- {versions}",
+    ]
+
+
+def document(rows: list[Row], sizes_note: str) -> str:
+    """The whole of docs/benchmarks.md."""
+    missed = [r.case for r in rows if r.met is False]
+    verdict = "Every target met." if not missed else "Targets missed: " + "; ".join(missed) + "."
+    return "\n".join(
+        [
+            "# Benchmarks (issue 7)",
+            "",
+            f"Run with `{COMMAND}` (without `--write` it only prints the table; `--quick` is a smoke test).",
+            "",
+            "What it does: generates deterministic fills (seeded per day), serves them from a fake of the trading",
+            "service on 127.0.0.1 that pages like CONTRACT 1.1 (newest first, inclusive bounds, page cap 5,000),",
+            "and runs the real `report --date D --dry-run --output DIR --verbose` as a child process with",
+            "`TRADING_SERVICE_URL` on the fake and `REPORT_STATE_DIR` in a temporary folder (no Prometheus, no",
+            "Telegram). Wall time is from spawn to exit; peak memory is the child's `ru_maxrss` from `wait4`;",
+            "stage times come from the `stage NAME 1.234s` lines of `--verbose`; *served* is the number of fill",
+            "rows the fake sent during that run. The engine rows call `reports.engine.replay` in process.",
+            sizes_note,
+            "",
+            table(rows),
+            "",
+            verdict,
+            "",
+            "## Machine",
+            "",
+            *machine(),
+            "",
+        ]
+    )
+
+
+def print_profile(path: Path, limit: int = 30) -> None:
+    """The hot spots of a child's cProfile output, by own time and by cumulative time."""
+    for key in ("tottime", "cumulative"):
+        print(f"\n### cProfile {path.stem}, by {key}\n```")
+        stats = pstats.Stats(str(path), stream=sys.stdout)
+        stats.strip_dirs().sort_stats(key).print_stats(limit)
+        print("```")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of the benchmark."""
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test, no target judged")
+    parser.add_argument("--write", action="store_true", help="also write docs/benchmarks.md (full size only)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the rows as JSON to PATH")
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
+    parser.add_argument("--profile", choices=PROFILABLE, help="run that child under cProfile and print hot spots")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (outputs, state, profiles)")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.cases.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}: choose among {list(CASES)}")
+    if args.write and (args.quick or args.profile or names != list(CASES)):
+        parser.error("--write records a full, unprofiled run of every case: drop --quick/--profile/--cases")
+    sizes = QUICK if args.quick else FULL
+    workdir = new_workdir()
+    ctx = Context(sizes=sizes, workdir=workdir, judge=not args.quick, profile=args.profile)
+    try:
+        rows = run_cases(ctx, names)
+        sizes_note = (
+            f"Report day {REPORT_DAY}; the job runs {JOB_DELAY.seconds // 60} minutes after midnight, so the service"
+            " already holds the first fills of the next day. "
+            + ("Quick mode: small sizes, targets not judged." if args.quick else "")
+        )
+        print(table(rows))
+        if args.json:
+            args.json.write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=1), encoding="utf-8")
+        if args.write:
+            (ROOT / "docs" / "benchmarks.md").write_text(document(rows, sizes_note), encoding="utf-8")
+            print(f"\nwritten to {ROOT / 'docs' / 'benchmarks.md'}")
+        for path in ctx.profiles.values():
+            print_profile(path)
+        if args.profile:
+            print("\n(stage times above are inflated by cProfile)")
+    finally:
+        if args.keep:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
