@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from reports.settings import Settings
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+GRACE = 3600.0  # reports.schedule.DEFAULT_GRACE, repeated so that --help does not import APScheduler
 
 log = logging.getLogger("reports")
 
@@ -146,7 +147,6 @@ def _backfill(args: argparse.Namespace, settings: Settings, send: bool) -> int:
 
 def _schedule(argv: list[str]) -> int:
     """``report schedule``: send each day's report at REPORT_SCHEDULE until SIGTERM/SIGINT."""
-    from reports.schedule import DEFAULT_GRACE
 
     parser = _Parser(
         prog="report schedule",
@@ -156,19 +156,20 @@ def _schedule(argv: list[str]) -> int:
     parser.add_argument(
         "--grace",
         type=float,
-        default=DEFAULT_GRACE,
+        default=GRACE,
         metavar="SECONDS",
-        help=f"run a missed run this late at most (default {DEFAULT_GRACE})",
+        help=f"run a missed run at most this late (default {GRACE:g}: a run missed by more is logged)",
     )
     parser.add_argument("--dry-run", action="store_true", help="write the artifacts instead of sending")
     parser.add_argument("--output", type=Path, metavar="DIR", help="write each day's artifacts to DIR/<date>/")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logs, and tracebacks on errors")
     args = parser.parse_args(argv)
     settings = _settings(args.verbose)
+    from reports.schedule import parse_schedule, run_schedule
+
+    parse_schedule(settings.schedule, settings.timezone)  # a bad cron is exit 2 before anything else
     if not args.dry_run:
         _need_telegram(settings)
-    from reports.schedule import run_schedule
-
     return run_schedule(settings, send=not args.dry_run, output=args.output, grace=args.grace)
 
 

@@ -42,14 +42,57 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class ZonedCronTrigger(BaseTrigger):
-    """A 5-field cron expression matched on the wall clock of ``zone``; fire times are returned in UTC."""
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
-    def __init__(self, expression: str, zone: ZoneInfo) -> None:
+
+def cron_weekdays(field: str) -> str:
+    """The weekday field of a crontab line in APScheduler 3's terms.
+
+    Cron counts 0 (or 7) as Sunday; APScheduler 3 counts 0 as Monday, so ``1-5`` would run Tuesday to
+    Saturday. Numbers, ranges and steps become day names, which mean the same to both.
+    """
+    out: list[str] = []
+    for part in field.split(","):
+        span, _, step = part.partition("/")
+        if any(c.isalpha() for c in span):
+            out.append(part)
+            continue
+        if span in ("*", "?"):
+            low, high = 0, 6
+        elif "-" in span:
+            low, high = (int(v) for v in span.split("-", 1))
+        else:
+            low = int(span)
+            high = 7 if step else low
+        if not (0 <= low <= high <= 7) or (step and int(step) < 1):
+            raise ValueError(f"weekday {part!r} is out of range (0-7, 0 and 7 are Sunday)")
+        out.extend(_WEEKDAYS[n % 7] for n in range(low, high + 1, int(step or 1)))
+    return ",".join(dict.fromkeys(out))
+
+
+class ZonedCronTrigger(BaseTrigger):
+    """A 5-field cron expression matched on the wall clock of ``zone``; fire times are returned in UTC.
+
+    ``second`` is APScheduler's seconds field (default ``0``, as cron); tests use it to fire every second.
+    """
+
+    def __init__(self, expression: str, zone: ZoneInfo, *, second: str = "0") -> None:
         self.expression = expression
         self.zone = zone
+        fields = expression.split()
+        if len(fields) != 5:
+            raise ValueError(f"got {len(fields)} fields, expected 5")
+        minute, hour, day, month, weekday = fields
         # The fields are matched on naive wall-clock time dressed as UTC, where no day is 23 or 25 hours long.
-        self._wall = CronTrigger.from_crontab(expression, timezone=UTC)
+        self._wall = CronTrigger(
+            second=second,
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=cron_weekdays(weekday),
+            timezone=UTC,
+        )
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
         """APScheduler's interface: the first fire time at or after ``now`` and after ``previous_fire_time``."""
@@ -61,17 +104,18 @@ class ZonedCronTrigger(BaseTrigger):
     def next_at_or_after(self, moment: datetime) -> datetime | None:
         """The first fire time (UTC) at or after ``moment``."""
         moment = moment.astimezone(UTC)
-        probe = moment.astimezone(self.zone).replace(tzinfo=None)
+        # fold must not leak from a moment in the repeated hour into the wall-clock candidates.
+        probe = moment.astimezone(self.zone).replace(tzinfo=None, fold=0)
         for _ in range(1000):
             wall = self._wall.get_next_fire_time(None, probe.replace(tzinfo=UTC))
             if wall is None:
                 return None
-            naive = wall.replace(tzinfo=None)
+            naive = wall.replace(tzinfo=None, fold=0)
             # fold=0: a repeated wall time means its first occurrence; a time in a gap maps past the gap.
             instant = naive.replace(tzinfo=self.zone).astimezone(UTC)
             if instant >= moment:
                 return instant
-            probe = naive + timedelta(seconds=1)
+            probe = naive + timedelta(microseconds=1)
         return None
 
     def __str__(self) -> str:
@@ -160,9 +204,14 @@ class _Scheduler(BlockingScheduler):
     """
 
     wake_interval = WAKE_INTERVAL
+    stop_requested = False  # set from a signal handler or another thread; acted on between runs only
 
-    def _process_jobs(self) -> float:
+    def _process_jobs(self) -> float | None:
         wait = super()._process_jobs()
+        if self.stop_requested:
+            # Shutting down inside a run would pull the job out of the store under APScheduler's feet.
+            self.shutdown(wait=False)
+            return None
         return self.wake_interval if wait is None else min(wait, self.wake_interval)
 
 
@@ -225,8 +274,9 @@ class ReportScheduler:
     def stop(self) -> None:
         """Stop after the run in progress (if any) ends."""
         self._stopping = True
-        if not self._running and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+        self._scheduler.stop_requested = True
+        if self._scheduler.running:  # before start() there is no loop to wake; start() returns at once
+            self._scheduler.wakeup()
 
     def job(self) -> None:
         """One scheduled run: the report of the last complete day at its fire time."""
@@ -249,9 +299,7 @@ class ReportScheduler:
             self._running = False
             self._last_fire = max(fire, self._last_fire or fire)
             self.outcomes.append((day, outcome))
-            if self._stopping:
-                self._scheduler.shutdown(wait=False)
-            else:
+            if not self._stopping:
                 self._log_next(self.clock())
 
     def _run(self, day: date) -> str:
@@ -280,11 +328,14 @@ class ReportScheduler:
         """Coalesced fire times (asleep or down for more than a day) are days no run will report: say so."""
         if self._last_fire is None or fire <= self._last_fire:
             return
-        missed = fires_between(self.trigger, self._last_fire, fire)
-        if missed:
-            days = [report_date_for(m, self.trigger.zone) for m in missed]
+        zone = self.trigger.zone
+        this_day = report_date_for(fire, zone)
+        days = sorted(
+            {report_date_for(m, zone) for m in fires_between(self.trigger, self._last_fire, fire)} - {this_day}
+        )
+        if days:
             log.warning(
-                "%d earlier run(s) were missed (machine asleep or job stopped): backfill with "
+                "the runs for %d earlier day(s) were missed (machine asleep or job stopped): send them with "
                 "'report --from %s --to %s'",
                 len(days),
                 days[0],
