@@ -1,19 +1,18 @@
 """Run a child process and measure it the way the operating system accounts for it.
 
 Wall time from spawn to reaping; peak memory is the child's own ``ru_maxrss`` from ``wait4``
-(exact, no sampling); ``stage NAME 1.234s`` lines of ``report --verbose`` give the time per stage.
+(exact, no sampling), read by the small launcher of :mod:`bench.spawn`; ``stage NAME 1.234s`` lines of
+``report --verbose`` give the time per stage.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 REPORT = BIN / "report"
+SPAWN = Path(__file__).resolve().parent / "spawn.py"
 STAGE_RE = re.compile(r"\bstage (\w+) ([0-9]+(?:\.[0-9]+)?)s\b")
 # Everything that could make a benchmark run talk to something real, or read a user's settings.
 _DROP_PREFIXES = ("TELEGRAM_", "REPORT_", "PROMETHEUS_", "PUSHGATEWAY_", "TRADING_SERVICE_", "ADMIN_API_")
@@ -65,28 +65,23 @@ def child_env(extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def run_child(argv: Sequence[str], env: Mapping[str, str], *, timeout: float = 900.0, cwd: Path = ROOT) -> ChildRun:
-    """Run ``argv`` to completion (killed after ``timeout`` s) and measure it."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(list(argv), env=dict(env), stdout=out, stderr=err, cwd=cwd)
-        killer = threading.Timer(timeout, os.kill, (proc.pid, signal.SIGKILL))
-        killer.start()
-        try:
-            # wait4 reaps this very child and gives its own rusage (not a sum over every child so far).
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait for it again
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
-        stderr = err.read().decode("utf-8", "replace")
+    """Run ``argv`` to completion (killed after ``timeout`` s) through the launcher, and measure it."""
+    with tempfile.TemporaryDirectory(prefix="bench-child-") as tmp:
+        result = Path(tmp) / "result.json"
+        out_path, err_path = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            launcher = [sys.executable, "-I", "-S", str(SPAWN), str(result), str(timeout), "--", *argv]
+            subprocess.run(launcher, env=dict(env), stdout=out, stderr=err, cwd=cwd, check=True, timeout=timeout + 60)
+        measured = json.loads(result.read_text(encoding="utf-8"))
+        stdout = out_path.read_text(encoding="utf-8", errors="replace")
+        stderr = err_path.read_text(encoding="utf-8", errors="replace")
+    if measured["timed_out"]:
+        stderr += f"\nbench: killed after {timeout:g} s"
     return ChildRun(
         argv=list(argv),
-        wall_s=wall,
-        peak_mb=usage.ru_maxrss / 1024.0,  # kilobytes on Linux
-        exit_code=proc.returncode,
+        wall_s=measured["wall_s"],
+        peak_mb=measured["maxrss_kb"] / 1024.0,  # kilobytes on Linux
+        exit_code=measured["exit_code"],
         stdout=stdout,
         stderr=stderr,
         stages=parse_stages(stderr),

@@ -40,46 +40,82 @@ def _nullable(values: np.ndarray) -> list[float | None]:
     return [None if v != v else v for v in values.tolist()]  # NaN is the only value unequal to itself
 
 
-def encode_rows(tape: Tape) -> list[bytes]:
-    """Each fill as the JSON bytes of a CONTRACT 1.1 Trade row, in tape order."""
-    stamps = np.datetime_as_string(tape.ts.astype("datetime64[ns]"), unit="us").tolist()
+class Encoded:
+    """Every fill as the JSON bytes of a CONTRACT 1.1 Trade row, newest first, in one comma-joined blob.
+
+    Newest first is the order of a page, so a page is one slice of the blob, ready to send.
+    Row ``i`` of the tape (ascending) is entry ``n - 1 - i`` of the blob.
+    """
+
+    def __init__(self, tape: Tape, chunk: int = 20_000) -> None:
+        n = len(tape)
+        self.n = n
+        lengths = np.zeros(n, dtype=np.int64)
+        parts: list[bytes] = []
+        # In chunks: a row fresh from orjson holds a much larger buffer than its length until joined.
+        for lo in range(0, n, chunk):
+            rows = _encode(tape, n - min(n, lo + chunk), n - lo)[::-1]
+            lengths[lo : lo + len(rows)] = [len(r) for r in rows]
+            parts.append(b",".join(rows))
+        self.blob = b",".join(parts)
+        self.starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]) if n else lengths
+
+    def _end(self, k: int) -> int:
+        """Where blob entry ``k`` ends (the comma after it, or the end of the blob)."""
+        return int(self.starts[k + 1]) - 1 if k + 1 < self.n else len(self.blob)
+
+    def page(self, lo: int, hi: int) -> bytes:
+        """Tape rows ``lo <= i < hi``, newest first, comma-joined."""
+        if hi <= lo:
+            return b""
+        first, last = self.n - hi, self.n - 1 - lo
+        return self.blob[int(self.starts[first]) : self._end(last)]
+
+    def row(self, i: int) -> bytes:
+        """Tape row ``i`` alone."""
+        k = self.n - 1 - i
+        return self.blob[int(self.starts[k]) : self._end(k)]
+
+
+def _encode(tape: Tape, lo: int, hi: int) -> list[bytes]:
+    """Tape rows ``lo <= i < hi`` as JSON bytes, ascending."""
+    sl = slice(lo, hi)
+    stamps = np.datetime_as_string(tape.ts[sl].astype("datetime64[ns]"), unit="us").tolist()
     agents = AGENT_NAMES_OR_NULL
     models = [a[2] for a in AGENTS] + [None]
     strategies = [a[3] for a in AGENTS] + [None]
-    out: list[bytes] = []
-    for fid, ts, sym, side, price, qty, notional, agent, fee, slip in zip(
-        tape.id.tolist(),
-        stamps,
-        tape.symbol.tolist(),
-        tape.side.tolist(),
-        tape.price.tolist(),
-        tape.quantity.tolist(),
-        _nullable(tape.notional),
-        tape.agent.tolist(),
-        _nullable(tape.fee),
-        _nullable(tape.slippage_bps),
-        strict=True,
-    ):
-        out.append(
-            _dumps(
-                {
-                    "id": fid,
-                    "timestamp": ts + "+00:00",
-                    "symbol": SYMBOL_NAMES[sym],
-                    "side": "BUY" if side > 0 else "SELL",
-                    "price": price,
-                    "quantity": qty,
-                    "notional": notional,
-                    "agent_id": agents[agent],
-                    "agent_model": models[agent],
-                    "strategy": strategies[agent],
-                    "fee": fee,
-                    "slippage_bps": slip,
-                    "metadata": None,
-                }
-            )
+    return [
+        _dumps(
+            {
+                "id": fid,
+                "timestamp": ts + "+00:00",
+                "symbol": SYMBOL_NAMES[sym],
+                "side": "BUY" if side > 0 else "SELL",
+                "price": price,
+                "quantity": qty,
+                "notional": notional,
+                "agent_id": agents[agent],
+                "agent_model": models[agent],
+                "strategy": strategies[agent],
+                "fee": fee,
+                "slippage_bps": slip,
+                "metadata": None,
+            }
         )
-    return out
+        for fid, ts, sym, side, price, qty, notional, agent, fee, slip in zip(
+            tape.id[sl].tolist(),
+            stamps,
+            tape.symbol[sl].tolist(),
+            tape.side[sl].tolist(),
+            tape.price[sl].tolist(),
+            tape.quantity[sl].tolist(),
+            _nullable(tape.notional[sl]),
+            tape.agent[sl].tolist(),
+            _nullable(tape.fee[sl]),
+            _nullable(tape.slippage_bps[sl]),
+            strict=True,
+        )
+    ]
 
 
 def parse_bound(raw: str) -> int:
@@ -97,7 +133,7 @@ class FakeService:
         self.tape = tape
         self.page_cap = page_cap
         self.dashboard_ok = dashboard_ok
-        self.rows = encode_rows(tape)
+        self.rows = Encoded(tape)
         self.visible = len(tape)
         self.requests = 0
         self.rows_served = 0
@@ -131,14 +167,14 @@ class FakeService:
             if "symbol" in query:
                 mask &= np.array(SYMBOL_NAMES, dtype=object)[self.tape.symbol[lo:hi]] == query["symbol"][0]
             picked = (np.nonzero(mask)[0][-limit:] + lo).tolist()[::-1]
-            rows = [self.rows[i] for i in picked]
+            count, body = len(picked), b",".join(self.rows.row(i) for i in picked)
         else:
             first = max(lo, hi - limit)
-            rows = self.rows[first:hi][::-1] if hi > first else []
+            count, body = max(hi - first, 0), self.rows.page(first, hi)
         with self._lock:
             self.requests += 1
-            self.rows_served += len(rows)
-        return b'{"trades":[' + b",".join(rows) + b'],"count":' + str(len(rows)).encode() + b"}"
+            self.rows_served += count
+        return b'{"trades":[' + body + b'],"count":' + str(count).encode() + b"}"
 
     def dashboard(self) -> bytes | None:
         """The ``/dashboard`` body, or None for its frequent 500."""
