@@ -239,6 +239,15 @@ class ReportScheduler:
         """Run until :meth:`stop` (or SIGTERM/SIGINT); returns the exit status (0)."""
         if self._stopping:
             return 0
+        # Handlers first: a SIGTERM that arrives once "next run at" is logged must already be ours.
+        previous = self._install_signals() if handle_signals else {}
+        try:
+            return self._start()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _start(self) -> int:
         now = self.clock()
         catch_up = catch_up_time(self.trigger, now, self.grace, self.delivered)
         self._last_fire = latest_fire(self.trigger, now)
@@ -262,12 +271,7 @@ class ReportScheduler:
             log.info("the run due at %s (report %s) was missed: running it now", when(catch_up, zone), day)
         else:
             self._log_next(now)
-        previous = self._install_signals() if handle_signals else {}
-        try:
-            self._scheduler.start()
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        self._scheduler.start()
         log.info("scheduler stopped")
         return 0
 

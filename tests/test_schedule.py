@@ -385,3 +385,56 @@ def test_check_command_lists_the_next_three_runs(tmp_path: Path):
     proc = run_cli("check", env=env | {"TRADING_SERVICE_URL": "http://127.0.0.1:9"})
     line = next(x for x in proc.stdout.splitlines() if "schedule '5 0 * * *' in Europe/Berlin" in x)
     assert line.startswith("ok ") and line.count("00:05 CE") == 3
+
+
+# -- signals, in this process's main thread ------------------------------------------------------------
+
+
+def test_sigterm_during_a_run_lets_it_finish_and_then_stops(caplog):
+    def run(day: date) -> str:
+        os.kill(os.getpid(), signal.SIGTERM)  # handled on this (main) thread before the next line
+        time.sleep(0.05)
+        return "finished after the signal"
+
+    scheduler = ReportScheduler(ZonedCronTrigger("* * * * *", ZoneInfo("UTC"), second="*"), run)
+    caplog.set_level(logging.INFO, logger="reports")
+    assert scheduler.start() == 0
+    assert [o for _, o in scheduler.outcomes] == ["ok"]  # no run after the signal, though one is due every second
+    assert "SIGTERM: stopping once the run in progress ends" in caplog.text
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are given back
+
+
+def test_a_second_signal_abandons_the_run(caplog):
+    def run(day: date) -> str:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # interrupted by the second signal
+        return "not reached"
+
+    scheduler = ReportScheduler(ZonedCronTrigger("* * * * *", ZoneInfo("UTC"), second="*"), run)
+    caplog.set_level(logging.INFO, logger="reports")
+    started = time.monotonic()
+    assert scheduler.start() == 0
+    assert time.monotonic() - started < 4
+    assert [o for _, o in scheduler.outcomes] == ["interrupted"]
+    assert "SIGINT again: abandoning the run in progress" in caplog.text
+    assert "run abandoned by a second signal: run 'report --date" in caplog.text
+
+
+def test_sigterm_while_waiting_stops_at_once(tmp_path: Path):
+    env = {"REPORT_SCHEDULE": "0 3 1 1 *", "REPORT_LOG_FORMAT": "json", "REPORT_STATE_DIR": str(tmp_path)}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS"))}
+    with subprocess.Popen(
+        [sys.executable, "-m", "reports", "schedule", "--dry-run"],
+        env=base | env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
+        assert proc.stderr is not None
+        first = [json.loads(proc.stderr.readline()) for _ in range(2)]
+        proc.send_signal(signal.SIGTERM)
+        rest = [json.loads(line) for line in proc.stderr.read().splitlines()]
+        assert proc.wait(10) == 0
+    assert first[1]["message"].startswith("next run at ") and "-01-01 03:00 UTC" in first[1]["message"]
+    assert [r["message"] for r in rest] == ["SIGTERM: stopping", "scheduler stopped"]
