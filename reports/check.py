@@ -8,6 +8,7 @@ The bot token is sent to the Bot API and shown nowhere: every line is scrubbed.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -73,7 +74,7 @@ def _trading(settings: Settings, http: httpx.Client, now: datetime, timeout: flo
     if not isinstance(health, dict):
         yield CheckLine(link, "fail", "/healthz answered something that is not a JSON object")
         return
-    state = f"running={health.get('running')} paper_trading={health.get('paper_trading')}"
+    state = f"running={json.dumps(health.get('running'))} paper_trading={json.dumps(health.get('paper_trading'))}"
     last_error = health.get("last_error")
     if last_error:
         yield CheckLine(link, "warn", f"/healthz: {state}, last_error: {last_error!r} (the service's own error)")
@@ -100,7 +101,7 @@ def _admin(settings: Settings, http: httpx.Client, now: datetime, timeout: float
     from reports.reconcile import check
 
     ok, text = check(settings, timeout=timeout)
-    yield CheckLine("admin token", "ok" if ok else "fail", text)
+    yield CheckLine("admin token", "ok" if ok else "fail", _after_link(text))
 
 
 def _prometheus(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
@@ -148,8 +149,17 @@ def _prometheus(settings: Settings, http: httpx.Client, now: datetime, timeout: 
 def _pushgateway(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
     from reports.jobmetrics import check
 
-    ok, text = check(settings.pushgateway_url, timeout=timeout)
-    yield CheckLine("Pushgateway", "ok" if ok else "warn", text + ("" if ok else " (the missed-report alert is blind)"))
+    url = settings.pushgateway_url
+    ok, text = check(url, timeout=timeout)
+    link = f"Pushgateway {url}" if url else "Pushgateway"
+    yield CheckLine(
+        link, "ok" if ok else "warn", _after_link(text) + ("" if ok else " (the missed-report alert is blind)")
+    )
+
+
+def _after_link(text: str) -> str:
+    """A helper's line without its own ``Link at URL:`` prefix (the check line names the link already)."""
+    return text.split(": ", 1)[1] if ": " in text else text
 
 
 def _telegram(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:

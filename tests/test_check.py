@@ -93,14 +93,17 @@ def test_everything_works(stack: Stack):
     by_link = {line.link: line for line in lines}
     trading = [line for line in lines if line.link.startswith("trading service")]
     assert [t.status for t in trading] == ["ok", "ok"]
-    assert "last_error none" in trading[0].text and "one page of fills: 1 read" in trading[1].text
-    assert by_link["admin token"].text.startswith("Reconciliation: not configured")
+    assert (
+        trading[0].text == "/healthz: running=true paper_trading=true, last_error none"
+        and "one page of fills: 1 read" in trading[1].text
+    )
+    assert by_link["admin token"].text.startswith("not configured (ADMIN_API_TOKEN unset)")
     assert by_link[f"Prometheus {stack.prometheus.url}"].text == "/-/ready: ready"
     assert by_link["Prometheus query equity"].status == "ok"
     assert by_link["Prometheus query equity"].text.startswith("data (1 series)")
     assert by_link["Prometheus query agent_errors"].status == "warn"
     assert "no data" in by_link["Prometheus query agent_errors"].text
-    assert by_link["Pushgateway"].text == f"Pushgateway at {stack.pushgateway.url}: ready"
+    assert by_link[f"Pushgateway {stack.pushgateway.url}"].text == "ready"
     assert by_link[f"Telegram {stack.telegram.url}"].text.startswith("getMe: @sapphire_report_bot")
     assert "may post text, photos and documents" in by_link[f"Telegram chat {CHAT}"].text
     assert by_link[f"state folder {stack.settings.state_dir}"].text.startswith("writable")
