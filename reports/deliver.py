@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -102,12 +102,15 @@ def deliver(
     force: bool = False,
     log: logging.Logger | None = None,
     policy: DeliveryPolicy | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DeliveryResult:
     """Send ``outbox`` to every chat of ``settings.telegram_chats``, exactly once per date and chat.
 
     A chat already delivered gets its messages edited where they changed and nothing new (``force``
     posts anew); a chat delivered in part gets what is missing. Every chat is tried; if any did not get
     the whole report, :class:`DeliveryFailed` (a :class:`DeliveryError`, exit 1) says what to fix.
+    ``should_stop`` is asked before each call (a SIGTERM): when it says yes, the run ends there, every
+    call made so far recorded, and a re-run sends the rest.
     """
     if settings.telegram_bot_token is None:
         raise UsageError("TELEGRAM_BOT_TOKEN is not set: set it to send, or use --dry-run")
@@ -118,7 +121,7 @@ def deliver(
     with _quiet_url_loggers(token), warnings.catch_warnings():
         # PTB 22 warns when RetryAfter.retry_after is read as a number; we accept either type.
         warnings.filterwarnings("ignore", message=r".*`retry_after`", category=PTBDeprecationWarning)
-        result = asyncio.run(_deliver_all(outbox, settings, force, log, policy or DeliveryPolicy()))
+        result = asyncio.run(_deliver_all(outbox, settings, force, log, policy or DeliveryPolicy(), should_stop))
     for warning in result.warnings:
         log.warning("%s", warning)
     failed = result.failed
@@ -145,7 +148,12 @@ def _bot(settings: Settings, token: str, policy: DeliveryPolicy) -> Bot:
 
 
 async def _deliver_all(
-    outbox: Outbox, settings: Settings, force: bool, log: logging.Logger, policy: DeliveryPolicy
+    outbox: Outbox,
+    settings: Settings,
+    force: bool,
+    log: logging.Logger,
+    policy: DeliveryPolicy,
+    should_stop: Callable[[], bool] | None,
 ) -> DeliveryResult:
     token = settings.telegram_bot_token.reveal() if settings.telegram_bot_token else ""
     store = DeliveryStore(settings.state_dir)
@@ -161,12 +169,18 @@ async def _deliver_all(
         return DeliveryResult(results, tuple(warned))
     async with bot:
         for chat in settings.telegram_chats:
-            chats.append(await _deliver_chat(runner, store, outbox, chat, force, log))
+            chats.append(await _deliver_chat(runner, store, outbox, chat, force, log, should_stop))
     return DeliveryResult(tuple(chats), tuple(warned))
 
 
 async def _deliver_chat(
-    runner: CallRunner, store: DeliveryStore, outbox: Outbox, chat: ChatTarget, force: bool, log: logging.Logger
+    runner: CallRunner,
+    store: DeliveryStore,
+    outbox: Outbox,
+    chat: ChatTarget,
+    force: bool,
+    log: logging.Logger,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ChatDelivery:
     sent = edited = skipped = 0
     try:
@@ -178,6 +192,8 @@ async def _deliver_chat(
     planned = plan_calls(outbox, chat)
     try:
         for call in planned:
+            if should_stop is not None and should_stop():
+                raise Stop(f"stopped before {call.key} of chat {chat}: re-run to send the rest")
             done = record.calls.get(call.key)
             if done is not None:
                 changed, unchanged = await _refresh(runner, record, call, done)

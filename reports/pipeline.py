@@ -35,6 +35,8 @@ class RunOptions:
     output: Path | None = None
     force: bool = False
     rebuild: bool = False
+    should_stop: Callable[[], bool] | None = None
+    """Asked before each Telegram call (the scheduler's SIGTERM): yes ends the run there, all recorded."""
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
         if options.send:
             from reports.deliver import deliver
 
-            result = deliver(outbox, settings, force=options.force, log=log)
+            result = deliver(outbox, settings, force=options.force, log=log, should_stop=options.should_stop)
             sent = result.messages_sent
             warnings = tuple(result.warnings)
         success = True

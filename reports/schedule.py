@@ -275,6 +275,11 @@ class ReportScheduler:
         log.info("scheduler stopped")
         return 0
 
+    @property
+    def stopping(self) -> bool:
+        """True once SIGTERM/SIGINT asked the scheduler to stop: a run in progress ends after its current call."""
+        return self._stopping
+
     def stop(self) -> None:
         """Stop after the run in progress (if any) ends."""
         self._stopping = True
@@ -372,17 +377,25 @@ class ReportScheduler:
                 raise KeyboardInterrupt
             return
         if self._running:
-            log.warning("%s: stopping once the run in progress ends (send %s again to abandon it)", name, name)
+            log.warning("%s: stopping after the current Telegram call (send %s again to abandon the run)", name, name)
         else:
             log.info("%s: stopping", name)
         self.stop()
 
 
-def run_report(settings: Settings, day: date, *, send: bool, output: Path | None) -> str:
+def run_report(
+    settings: Settings,
+    day: date,
+    *,
+    send: bool,
+    output: Path | None,
+    should_stop: Callable[[], bool] | None = None,
+) -> str:
     """The production run: build and (unless a dry run) send one day's report; a one-line outcome."""
     from reports.pipeline import RunOptions, run
 
-    outcome = run(RunOptions(day, send=send, output=output / day.isoformat() if output else None), settings)
+    options = RunOptions(day, send=send, output=output / day.isoformat() if output else None, should_stop=should_stop)
+    outcome = run(options, settings)
     done = f"{outcome.messages_sent} Telegram messages" if send else f"artifacts in {outcome.output_dir}"
     return f"report {day}: total P&L {outcome.report.totals.total_pnl:+,.2f} USDT, {done}"
 
@@ -394,9 +407,12 @@ def run_schedule(settings: Settings, *, send: bool, output: Path | None, grace: 
     trigger = parse_schedule(settings.schedule, settings.timezone)
     if grace <= 0:
         raise UsageError(f"--grace {grace:g}: give a positive number of seconds, e.g. --grace {DEFAULT_GRACE}")
+    scheduler: ReportScheduler | None = None
     scheduler = ReportScheduler(
         trigger,
-        lambda day: run_report(settings, day, send=send, output=output),
+        lambda day: run_report(
+            settings, day, send=send, output=output, should_stop=lambda: scheduler is not None and scheduler.stopping
+        ),
         grace=grace,
         delivered=(lambda day: delivered_everywhere(settings, day)) if send else (lambda _day: False),
     )
