@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="use the embedded demo data; implies --dry-run")
     parser.add_argument("--send", action="store_true", help="with --demo: send to Telegram after all")
     parser.add_argument("--force", action="store_true", help="send again even if this date was already delivered")
+    parser.add_argument("--rebuild", action="store_true", help="ignore the cache of closed days: read every fill")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logs, and tracebacks on errors")
     return parser
 
@@ -119,7 +120,8 @@ def _report(args: argparse.Namespace) -> int:
     from reports.pipeline import RunOptions, run
 
     with run_context(day):
-        outcome = run(RunOptions(day, demo=args.demo, send=send, output=args.output, force=args.force), settings)
+        options = RunOptions(day, demo=args.demo, send=send, output=args.output, force=args.force, rebuild=args.rebuild)
+        outcome = run(options, settings)
     totals = outcome.report.totals
     where = f", artifacts in {outcome.output_dir}" if outcome.output_dir else ""
     sent = f", {outcome.messages_sent} Telegram calls" if send else " (dry run, nothing sent)"

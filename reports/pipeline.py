@@ -215,11 +215,12 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
             report = build(settings, day, demo=options.demo, rebuild=options.rebuild, clock=clock)
             fills = report.fills_read
             outbox, _ = render(report, settings)
-        except ReportError as exc:
+        except Exception as exc:
             if options.send:
                 from reports.deliver import send_failure_notice
 
-                send_failure_notice(settings, options.report_date, str(exc))
+                reason = str(exc) if isinstance(exc, ReportError) else f"internal error ({type(exc).__name__})"
+                send_failure_notice(settings, options.report_date, reason)
             raise
         if output is not None:
             write_artifacts(report, outbox, settings, output)
