@@ -194,3 +194,23 @@ def test_help_lists_the_commands():
     assert proc.returncode == 0
     for flag in ("--date", "--dry-run", "--output", "--demo", "--from", "--to", "--force", "--verbose"):
         assert flag in proc.stdout
+
+
+def test_rebuild_reads_the_whole_history_again(tmp_path):
+    rows = [
+        make_row(price=100.0, timestamp=datetime(2025, 11, 19, 12, tzinfo=UTC)),
+        make_row(side="SELL", price=101.0, timestamp=datetime(2025, 11, 21, 12, tzinfo=UTC)),
+    ]
+    fake = FakeTradingService(trades=rows)
+    env = {"REPORT_STATE_DIR": str(tmp_path / "state")}
+    with running_service(fake):
+        env["TRADING_SERVICE_URL"] = fake.url
+        starts = []
+        for extra in ([], [], ["--rebuild"]):
+            fake.requests.clear()
+            proc = run_report("--date", "2025-11-21", "--dry-run", "--output", str(tmp_path / "out"), *extra, env=env)
+            assert proc.returncode == 0, proc.stderr
+            starts.append(next(q["start_date"][0] for p, q in fake.requests if p == "/api/trades/history"))
+    assert starts[0].startswith("1970-01-01")  # nothing cached yet
+    assert starts[1].startswith("2025-11-20")  # the cache holds up to the day's end: only the overlap is read
+    assert starts[2].startswith("1970-01-01")  # --rebuild
