@@ -78,8 +78,15 @@ def machine() -> list[str]:
         versions += f", matplotlib {version('matplotlib')}, quantstats {version('quantstats')}"
     except Exception:  # a version we cannot read is not worth failing the write for
         pass
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT, check=False).stdout.strip()
+
+    head, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "--", "reports", "templates")
     return [
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- code: commit {head or 'unknown'}"
+        + (" with uncommitted changes in reports/ or templates/" if dirty else ""),
         f"- `uname -a`: `{uname}`",
         f"- CPU: {cpu}, {len(os.sched_getaffinity(0))} cores usable; memory {mem}",
         f"- {versions}",
@@ -96,13 +103,24 @@ def document(rows: list[Row], sizes_note: str) -> str:
             "",
             f"Run with `{COMMAND}` (without `--write` it only prints the table; `--quick` is a smoke test).",
             "",
-            "What it does: generates deterministic fills (seeded per day), serves them from a fake of the trading",
-            "service on 127.0.0.1 that pages like CONTRACT 1.1 (newest first, inclusive bounds, page cap 5,000),",
-            "and runs the real `report --date D --dry-run --output DIR --verbose` as a child process with",
+            "What it does: generates deterministic fills (seeded per day: a day's fills never depend on the",
+            "other days generated), serves them from a fake of the trading service on 127.0.0.1 that pages like",
+            "CONTRACT 1.1 (newest first, inclusive bounds, at most `min(limit, 5000)` rows, keep-alive), and runs",
+            "the real `report --date D --dry-run --output DIR --verbose` as a child process with",
             "`TRADING_SERVICE_URL` on the fake and `REPORT_STATE_DIR` in a temporary folder (no Prometheus, no",
-            "Telegram). Wall time is from spawn to exit; peak memory is the child's `ru_maxrss` from `wait4`;",
-            "stage times come from the `stage NAME 1.234s` lines of `--verbose`; *served* is the number of fill",
-            "rows the fake sent during that run. The engine rows call `reports.engine.replay` in process.",
+            "Telegram). Ten symbols, the six agents and 3 % null agents; about three fills per timestamp; the",
+            "first fill of each day exactly at midnight; positions stay open over midnight.",
+            "",
+            "- *wall s*: spawn to exit. *peak MB*: the child's own `ru_maxrss` from `wait4`, read by a small",
+            "  launcher (`bench/spawn.py`, about 10 MB: the floor of the column) so that the runner's own memory",
+            "  is not carried into the child's figure.",
+            "- *fills*: fills the service holds up to the end of the report day; *served*: fill rows the fake",
+            "  sent during that run (the cached next-day run should be close to one day's fills).",
+            "- stage columns: the `stage NAME 1.234s` lines of `--verbose`; empty where the run logged none.",
+            "- engine rows: `reports.engine.replay` in process (best of 2), a snapshot at every day's end.",
+            "- *vs quantstats*: the demo report's wall time over that of quantstats' `reports.html` on the demo's",
+            "  `daily[].return`, each a fresh process with its imports, run alternately in the same benchmark run",
+            "  (medians of 3); the note gives the ratio to the `reports.html` call alone too.",
             sizes_note,
             "",
             table(rows),

@@ -138,7 +138,7 @@ def test_quick_benchmark_has_every_case_with_sane_numbers(tmp_path: Path) -> Non
     for case in expected[4:]:
         assert 30 < rows[case]["peak_mb"] < 4096
     first, following, big = (rows[c] for c in expected[4:7])
-    assert "day's trades 2,000 (expected 2,000)" in first["note"] and first["served"] >= 3_500
-    assert "day's trades 2,000 (expected 2,000)" in following["note"] and following["served"] >= 2_000
-    assert "day's trades 20,000 (expected 20,000)" in big["note"] and big["served"] >= 20_600
+    for row in (first, following, big):
+        assert "report.json has" not in row["note"], row["note"]  # the day's trade count is checked by the run
+    assert first["served"] >= 3_500 and following["served"] >= 2_000 and big["served"] >= 20_600
     assert 0 < rows[expected[7]]["vs_quantstats"] < 10 and rows[expected[7]]["fills"] > 0
