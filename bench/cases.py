@@ -134,6 +134,11 @@ def case_engine(ctx: Context) -> list[Row]:
         row.met = _judge(ctx, rate >= 1_000_000)
         row.note = f"{rate:,.0f} fills/s, {best / len(fills) * 1e9:.0f} ns/fill, {len(snaps)} snapshots"
         rows.append(row)
+    # Linear: the cost per fill of the largest size stays within 1.5x of the smallest's.
+    per_fill = [r.wall_s / r.fills for r in rows if r.wall_s and r.fills]
+    if len(per_fill) > 1 and per_fill[-1] > 1.5 * per_fill[0]:
+        rows[-1].met = _judge(ctx, False)
+        rows[-1].note += f"; not linear: {per_fill[-1] / per_fill[0]:.2f}x the cost per fill of the smallest size"
     return rows
 
 

@@ -121,6 +121,7 @@ def document(rows: list[Row], sizes_note: str) -> str:
             "- *vs quantstats*: the demo report's wall time over that of quantstats' `reports.html` on the demo's",
             "  `daily[].return`, each a fresh process with its imports, run alternately in the same benchmark run",
             "  (medians of 3); the note gives the ratio to the `reports.html` call alone too.",
+            "",
             sizes_note,
             "",
             table(rows),
@@ -167,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = run_cases(ctx, names)
         sizes_note = (
             f"Report day {REPORT_DAY}; the job runs {JOB_DELAY.seconds // 60} minutes after midnight, so the service"
-            " already holds the first fills of the next day. "
-            + ("Quick mode: small sizes, targets not judged." if args.quick else "")
+            " already holds the first fills of the next day."
+            + (" Quick mode: small sizes, targets not judged." if args.quick else "")
         )
         print(table(rows))
         if args.json:
