@@ -14,7 +14,7 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,bench]'
 	touch $(VENV)/.runtime $@
 
 ## demo: write the report of the embedded demo data to out/demo/
@@ -24,12 +24,16 @@ demo: $(VENV)/.runtime
 ## test: install everything the tests need (Debian packages included), lint, run every test
 test: $(VENV)/.test
 	./scripts/install-system-deps.sh
-	$(BIN)/ruff check reports tests
+	$(BIN)/ruff check reports tests bench
 	$(BIN)/pytest
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check reports tests
-	$(BIN)/ruff format --check reports tests
+	$(BIN)/ruff check reports tests bench
+	$(BIN)/ruff format --check reports tests bench
 
 clean:
 	rm -rf $(VENV) out
+
+## bench: the benchmark of issue 7 (about 3 minutes); --write updates docs/benchmarks.md
+bench: $(VENV)/.test
+	$(BIN)/python -m bench.run --write

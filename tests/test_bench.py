@@ -17,14 +17,12 @@ import httpx
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # bench/ is a folder of the repository, not part of the installed package
+from bench.child import parse_stages, run_child
+from bench.data import generate, generate_day, history
+from bench.fake import FakeService
+from reports.fetch import TradingService
 
-from bench.child import parse_stages, run_child  # noqa: E402
-from bench.data import generate, generate_day, history  # noqa: E402
-from bench.fake import FakeService  # noqa: E402
-from reports.fetch import TradingService  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DAY = date(2025, 6, 30)
 
