@@ -28,11 +28,19 @@ HISTORY_START = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class _Page:
-    """One page of validated rows, column-wise."""
+    """One page of validated rows: their fill columns, a fingerprint of each row, and the rows themselves."""
 
-    ids: list[int]
-    ts: np.ndarray
+    frame: pd.DataFrame
+    marks: list[int]
     rows: list[dict[str, Any]]
+
+    @property
+    def ids(self) -> list[int]:
+        return self.frame["id"].tolist()
+
+    @property
+    def ts(self) -> np.ndarray:
+        return self.frame["ts"].to_numpy()
 
 
 class TradingService:
@@ -122,16 +130,8 @@ class TradingService:
             if not raw:
                 break
             page = _validate(raw, drops)
-            new_idx: list[int] = []
-            for k, fill_id in enumerate(page.ids):
-                mark = _fingerprint(page.rows[k])
-                previous = seen.get(fill_id)
-                if previous is None:
-                    seen[fill_id] = mark
-                    new_idx.append(k)
-                elif previous != mark:
-                    # The same id with other content: a second fill claims the id. The first one read stays.
-                    drops.add("duplicate id", page.rows[k])
+            ids = page.ids
+            new_idx = _new_rows(ids, page, seen, drops)
             if not new_idx:
                 if self._exhausted(page, start, cursor, cursor_ns):
                     break
@@ -140,16 +140,14 @@ class TradingService:
                     f"more fills share that timestamp than one page holds ({len(raw)}), or the service ignores "
                     "end_date; raise the service's page limit"
                 )
-            ts = page.ts[new_idx]
-            in_range = (ts >= start_ns) & (ts < end_ns)
-            rows = [page.rows[k] for k, ok in zip(new_idx, in_range.tolist(), strict=True) if ok]
-            frames.append(_frame(rows, ts[in_range]))
+            fresh = page.frame if len(new_idx) == len(ids) else page.frame.iloc[new_idx]
+            frames.append(fresh[(fresh["ts"] >= start_ns) & (fresh["ts"] < end_ns)])
             oldest = int(page.ts.min())
             if oldest < start_ns:
                 break
             cursor_ns = oldest
             cursor = pd.Timestamp(oldest, tz="UTC").to_pydatetime()
-        frame = pd.concat(frames, ignore_index=True) if frames else _frame([], np.array([], dtype=np.int64))
+        frame = pd.concat(frames, ignore_index=True) if frames else _columns([])[0]
         return FetchResult(fills=Fills.from_frame(frame), warnings=drops.warnings())
 
     def _exhausted(self, page: _Page, start: datetime, cursor: datetime, cursor_ns: int) -> bool:
@@ -164,13 +162,6 @@ class TradingService:
             {"start_date": _iso(start), "end_date": _iso(cursor - timedelta(microseconds=1)), "limit": 1},
         )
         return not (isinstance(probe, dict) and probe.get("trades"))
-
-
-_FINGERPRINT_KEYS = ("timestamp", "symbol", "side", "price", "quantity", "notional", "agent_id", "fee")
-
-
-def _fingerprint(row: dict[str, Any]) -> int:
-    return hash(tuple(row.get(k) for k in _FINGERPRINT_KEYS))
 
 
 def _ns(ts: datetime) -> int:
@@ -207,27 +198,118 @@ class _Drops:
         return (f"{total} fill{'s' if total > 1 else ''} dropped: {parts}",)
 
 
+def _new_rows(ids: list[int], page: _Page, seen: dict[int, int], drops: _Drops) -> list[int]:
+    """Indices of the page's rows not read before; a known id with other content is a dropped duplicate."""
+    prev = list(map(seen.get, ids))
+    if len(set(ids)) == len(ids):
+        new_idx = [k for k, p in enumerate(prev) if p is None]
+        for k, p in enumerate(prev):
+            if p is not None and p != page.marks[k]:
+                # The same id with other content: a second fill claims the id. The first one read stays.
+                drops.add("duplicate id", page.rows[k])
+        seen.update((ids[k], page.marks[k]) for k in new_idx)
+        return new_idx
+    new_idx = []
+    for k, fill_id in enumerate(ids):  # the same id twice in one page: first come, first kept
+        known = seen.get(fill_id)
+        if known is None:
+            seen[fill_id] = page.marks[k]
+            new_idx.append(k)
+        elif known != page.marks[k]:
+            drops.add("duplicate id", page.rows[k])
+    return new_idx
+
+
 def _validate(raw: list[Any], drops: _Drops) -> _Page:
-    """Keep the well-formed rows of a page; count the others by reason."""
-    rows: list[dict[str, Any]] = []
-    stamps: list[str] = []
-    for row in raw:
-        reason = _problem(row)
-        if reason:
-            drops.add(reason, row)
-            continue
-        rows.append(row)
-        stamps.append(row["timestamp"])
-    parsed = pd.to_datetime(pd.Series(stamps, dtype=object), format="ISO8601", utc=True, errors="coerce")
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        for row, is_bad in zip(rows, bad.tolist(), strict=True):
-            if is_bad:
+    """Keep the well-formed rows of a page, column-wise; count the others by reason.
+
+    A page of well-formed rows takes the fast path (whole columns checked at once); any doubt sends
+    the page through the row-by-row check that names what is wrong.
+    """
+    built = _columns(raw) if all(type(r) is dict for r in raw) else None
+    if built is None:
+        rows = []
+        for row in raw:
+            reason = _problem(row)
+            if reason:
+                drops.add(reason, row)
+            else:
+                rows.append(row)
+        built = _columns(rows)
+        assert built is not None  # every row passed the row-by-row check
+        raw = rows
+    frame, marks, bad_ts = built
+    if bad_ts.any():
+        for row, bad in zip(raw, bad_ts.tolist(), strict=True):
+            if bad:
                 drops.add("bad timestamp", row)
-        rows = [r for r, b in zip(rows, bad.tolist(), strict=True) if not b]
-        parsed = parsed[~bad]
-    ts = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return _Page(ids=[r["id"] for r in rows], ts=ts, rows=rows)
+        keep = ~bad_ts
+        frame = frame[keep].reset_index(drop=True)
+        marks = [m for m, k in zip(marks, keep.tolist(), strict=True) if k]
+        raw = [r for r, k in zip(raw, keep.tolist(), strict=True) if k]
+    return _Page(frame=frame, marks=marks, rows=raw)
+
+
+_NUMBER = {float, int}
+
+
+def _columns(rows: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[int], np.ndarray] | None:
+    """The fill columns of rows that are all well formed (timestamps aside), else None.
+
+    Returns the frame, a fingerprint per row, and which timestamps did not parse.
+    """
+    ids = [r.get("id") for r in rows]
+    stamps = [r.get("timestamp") for r in rows]
+    symbols = [r.get("symbol") for r in rows]
+    sides = [r.get("side") for r in rows]
+    prices = [r.get("price") for r in rows]
+    qtys = [r.get("quantity") for r in rows]
+    notionals = [r.get("notional") for r in rows]
+    agents = [r.get("agent_id") for r in rows]
+    fees = [r.get("fee") for r in rows]
+    if rows and not (
+        set(map(type, ids)) == {int}
+        and set(map(type, stamps)) == {str}
+        and set(map(type, symbols)) == {str}
+        and "" not in set(symbols)
+        and set(sides) <= {"BUY", "SELL"}
+        and set(map(type, prices)) <= _NUMBER
+        and set(map(type, qtys)) <= _NUMBER
+        and set(map(type, notionals)) <= {*_NUMBER, type(None)}
+        and set(map(type, fees)) <= {*_NUMBER, type(None)}
+        and set(map(type, agents)) <= {str, type(None)}
+    ):
+        return None
+    price = np.array(prices, dtype=np.float64)
+    qty = np.array(qtys, dtype=np.float64)
+    notional = np.array([np.nan if v is None else v for v in notionals], dtype=np.float64)
+    fee = np.array([0.0 if v is None else v for v in fees], dtype=np.float64)
+    given = np.array([v is not None for v in notionals], dtype=bool)
+    if not (
+        np.all(np.isfinite(price) & (price > 0))
+        and np.all(np.isfinite(qty) & (qty > 0))
+        and np.all(np.isfinite(fee))
+        and np.all(~given | (np.isfinite(notional) & (notional > 0)))
+    ):
+        return None
+    parsed = pd.to_datetime(pd.Series(stamps, dtype=object), format="ISO8601", utc=True, errors="coerce")
+    bad_ts = parsed.isna().to_numpy()
+    ts = parsed.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64(0, "ns")).astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "id": np.array(ids, dtype=np.int64),
+            "ts": ts,
+            "symbol": symbols,
+            "side": np.where(np.array(sides, dtype=object) == "BUY", 1, -1).astype(np.int8),
+            "price": price,
+            "quantity": qty,
+            "notional": np.where(np.isnan(notional), price * qty, notional),
+            "agent_id": [a or UNATTRIBUTED for a in agents],
+            "fee": fee,
+        }
+    )
+    marks = list(map(hash, zip(stamps, symbols, sides, prices, qtys, notionals, agents, fees, strict=True)))
+    return frame, marks, bad_ts
 
 
 def _problem(row: Any) -> str | None:
@@ -256,22 +338,3 @@ def _problem(row: Any) -> str | None:
     if agent is not None and not isinstance(agent, str):
         return "bad agent_id"
     return None
-
-
-def _frame(rows: list[dict[str, Any]], ts: np.ndarray) -> pd.DataFrame:
-    price = np.array([r["price"] for r in rows], dtype=np.float64)
-    qty = np.array([r["quantity"] for r in rows], dtype=np.float64)
-    notional = np.array([np.nan if r.get("notional") is None else r["notional"] for r in rows], dtype=np.float64)
-    return pd.DataFrame(
-        {
-            "id": np.array([r["id"] for r in rows], dtype=np.int64),
-            "ts": ts.astype(np.int64),
-            "symbol": [r["symbol"] for r in rows],
-            "side": np.array([1 if r["side"] == "BUY" else -1 for r in rows], dtype=np.int8),
-            "price": price,
-            "quantity": qty,
-            "notional": np.where(np.isnan(notional), price * qty, notional),
-            "agent_id": [r.get("agent_id") or UNATTRIBUTED for r in rows],
-            "fee": np.array([r.get("fee") or 0.0 for r in rows], dtype=np.float64),
-        }
-    )

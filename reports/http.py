@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
+import orjson
 
 from reports.errors import FetchError
 
@@ -67,15 +69,23 @@ def get_json(
                 _detail(response),
             )
         try:
-            return response.json()
+            return _decode(response.content)
         except ValueError:
             raise FetchError(f"{what} at {url} answered with a body that is not JSON") from None
     raise FetchError(f"{what} at {url} {last} after {attempts} tries")
 
 
+def _decode(content: bytes) -> Any:
+    """JSON, fast; the standard library's reading of NaN and Infinity (which orjson refuses) as a fallback."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)
+
+
 def _detail(response: httpx.Response) -> str:
     try:
-        body = response.json()
+        body = _decode(response.content)
     except ValueError:
         return ""
     if isinstance(body, dict) and isinstance(body.get("error"), str):

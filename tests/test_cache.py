@@ -63,28 +63,31 @@ def test_cached_runs_equal_cold_runs_over_a_week(tmp_path):
             day = trading_day(FIRST + timedelta(days=offset), "UTC")
             fake.requests.clear()
             cached = build(warm, day, demo=False, clock=lambda: NOW)
-            if offset > 7:  # from the second day on, only the overlap day and the new day are read
-                assert first_history_start(fake) == (day.start - timedelta(days=1)).isoformat()
+            if offset > 7:  # from the second day on, only the overlap hour and the new day are read
+                assert first_history_start(fake) == (day.start - cache.OVERLAP).isoformat()
             cold = build(settings_for(fake.url, tmp_path / f"cold{offset}"), day, demo=False, clock=lambda: NOW)
             assert numbers(cached) == numbers(cold)
             assert cached.fills_read == cold.fills_read
             assert not any("cache" in w for w in cached.warnings)
 
 
-def test_changed_upstream_day_is_detected_and_rebuilt(tmp_path):
+@pytest.mark.parametrize("change", ["corrected price", "late fill"])
+def test_changed_upstream_fills_in_the_overlap_are_detected_and_rebuilt(tmp_path, change):
     rows = history()
-    fake = FakeTradingService(trades=rows, page_cap=40)
+    last_hour = make_row(timestamp=datetime(2025, 11, 11, 23, 30, tzinfo=UTC), agent_id="a", price=101.0)
+    fake = FakeTradingService(trades=[*rows, last_hour], page_cap=40)
     with running_service(fake):
         s = settings_for(fake.url, tmp_path)
         build(s, trading_day(FIRST + timedelta(days=10), "UTC"), demo=False, clock=lambda: NOW)
-        # a fill of the last cached day is corrected upstream
-        late = next(r for r in fake.trades if r["timestamp"].startswith("2025-11-11"))
-        late["price"] += 1.0
+        if change == "corrected price":
+            last_hour["price"] = 99.0
+        else:
+            fake.trades.append(make_row(timestamp=datetime(2025, 11, 11, 23, 59, 59, tzinfo=UTC), agent_id="b"))
         day = trading_day(FIRST + timedelta(days=11), "UTC")
         again = build(s, day, demo=False, clock=lambda: NOW)
         cold = build(settings_for(fake.url, tmp_path / "cold"), day, demo=False, clock=lambda: NOW)
     assert any("differ from the cached copy" in w for w in again.warnings)
-    assert numbers(again)["totals"] == numbers(cold)["totals"]
+    assert numbers(dataclasses.replace(again, warnings=())) == numbers(cold)
 
 
 def test_rebuild_ignores_the_cache(tmp_path):

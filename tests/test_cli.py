@@ -212,5 +212,5 @@ def test_rebuild_reads_the_whole_history_again(tmp_path):
             assert proc.returncode == 0, proc.stderr
             starts.append(next(q["start_date"][0] for p, q in fake.requests if p == "/api/trades/history"))
     assert starts[0].startswith("1970-01-01")  # nothing cached yet
-    assert starts[1].startswith("2025-11-20")  # the cache holds up to the day's end: only the overlap is read
+    assert starts[1].startswith("2025-11-20T23:00")  # cached: only the overlap hour before the day, and the day
     assert starts[2].startswith("1970-01-01")  # --rebuild
