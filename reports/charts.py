@@ -465,12 +465,21 @@ def equity_chart(report: Report) -> Chart | None:
 
 def render_charts(report: Report) -> list[Chart]:
     """Every chart of the report, in album order; the equity chart only when Prometheus gave a curve."""
+    return [chart for _, chart in chart_share(report)]
+
+
+def chart_share(report: Report, part: int = 0, parts: int = 1) -> list[tuple[int, Chart]]:
+    """The charts whose album position ``i`` has ``i % parts == part``, with that position.
+
+    Worker processes each draw one share; the bytes are those :func:`render_charts` gives.
+    """
     colors = agent_colors(report)
-    charts = [
-        intraday_chart(report, colors),
-        agents_chart(report, colors),
-        history_chart(report),
-        symbols_chart(report),
-        equity_chart(report),
+    jobs: list[Callable[[], Chart | None]] = [
+        lambda: intraday_chart(report, colors),
+        lambda: agents_chart(report, colors),
+        lambda: history_chart(report),
+        lambda: symbols_chart(report),
+        lambda: equity_chart(report),
     ]
-    return [c for c in charts if c is not None]
+    drawn = ((i, job()) for i, job in enumerate(jobs) if i % parts == part)
+    return [(i, chart) for i, chart in drawn if chart is not None]

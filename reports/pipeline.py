@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing as mp
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -164,13 +168,55 @@ def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
     )
 
 
-def render(report: Report, settings: Settings) -> tuple[Outbox, str]:
+@contextmanager
+def chart_workers() -> Iterator[Executor | None]:
+    """Two processes that import matplotlib while this one fetches and computes, then draw the charts.
+
+    Only where it is safe and pays: more than one core, and no other thread in this process (a fork
+    copies only the calling thread, and a lock held by another one would stay locked in the child).
+    """
+    if (os.cpu_count() or 1) < 2 or threading.active_count() > 1 or "fork" not in mp.get_all_start_methods():
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork"), initializer=_import_charts)
+    pool.submit(int)  # forks the workers now, so their imports overlap with the fetch
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+MAX_CHARTS = 8
+"""More than the charts there are: the album positions handed out to the workers."""
+
+
+def _import_charts() -> None:
+    import reports.charts  # noqa: F401
+
+
+def _chart_share(report: Report, part: int, parts: int) -> list:
+    from reports.charts import chart_share
+
+    return chart_share(report, part, parts)
+
+
+def draw_charts(report: Report, pool: Executor | None = None) -> list:
+    """The report's charts, drawn by ``pool``'s workers when given (this process then never loads matplotlib)."""
+    if pool is None:
+        from reports.charts import render_charts
+
+        return render_charts(report)
+    # One chart a job, so a free worker takes the next; a share of a position past the last chart is empty.
+    jobs = [pool.submit(_chart_share, report, position, MAX_CHARTS) for position in range(MAX_CHARTS)]
+    return [chart for job in jobs for _, chart in job.result()]
+
+
+def render(report: Report, settings: Settings, pool: Executor | None = None) -> tuple[Outbox, str]:
     """Charts, the HTML report and the Telegram summary; returns the outbox and report.html's text."""
-    from reports.charts import render_charts
     from reports.render import render_html, render_summary
 
     with stage("charts"):
-        charts = render_charts(report)
+        charts = draw_charts(report, pool)
     with stage("render"):
         html = render_html(report, charts, settings.templates_dir)
         messages = render_summary(report, settings.templates_dir)
@@ -212,9 +258,10 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
     success = False
     try:
         try:
-            report = build(settings, day, demo=options.demo, rebuild=options.rebuild, clock=clock)
-            fills = report.fills_read
-            outbox, _ = render(report, settings)
+            with chart_workers() as pool:
+                report = build(settings, day, demo=options.demo, rebuild=options.rebuild, clock=clock)
+                fills = report.fills_read
+                outbox, _ = render(report, settings, pool)
         except Exception as exc:
             if options.send:
                 from reports.deliver import send_failure_notice

@@ -11,10 +11,10 @@ import html
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
-from reports.charts import Chart
 from reports.flags import attention_flags, drawdown_series, source_notes
 from reports.fmt import (
     agent_label,
@@ -31,6 +31,9 @@ from reports.fmt import (
 )
 from reports.models import AgentReport, Report, SymbolReport
 from reports.tgtext import split_message
+
+if TYPE_CHECKING:
+    from reports.charts import Chart  # only a type here: drawing happens elsewhere
 
 DEFAULT_MAX_DRAWDOWN_LIMIT = 0.25
 SUMMARY_TEMPLATE = "summary.html.j2"
