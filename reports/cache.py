@@ -8,17 +8,25 @@ is read again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
 import os
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from reports.models import FILL_COLUMNS, Fills
+from reports.models import FILL_COLUMNS, FetchResult, Fills, TradingDay
+
+if TYPE_CHECKING:
+    from reports.fetch import TradingService
+
+_log = logging.getLogger("reports")
 
 FORMAT_VERSION = 2
 OVERLAP = timedelta(hours=1)
@@ -83,3 +91,43 @@ def same_fills(a: Fills, b: Fills) -> bool:
         return False
     left, right = a.frame.reset_index(drop=True), b.frame.reset_index(drop=True)
     return all(bool((left[c].to_numpy() == right[c].to_numpy()).all()) for c in FILL_COLUMNS)
+
+
+def read_through(service: TradingService, state_dir: Path, day: TradingDay, *, rebuild: bool = False) -> FetchResult:
+    """Every fill before the end of ``day``: what the cache holds, and from the service only what it does not.
+
+    The overlap is read again and compared; on any doubt the whole history is read, with a warning. After
+    the run the cache holds every fill before the end of ``day`` (a day that has ended).
+    """
+    path = cache_path(state_dir, service.base_url)
+    warnings: list[str] = []
+    cached = None
+    if not rebuild:
+        try:
+            cached = load(path)
+        except ValueError as exc:
+            warnings.append(f"{exc}: the history was read again in full")
+    result = None
+    if cached is not None:
+        verify_from = min(cached.until, day.start) - OVERLAP
+        recent = service.fills(end=day.end, start=verify_from)
+        overlap_end = min(cached.until, day.end)
+        if same_fills(cached.fills.since(verify_from).before(overlap_end), recent.fills.before(overlap_end)):
+            _log.debug("cache hit: %d cached fills, %d read", len(cached.fills), len(recent.fills))
+            fills = cached.fills.before(verify_from).then(recent.fills)
+            result = FetchResult(fills=fills, warnings=recent.warnings)
+        else:
+            warnings.append(
+                f"the trading service's fills from {verify_from.date()} differ from the cached copy: "
+                "the history was read again in full"
+            )
+    full_read = result is None
+    if result is None:
+        result = service.fills(end=day.end)
+    # The report day has ended, so every fill before its end is closed history worth keeping.
+    if full_read or (cached is not None and day.end > cached.until):
+        try:
+            save(path, result.fills, day.end)
+        except OSError as exc:
+            warnings.append(f"could not write the fill cache in {path.parent} ({exc.strerror}): next run reads all")
+    return dataclasses.replace(result, warnings=(*warnings, *result.warnings))

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing as mp
-import os
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from reports import report_json
 from reports.compute import build_report, trading_day
@@ -22,9 +18,7 @@ from reports.errors import ReportError
 from reports.models import FetchResult, Report, TradingDay
 from reports.outbox import Attachment, Outbox
 from reports.settings import Settings
-
-if TYPE_CHECKING:
-    from reports.fetch import TradingService
+from reports.workers import chart_workers, draw_charts
 
 log = logging.getLogger("reports")
 
@@ -76,49 +70,12 @@ def fetch(settings: Settings, day: TradingDay, *, demo: bool, rebuild: bool = Fa
         from reports.demo import demo_fills
 
         return demo_fills(day)
+    from reports.cache import read_through
     from reports.fetch import TradingService
 
     with TradingService(settings.trading_service_url) as service:
-        result = _fetch_cached(service, settings, day, rebuild=rebuild)
+        result = read_through(service, settings.state_dir, day, rebuild=rebuild)
         return dataclasses.replace(result, agents=service.agents())
-
-
-def _fetch_cached(service: TradingService, settings: Settings, day: TradingDay, *, rebuild: bool) -> FetchResult:
-    """Read only what the cache of closed days does not hold, checking the overlap; else read everything."""
-    from reports import cache
-
-    path = cache.cache_path(settings.state_dir, settings.trading_service_url)
-    warnings: list[str] = []
-    cached = None
-    if not rebuild:
-        try:
-            cached = cache.load(path)
-        except ValueError as exc:
-            warnings.append(f"{exc}: the history was read again in full")
-    result = None
-    if cached is not None:
-        verify_from = min(cached.until, day.start) - cache.OVERLAP
-        recent = service.fills(end=day.end, start=verify_from)
-        overlap_end = min(cached.until, day.end)
-        if cache.same_fills(cached.fills.since(verify_from).before(overlap_end), recent.fills.before(overlap_end)):
-            log.debug("cache hit: %d cached fills, %d read", len(cached.fills), len(recent.fills))
-            fills = cached.fills.before(verify_from).then(recent.fills)
-            result = FetchResult(fills=fills, warnings=recent.warnings)
-        else:
-            warnings.append(
-                f"the trading service's fills from {verify_from.date()} differ from the cached copy: "
-                "the history was read again in full"
-            )
-    full_read = result is None
-    if result is None:
-        result = service.fills(end=day.end)
-    # The report day has ended, so every fill before its end is closed history worth keeping.
-    if full_read or (cached is not None and day.end > cached.until):
-        try:
-            cache.save(path, result.fills, day.end)
-        except OSError as exc:
-            warnings.append(f"could not write the fill cache in {path.parent} ({exc.strerror}): next run reads all")
-    return dataclasses.replace(result, warnings=(*warnings, *result.warnings))
 
 
 def build(settings: Settings, day: TradingDay, *, demo: bool, rebuild: bool = False, clock: Clock = _utcnow) -> Report:
@@ -166,49 +123,6 @@ def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
         sources=Sources(trading_service="ok", prometheus=prometheus, reconciliation=reconciliation),
         warnings=tuple(warnings),
     )
-
-
-@contextmanager
-def chart_workers() -> Iterator[Executor | None]:
-    """Two processes that import matplotlib while this one fetches and computes, then draw the charts.
-
-    Only where it is safe and pays: more than one core, and no other thread in this process (a fork
-    copies only the calling thread, and a lock held by another one would stay locked in the child).
-    """
-    if (os.cpu_count() or 1) < 2 or threading.active_count() > 1 or "fork" not in mp.get_all_start_methods():
-        yield None
-        return
-    pool = ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork"), initializer=_import_charts)
-    pool.submit(int)  # forks the workers now, so their imports overlap with the fetch
-    try:
-        yield pool
-    finally:
-        pool.shutdown(cancel_futures=True)
-
-
-MAX_CHARTS = 8
-"""More than the charts there are: the album positions handed out to the workers."""
-
-
-def _import_charts() -> None:
-    import reports.charts  # noqa: F401
-
-
-def _chart_share(report: Report, part: int, parts: int) -> list:
-    from reports.charts import chart_share
-
-    return chart_share(report, part, parts)
-
-
-def draw_charts(report: Report, pool: Executor | None = None) -> list:
-    """The report's charts, drawn by ``pool``'s workers when given (this process then never loads matplotlib)."""
-    if pool is None:
-        from reports.charts import render_charts
-
-        return render_charts(report)
-    # One chart a job, so a free worker takes the next; a share of a position past the last chart is empty.
-    jobs = [pool.submit(_chart_share, report, position, MAX_CHARTS) for position in range(MAX_CHARTS)]
-    return [chart for job in jobs for _, chart in job.result()]
 
 
 def render(report: Report, settings: Settings, pool: Executor | None = None) -> tuple[Outbox, str]:
