@@ -7,6 +7,7 @@ The bytes are those the main process would draw.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import threading
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from reports.models import Report
+
+_log = logging.getLogger("reports")
 
 if TYPE_CHECKING:
     from reports.charts import Chart
@@ -31,8 +34,13 @@ def chart_workers() -> Iterator[Executor | None]:
     if (os.cpu_count() or 1) < 2 or threading.active_count() > 1 or "fork" not in mp.get_all_start_methods():
         yield None
         return
-    pool = ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork"), initializer=_import_charts)
-    pool.submit(int)  # forks the workers now, so their imports overlap with the fetch
+    try:
+        pool = ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork"), initializer=_import_charts)
+        pool.submit(int)  # forks the workers now, so their imports overlap with the fetch
+    except OSError as exc:  # no /dev/shm for the pool's semaphores, or no process to spare: draw here
+        _log.debug("chart workers unavailable (%s): drawing in this process", exc)
+        yield None
+        return
     try:
         yield pool
     finally:
