@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -63,10 +64,13 @@ def _chart_share(report: Report, part: int, parts: int) -> list[tuple[int, Chart
 
 def draw_charts(report: Report, pool: Executor | None = None) -> list[Chart]:
     """The report's charts, drawn by ``pool``'s workers when given (this process then never loads matplotlib)."""
-    if pool is None:
-        from reports.charts import render_charts
+    if pool is not None:
+        try:
+            # One chart a job, so a free worker takes the next; a position past the last chart is empty.
+            jobs = [pool.submit(_chart_share, report, position, MAX_CHARTS) for position in range(MAX_CHARTS)]
+            return [chart for job in jobs for _, chart in job.result()]
+        except BrokenProcessPool:  # a worker died (killed for memory, say): the charts are still owed
+            _log.warning("a chart worker died: drawing the charts in this process")
+    from reports.charts import render_charts
 
-        return render_charts(report)
-    # One chart a job, so a free worker takes the next; a share of a position past the last chart is empty.
-    jobs = [pool.submit(_chart_share, report, position, MAX_CHARTS) for position in range(MAX_CHARTS)]
-    return [chart for job in jobs for _, chart in job.result()]
+    return render_charts(report)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date
+
+import pytest
 
 from reports.charts import render_charts
 from reports.compute import trading_day
@@ -34,3 +38,13 @@ def test_no_fork_while_another_thread_runs():
     finally:
         stop.set()
         other.join()
+
+
+def test_a_dead_worker_does_not_cost_the_charts():
+    report = build(Settings(), trading_day(date(2025, 11, 21), "UTC"), demo=True)
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork")) as pool:
+        dead = pool.submit(os._exit, 1)  # the worker dies: the pool is broken for every later job
+        with pytest.raises(BrokenProcessPool):
+            dead.result()
+        charts = draw_charts(report, pool)
+    assert [c.png for c in charts] == [c.png for c in render_charts(report)]
