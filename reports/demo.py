@@ -1,8 +1,10 @@
 """The embedded demo (CONTRACT 1.3): a deterministic, realistic fill history for the six agents.
 
 Each UTC day's trading is drawn from a random generator seeded by that day alone, and prices follow a
-deterministic function of time, so the history is the same whichever report date asks for it: a
-backfill over the demo shows one consistent account. The history runs 45 days up to the report day.
+deterministic function of time: the same date always gives the same numbers, and a day's fills are the
+same whichever report date asks for them. The history is the 45 days up to the report day, in whole
+episodes (a position is never closed by a fill whose opening lies before the window), so equity starts
+from the capital 45 days back: the same day seen from two report dates can show other equity figures.
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ def price(market: _Market, t: float) -> float:
 
 def demo_fills(day: TradingDay) -> FetchResult:
     """Every demo fill before the end of ``day``, for the 45 days up to it, with the agents' display data."""
-    first = day.date - timedelta(days=HISTORY_DAYS)
+    # Whole episodes only: every day from the window's first one, so no fill closes a position it never opened.
+    first = day.date - timedelta(days=HISTORY_DAYS - 1)
     rows: list[tuple] = []
     for k in range((day.date - first).days + 2):
         rows.extend(_day_rows(first + timedelta(days=k)))
@@ -100,8 +103,7 @@ def demo_fills(day: TradingDay) -> FetchResult:
     frame["ts"] = (frame["t"] * 1_000_000_000).round().astype(np.int64)
     frame["notional"] = frame["price"] * frame["quantity"]
     frame["side"] = np.where(frame["side"] == "BUY", 1, -1).astype(np.int8)
-    start_ns = int(pd.Timestamp(datetime.combine(first + timedelta(days=1), datetime.min.time(), UTC)).value)
-    keep = (frame["ts"] < int(pd.Timestamp(day.end).value)) & (frame["ts"] >= start_ns)
+    keep = frame["ts"] < int(pd.Timestamp(day.end).value)
     return FetchResult(fills=Fills.from_frame(frame[keep]), agents=agent_directory())
 
 

@@ -136,9 +136,10 @@ class TradingService:
                 if self._exhausted(page, start, cursor, cursor_ns):
                     break
                 raise FetchError(
-                    f"the trading service at {self.base_url} returned no new fill for end_date={_iso(cursor)}: "
-                    f"more fills share that timestamp than one page holds ({len(raw)}), or the service ignores "
-                    "end_date; raise the service's page limit"
+                    f"the trading service at {self.base_url} returned no new fill for end_date={_iso(cursor)} "
+                    f"although older fills exist: {len(raw)} or more fills share that timestamp (a full page; "
+                    "some may be hidden behind it), or the service ignores end_date. Raise the service's page "
+                    "limit, or check its paging"
                 )
             fresh = page.frame if len(new_idx) == len(ids) else page.frame.iloc[new_idx]
             frames.append(fresh[(fresh["ts"] >= start_ns) & (fresh["ts"] < end_ns)])
@@ -182,6 +183,7 @@ class _Drops:
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self._seen: set[str] = set()
+        self.repaired: set[Any] = set()  # ids of rows kept with price x quantity for an unusable notional
 
     def add(self, reason: str, row: Any) -> None:
         key = json.dumps(row, sort_keys=True, default=str)
@@ -190,12 +192,18 @@ class _Drops:
             self.counts[reason] += 1
 
     def warnings(self) -> tuple[str, ...]:
+        out = []
         total = sum(self.counts.values())
-        if not total:
-            return ()
-        ordered = sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
-        parts = ", ".join(f"{n} {reason}{'s' if n > 1 else ''}" for reason, n in ordered)
-        return (f"{total} fill{'s' if total > 1 else ''} dropped: {parts}",)
+        if total:
+            ordered = sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
+            parts = ", ".join(f"{n} {reason}{'s' if n > 1 else ''}" for reason, n in ordered)
+            out.append(f"{total} fill{'s' if total > 1 else ''} dropped: {parts}")
+        if self.repaired:
+            n = len(self.repaired)
+            out.append(
+                f"{n} fill{'s' if n > 1 else ''} with an unusable notional: price × quantity used for the volume"
+            )
+        return tuple(out)
 
 
 def _new_rows(ids: list[int], page: _Page, seen: dict[int, int], drops: _Drops) -> list[int]:
@@ -226,7 +234,7 @@ def _validate(raw: list[Any], drops: _Drops) -> _Page:
     A page of well-formed rows takes the fast path (whole columns checked at once); any doubt sends
     the page through the row-by-row check that names what is wrong.
     """
-    built = _columns(raw) if all(type(r) is dict for r in raw) else None
+    built = _columns(raw, drops) if all(type(r) is dict for r in raw) else None
     if built is None:
         rows = []
         for row in raw:
@@ -235,7 +243,7 @@ def _validate(raw: list[Any], drops: _Drops) -> _Page:
                 drops.add(reason, row)
             else:
                 rows.append(row)
-        built = _columns(rows)
+        built = _columns(rows, drops)
         assert built is not None  # every row passed the row-by-row check
         raw = rows
     frame, marks, bad_ts = built
@@ -253,7 +261,9 @@ def _validate(raw: list[Any], drops: _Drops) -> _Page:
 _NUMBER = {float, int}
 
 
-def _columns(rows: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[int], np.ndarray] | None:
+def _columns(
+    rows: list[dict[str, Any]], drops: _Drops | None = None
+) -> tuple[pd.DataFrame, list[int], np.ndarray] | None:
     """The fill columns of rows that are all well formed (timestamps aside), else None.
 
     Returns the frame, a fingerprint per row, and which timestamps did not parse.
@@ -275,23 +285,25 @@ def _columns(rows: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[int], np.nd
         and set(sides) <= {"BUY", "SELL"}
         and set(map(type, prices)) <= _NUMBER
         and set(map(type, qtys)) <= _NUMBER
-        and set(map(type, notionals)) <= {*_NUMBER, type(None)}
         and set(map(type, fees)) <= {*_NUMBER, type(None)}
         and set(map(type, agents)) <= {str, type(None)}
     ):
         return None
     price = np.array(prices, dtype=np.float64)
     qty = np.array(qtys, dtype=np.float64)
-    notional = np.array([np.nan if v is None else v for v in notionals], dtype=np.float64)
     fee = np.array([0.0 if v is None else v for v in fees], dtype=np.float64)
-    given = np.array([v is not None for v in notionals], dtype=bool)
     if not (
-        np.all(np.isfinite(price) & (price > 0))
-        and np.all(np.isfinite(qty) & (qty > 0))
-        and np.all(np.isfinite(fee))
-        and np.all(~given | (np.isfinite(notional) & (notional > 0)))
+        np.all(np.isfinite(price) & (price > 0)) and np.all(np.isfinite(qty) & (qty > 0)) and np.all(np.isfinite(fee))
     ):
         return None
+    # notional only feeds the volume: one that is missing or unusable is price x quantity, never a lost fill.
+    given = [v if type(v) in _NUMBER else None for v in notionals]
+    notional = np.array([np.nan if v is None else v for v in given], dtype=np.float64)
+    usable = np.isfinite(notional) & (notional > 0)
+    if drops is not None:
+        drops.repaired.update(
+            i for i, v, ok in zip(ids, notionals, usable.tolist(), strict=True) if v is not None and not ok
+        )
     parsed = pd.to_datetime(pd.Series(stamps, dtype=object), format="ISO8601", utc=True, errors="coerce")
     bad_ts = parsed.isna().to_numpy()
     ts = parsed.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64(0, "ns")).astype(np.int64)
@@ -303,7 +315,7 @@ def _columns(rows: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[int], np.nd
             "side": np.where(np.array(sides, dtype=object) == "BUY", 1, -1).astype(np.int8),
             "price": price,
             "quantity": qty,
-            "notional": np.where(np.isnan(notional), price * qty, notional),
+            "notional": np.where(usable, notional, price * qty),
             "agent_id": [a or UNATTRIBUTED for a in agents],
             "fee": fee,
         }
@@ -329,9 +341,7 @@ def _problem(row: Any) -> str | None:
         return "bad price"
     if not _finite_positive(row.get("quantity")):
         return "bad quantity"
-    notional, fee = row.get("notional"), row.get("fee")
-    if notional is not None and not _finite_positive(notional):
-        return "bad notional"
+    fee = row.get("fee")
     if fee is not None and not (isinstance(fee, int | float) and not isinstance(fee, bool) and math.isfinite(fee)):
         return "bad fee"
     agent = row.get("agent_id")

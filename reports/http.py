@@ -55,6 +55,9 @@ def get_json(
         except httpx.TransportError as exc:
             last = f"could not connect ({type(exc).__name__})"
             continue
+        except httpx.RequestError as exc:  # an undecodable body, too many redirects
+            last = f"answered unreadably ({type(exc).__name__})"
+            continue
         if response.status_code in RETRY_STATUSES:
             last = f"answered {response.status_code}{_detail(response)}"
             if attempt + 1 < attempts:

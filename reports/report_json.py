@@ -34,7 +34,7 @@ def _num(x: float | int | None) -> float | int | None:
     """JSON has no NaN or infinity: those are "not computable", so null."""
     if x is None or isinstance(x, int):
         return x
-    return float(x) if math.isfinite(x) else None
+    return float(x) + 0.0 if math.isfinite(x) else None  # + 0.0: no "-0.0" in the file
 
 
 def totals_dict(t: Totals) -> dict[str, Any]:

@@ -31,7 +31,8 @@ def sharpe(r: np.ndarray) -> float | None:
     if len(r) < 2:
         return None
     sd = float(np.std(r, ddof=1))
-    if sd == 0.0 or not math.isfinite(sd):
+    # Equal returns leave rounding noise (1e-17), not a deviation: that is the "zero deviation" case.
+    if sd <= 1e-12 * abs(float(np.mean(r))) or sd == 0.0 or not math.isfinite(sd):
         return None
     return float(np.mean(r) / sd * math.sqrt(PERIODS_PER_YEAR))
 

@@ -127,3 +127,20 @@ def test_round_trip_keeps_every_column(tmp_path):
         bad = tmp_path / "bad.npz"
         np.savez(bad, version=np.int64(99))
         cache.load(bad)
+
+
+def test_a_cached_id_coming_back_later_is_settled_by_a_full_read(tmp_path):
+    rows = history()
+    fake = FakeTradingService(trades=rows, page_cap=40)
+    with running_service(fake):
+        s = settings_for(fake.url, tmp_path)
+        build(s, trading_day(FIRST + timedelta(days=9), "UTC"), demo=False, clock=lambda: NOW)
+        reused = dict(rows[0], timestamp=datetime(2025, 11, 11, 12, tzinfo=UTC).isoformat(), price=150.0)
+        fake.trades.append(reused)  # the id of a fill of the first day, again on day 11 with other content
+        day = trading_day(FIRST + timedelta(days=10), "UTC")
+        again = build(s, day, demo=False, clock=lambda: NOW)
+        cold = build(settings_for(fake.url, tmp_path / "cold"), day, demo=False, clock=lambda: NOW)
+    assert any("differ from the cached copy" in w for w in again.warnings)
+    assert any("1 duplicate id" in w for w in cold.warnings)
+    assert numbers(again)["totals"] == numbers(cold)["totals"]
+    assert again.fills_read == cold.fills_read

@@ -85,12 +85,19 @@ def test_malformed_rows_are_dropped_and_counted():
     zero_qty = make_row(minutes=12, quantity=0.0)
     null_fee = make_row(minutes=13, raw_fee=None, raw_agent=None)
     null_fee["notional"] = None
-    fake = FakeTradingService(trades=[*good, dup, bad_side, nan_price, zero_qty, null_fee])
+    zero_notional = make_row(minutes=14)
+    zero_notional["notional"] = 0.0
+    fake = FakeTradingService(trades=[*good, dup, bad_side, nan_price, zero_qty, null_fee, zero_notional])
     with running_service(fake), client(fake.url) as service:
         result = service.fills(end=END)
     frame = result.fills.frame
-    assert len(frame) == 4
-    assert result.warnings == ("4 fills dropped: 1 bad price, 1 bad quantity, 1 duplicate id, 1 unknown side",)
+    assert len(frame) == 5
+    assert result.warnings == (
+        "4 fills dropped: 1 bad price, 1 bad quantity, 1 duplicate id, 1 unknown side",
+        "1 fill with an unusable notional: price × quantity used for the volume",
+    )
+    kept = frame[frame["id"] == zero_notional["id"]].iloc[0]
+    assert kept["notional"] == pytest.approx(kept["price"] * kept["quantity"])
     row = frame[frame["id"] == null_fee["id"]].iloc[0]
     assert row["fee"] == 0.0 and row["agent_id"] == "unattributed"
     assert row["notional"] == pytest.approx(row["price"] * row["quantity"])

@@ -45,6 +45,8 @@ def test_not_computable_cases_are_none():
     flat = risk.window_risk(np.zeros(3), np.zeros(3))
     assert flat.sharpe is None and flat.win_days is None
     assert (flat.pnl, flat.return_, flat.max_drawdown) == (0.0, 0.0, 0.0)
+    equal = risk.window_risk(np.zeros(3), np.array([0.1, 0.1, 0.1]))  # std is 1.7e-17 in floating point
+    assert equal.sharpe is None
     empty = risk.window_risk(np.array([]), np.array([]))
     assert empty.days == 0 and empty.max_drawdown == 0.0
 
