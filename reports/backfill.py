@@ -12,12 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from reports.errors import DeliveryError, ReportError
+from reports.errors import DeliveryError, ReportError, UsageError
 from reports.logs import StatusLine, run_context, status_line
 from reports.settings import Settings
 from reports.state import DeliveryStore
+
+if TYPE_CHECKING:
+    from reports.pipeline import RunOptions
 
 log = logging.getLogger("reports.backfill")
 BAR_WIDTH = 24
@@ -106,23 +109,38 @@ def backfill(
     send: bool = True,
     output: Path | None = None,
     force: bool = False,
+    rebuild: bool = False,
     progress: Progress | None = None,
 ) -> list[DayResult]:
     """Build (and unless a dry run, send) the report of every day from ``first`` to ``last``, oldest first.
 
-    With ``output``, each day's artifacts go to ``output/<date>/``. Never raises for one day's failure:
-    the day's result says ``failed`` with the reason, and the next day runs.
+    With ``output``, each day's artifacts go to ``output/<date>/`` (a day already delivered is built and
+    written too; its delivery then sends nothing new). ``rebuild`` ignores the cache for the first day; the
+    days after it then use the cache that day wrote. Never raises for one day's failure: the day's result says
+    ``failed`` with the reason, and the next day runs.
     """
+    from reports.pipeline import RunOptions
+
     days = days_between(first, last)
     progress = progress or Progress(len(days))
 
     def run_day(day: date) -> DayResult:
-        if send and not force and delivered_everywhere(settings, day):
+        already = send and not force and delivered_everywhere(settings, day)
+        if already and output is None:
             log.info("report %s was already delivered to every chat: skipped (--force sends it again)", day)
             return DayResult(day, "skipped", None, "already delivered")
-        return _run_one(
-            day, settings, demo=demo, send=send, output=output / day.isoformat() if output else None, force=force
+        options = RunOptions(
+            day,
+            demo=demo,
+            send=send,
+            output=output / day.isoformat() if output else None,
+            force=force,
+            rebuild=rebuild and day == days[0],
         )
+        result = _run_one(options, settings)
+        if already and result.outcome == "sent":  # built and written; the delivery only edited or left it
+            return DayResult(day, "skipped", result.total_pnl, f"already delivered; {result.detail}")
+        return result
 
     if progress.tty:
         with status_line(progress.stream) as line:
@@ -145,11 +163,14 @@ def _loop(days: list[date], run_day: RunDay, progress: Progress) -> list[DayResu
     return results
 
 
-def _run_one(day: date, settings: Settings, *, demo: bool, send: bool, output: Path | None, force: bool) -> DayResult:
-    from reports.pipeline import RunOptions, run
+def _run_one(options: RunOptions, settings: Settings) -> DayResult:
+    from reports.pipeline import run
 
+    day, send = options.report_date, options.send
     try:
-        outcome = run(RunOptions(day, demo=demo, send=send, output=output, force=force), settings)
+        outcome = run(options, settings)
+    except UsageError:  # a setting that is wrong for one day is wrong for all: stop, exit 2
+        raise
     except ReportError as exc:
         log.error("report %s failed: %s", day, exc)
         return DayResult(day, "failed", None, str(exc))

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from reports.settings import Settings
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SUBCOMMANDS = ("schedule", "check")
 GRACE = 3600.0  # reports.schedule.DEFAULT_GRACE, repeated so that --help does not import APScheduler
 
 log = logging.getLogger("reports")
@@ -98,10 +99,17 @@ def _settings(verbose: bool) -> Settings:
 
 
 def _need_telegram(settings: Settings) -> None:
+    from reports.errors import DeliveryError
+    from reports.state import DeliveryStore
+
     if settings.telegram_bot_token is None:
         raise UsageError("TELEGRAM_BOT_TOKEN is not set: set it to send, or use --dry-run")
     if not settings.telegram_chats:
         raise UsageError("TELEGRAM_CHAT_ID is not set: set it to one or more chat ids to send, or use --dry-run")
+    try:  # without its delivery records a re-run would post again: a setting to fix before any request
+        DeliveryStore(settings.state_dir).check_writable()
+    except DeliveryError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -124,7 +132,7 @@ def _report(args: argparse.Namespace) -> int:
         outcome = run(options, settings)
     totals = outcome.report.totals
     where = f", artifacts in {outcome.output_dir}" if outcome.output_dir else ""
-    sent = f", {outcome.messages_sent} Telegram calls" if send else " (dry run, nothing sent)"
+    sent = f", {outcome.messages_sent} Telegram messages sent" if send else " (dry run, nothing sent)"
     print(f"report {day.isoformat()}: total P&L {totals.total_pnl:+,.2f} USDT{sent}{where}")
     return 0
 
@@ -139,7 +147,9 @@ def _backfill(args: argparse.Namespace, settings: Settings, send: bool) -> int:
         _need_telegram(settings)
     from reports.backfill import backfill, failure_summary, render_table
 
-    results = backfill(first, last, settings, demo=args.demo, send=send, output=args.output, force=args.force)
+    results = backfill(
+        first, last, settings, demo=args.demo, send=send, output=args.output, force=args.force, rebuild=args.rebuild
+    )
     print(render_table(results))
     problem = failure_summary(results)
     if problem:
@@ -203,6 +213,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = "--verbose" in argv or "-v" in argv
     from reports.logs import failure_line
 
+    # `report -v schedule` as well as `report schedule -v`: leading verbose flags may precede a subcommand.
+    lead = 0
+    while lead < len(argv) and argv[lead] in ("-v", "--verbose"):
+        lead += 1
+    if lead < len(argv) and argv[lead] in SUBCOMMANDS:
+        argv = [argv[lead], *argv[:lead], *argv[lead + 1 :]]
     try:
         if argv and argv[0] == "schedule":
             return _schedule(argv[1:])

@@ -121,7 +121,10 @@ def deliver(
     with _quiet_url_loggers(token), warnings.catch_warnings():
         # PTB 22 warns when RetryAfter.retry_after is read as a number; we accept either type.
         warnings.filterwarnings("ignore", message=r".*`retry_after`", category=PTBDeprecationWarning)
-        result = asyncio.run(_deliver_all(outbox, settings, force, log, policy or DeliveryPolicy(), should_stop))
+        store = DeliveryStore(settings.state_dir)
+        store.check_writable(outbox.report_date)  # before the first message: a record we cannot keep means a repost
+        with store.lock(outbox.report_date):
+            result = asyncio.run(_deliver_all(outbox, settings, force, log, policy or DeliveryPolicy(), should_stop))
     for warning in result.warnings:
         log.warning("%s", warning)
     failed = result.failed

@@ -23,7 +23,8 @@ class DeliveryPolicy:
     """Pacing, retry and timeout settings; the defaults suit Telegram, tests pass smaller ones."""
 
     min_interval: float = 1.0  # seconds between two calls to one chat: Telegram allows about 1 a second
-    retry_budget: float = 120.0  # seconds one call may spend waiting out 429s and retrying errors
+    retry_budget: float = 120.0  # seconds one call may spend retrying network errors and 5xx
+    flood_budget: float = 900.0  # seconds one call may spend waiting out flood control (429 retry_after)
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     connect_timeout: float = 10.0

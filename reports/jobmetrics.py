@@ -31,7 +31,7 @@ def job_registry(
     gauge("daily_report_last_run_timestamp_seconds", "End of the last run, success or not (Unix time).", finished)
     gauge("daily_report_duration_seconds", "How long the last run took.", max(finished - started, 0.0))
     gauge("daily_report_fills_processed", "Fills the last run read from the trading service.", fills)
-    gauge("daily_report_messages_sent", "Telegram calls the last run made successfully.", messages)
+    gauge("daily_report_messages_sent", "Telegram messages the last run sent.", messages)
     gauge("daily_report_failed", "1 when the last run failed, else 0.", 0 if success else 1)
     if report_date is not None:
         midnight = datetime(report_date.year, report_date.month, report_date.day, tzinfo=UTC)

@@ -6,10 +6,14 @@ successful Bot API call, so that a run killed at any point leaves a record of ex
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -128,6 +132,43 @@ class DeliveryStore:
                 f"the delivery record {path} is unreadable ({err}): delete it to let the report be sent "
                 "again, or run with --force"
             ) from err
+
+    def check_writable(self, report_date: date | None = None) -> None:
+        """:class:`DeliveryError` when records (of that date) cannot be written: found before anything is sent."""
+        folder = self.root if report_date is None else self.root / report_date.isoformat()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".probe.", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            raise DeliveryError(
+                f"cannot write delivery records in {folder} ({err.strerror}): make REPORT_STATE_DIR writable; "
+                "nothing was sent"
+            ) from err
+
+    @contextmanager
+    def lock(self, report_date: date, wait: float = 600.0) -> Iterator[None]:
+        """Hold the date's lock for a delivery: two runs (the schedule and one by hand) never post a date at once."""
+        folder = self.root / report_date.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise DeliveryError(
+                            f"another report run is delivering {report_date} (lock {folder / '.lock'}) "
+                            f"for over {wait:g} s: let it finish, then re-run"
+                        ) from None
+                    time.sleep(0.5)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
 
     def save(self, record: DeliveryRecord) -> Path:
         """Write the record atomically: a reader sees the old file or the new one, never half of one."""

@@ -147,7 +147,9 @@ def test_delivered_days_are_skipped_unless_forced(tmp_path):
     assert [r.outcome for r in first] == ["skipped", "sent"]
     assert first[1].total_pnl is not None and "Telegram messages" in first[1].detail
     assert (tmp_path / "out" / days[1].isoformat() / "report.json").exists()
-    assert not (tmp_path / "out" / days[0].isoformat()).exists()
+    # with --output a delivered day is still built and written (CONTRACT 2), and gets no new message
+    assert (tmp_path / "out" / days[0].isoformat() / "report.json").exists()
+    assert first[0].detail.startswith("already delivered")
     assert documents == 1 and days[1].isoformat() in captions[0]
     assert [r.outcome for r in again] == ["skipped", "skipped"] and after_again == 1
     assert [r.outcome for r in forced] == ["sent"] and days[0].isoformat() in captions[1]

@@ -127,6 +127,16 @@ def test_dry_run_defaults_to_out_date_folder(tmp_path):
         (["--date", "2025-11-21"], {"TELEGRAM_BOT_TOKEN": "1:x"}, "TELEGRAM_CHAT_ID is not set"),
         (["--bogus"], {}, "unrecognized arguments"),
         (["--demo"], {"REPORT_AGENT_CAPITAL": "lots"}, "REPORT_AGENT_CAPITAL"),
+        (
+            ["--date", "2025-11-21"],
+            {"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_CHAT_ID": "5", "REPORT_STATE_DIR": "/proc/no-such-state"},
+            "cannot write delivery records",
+        ),
+        (
+            ["--from", "2025-11-20", "--to", "2025-11-21", "--dry-run"],
+            {"REPORT_QUERIES_FILE": "/nonexistent/queries.yaml"},
+            "REPORT_QUERIES_FILE",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, env, needle):
@@ -214,3 +224,9 @@ def test_rebuild_reads_the_whole_history_again(tmp_path):
     assert starts[0].startswith("1970-01-01")  # nothing cached yet
     assert starts[1].startswith("2025-11-20T23:00")  # cached: only the overlap hour before the day, and the day
     assert starts[2].startswith("1970-01-01")  # --rebuild
+
+
+def test_verbose_may_come_before_a_subcommand():
+    proc = run_report("-v", "check", env={"TRADING_SERVICE_URL": "http://127.0.0.1:9"})
+    assert "unrecognized arguments" not in proc.stderr
+    assert any(line.startswith("FAIL trading service") for line in proc.stdout.splitlines()), proc.stdout

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -139,11 +139,38 @@ def test_flood_control_is_waited_out_with_one_delivery(fake: FakeTelegram, setti
     assert sends(fake).count("sendMessage") == 2 and result.messages_sent == 6
 
 
-def test_flood_wait_beyond_the_budget_stops_and_says_so(fake: FakeTelegram, settings: Settings) -> None:
+def test_flood_wait_longer_than_the_error_budget_is_still_waited_out(fake: FakeTelegram, settings: Settings) -> None:
+    fake.fail("sendMediaGroup", 429, retry_after=2)
+    result = deliver(make_outbox(), settings, policy=replace(FAST, retry_budget=0.5))
+    assert [r.status for r in fake.attempts("sendMediaGroup")] == [429, 200]
+    assert not result.failed
+
+
+def test_flood_wait_beyond_the_flood_budget_stops_and_says_so(fake: FakeTelegram, settings: Settings) -> None:
     fake.fail("sendMediaGroup", 429, retry_after=30)
     with pytest.raises(DeliveryFailed, match="flood control asks to wait 30 s") as caught:
-        deliver(make_outbox(), settings, policy=FAST)
+        deliver(make_outbox(), settings, policy=replace(FAST, flood_budget=10.0))
     assert caught.value.result.chats[0].sent == 2
+
+
+def test_a_state_folder_that_cannot_be_written_sends_nothing(fake: FakeTelegram, settings: Settings) -> None:
+    blocker = settings.state_dir / "not-a-folder"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("")
+    with pytest.raises(DeliveryError, match=r"cannot write delivery records .*nothing was sent"):
+        deliver(make_outbox(), replace(settings, state_dir=blocker), policy=FAST)
+    assert sends(fake) == []
+
+
+def test_one_delivery_of_a_date_at_a_time(tmp_path: Path) -> None:
+    store = DeliveryStore(tmp_path)
+    with store.lock(DAY):
+        with pytest.raises(DeliveryError, match="another report run is delivering"), store.lock(DAY, wait=0.3):
+            pass
+        with store.lock(DAY + timedelta(days=1), wait=0.3):  # another date is not held
+            pass
+    with store.lock(DAY, wait=0.3):  # released
+        pass
 
 
 def test_server_errors_and_dropped_connections_are_retried(fake: FakeTelegram, settings: Settings) -> None:

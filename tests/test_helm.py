@@ -423,8 +423,8 @@ def test_external_trader_without_admin_token() -> None:
 @pytest.mark.parametrize(
     ("values", "claim"),
     [
-        ({}, None),
-        ({"dailyReport": {"persistence": {"enabled": True}}}, f"{RELEASE}-daily-report-state"),
+        ({}, f"{RELEASE}-daily-report-state"),
+        ({"dailyReport": {"persistence": {"enabled": False}}}, None),
         ({"dailyReport": {"persistence": {"enabled": True, "existingClaim": "mine"}}}, "mine"),
     ],
 )
