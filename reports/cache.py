@@ -93,6 +93,15 @@ def same_fills(a: Fills, b: Fills) -> bool:
     return all(bool((left[c].to_numpy() == right[c].to_numpy()).all()) for c in FILL_COLUMNS)
 
 
+def _any_common(small: np.ndarray, large: np.ndarray) -> bool:
+    """Whether two id arrays share a value (a sort and a binary search: np.isin hashes both, slower here)."""
+    if not len(small) or not len(large):
+        return False
+    ordered = np.sort(large)
+    at = np.minimum(np.searchsorted(ordered, small), len(ordered) - 1)
+    return bool((ordered[at] == small).any())
+
+
 def read_through(service: TradingService, state_dir: Path, day: TradingDay, *, rebuild: bool = False) -> FetchResult:
     """Every fill before the end of ``day``: what the cache holds, and from the service only what it does not.
 
@@ -115,7 +124,7 @@ def read_through(service: TradingService, state_dir: Path, day: TradingDay, *, r
         older = cached.fills.before(verify_from)
         if same_fills(cached.fills.since(verify_from).before(overlap_end), recent.fills.before(overlap_end)) and not (
             # A cached id that comes back later is a duplicate the full read settles; the copy cannot.
-            np.isin(recent.fills.frame["id"].to_numpy(), older.frame["id"].to_numpy()).any()
+            _any_common(recent.fills.frame["id"].to_numpy(), older.frame["id"].to_numpy())
         ):
             _log.debug("cache hit: %d cached fills, %d read", len(cached.fills), len(recent.fills))
             fills = older.then(recent.fills)

@@ -297,13 +297,16 @@ def _columns(
     ):
         return None
     # notional only feeds the volume: one that is missing or unusable is price x quantity, never a lost fill.
-    given = [v if type(v) in _NUMBER else None for v in notionals]
-    notional = np.array([np.nan if v is None else v for v in given], dtype=np.float64)
+    if set(map(type, notionals)) <= _NUMBER:  # the usual page: every notional a number
+        notional = np.array(notionals, dtype=np.float64)
+        given = np.ones(len(notionals), dtype=bool)
+    else:
+        given = np.array([type(v) in _NUMBER for v in notionals], dtype=bool)
+        notional = np.array([v if ok else np.nan for v, ok in zip(notionals, given, strict=True)], dtype=np.float64)
     usable = np.isfinite(notional) & (notional > 0)
-    if drops is not None:
-        drops.repaired.update(
-            i for i, v, ok in zip(ids, notionals, usable.tolist(), strict=True) if v is not None and not ok
-        )
+    unusable = given & ~usable
+    if drops is not None and unusable.any():
+        drops.repaired.update(np.asarray(ids)[unusable].tolist())
     parsed = pd.to_datetime(pd.Series(stamps, dtype=object), format="ISO8601", utc=True, errors="coerce")
     bad_ts = parsed.isna().to_numpy()
     ts = parsed.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64(0, "ns")).astype(np.int64)
