@@ -21,15 +21,17 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.runtime
 	$(BIN)/report --demo --output out/demo
 
-## test: install everything the tests need (Debian packages included), lint, run every test
+## test: install everything the tests need (Debian packages included), lint, check the import contracts, run every test
 test: $(VENV)/.test
 	./scripts/install-system-deps.sh
 	$(BIN)/ruff check reports tests bench
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check reports tests bench
 	$(BIN)/ruff format --check reports tests bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) out

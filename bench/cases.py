@@ -113,9 +113,9 @@ def case_help(ctx: Context) -> list[Row]:
 
 
 def case_engine(ctx: Context) -> list[Row]:
-    """``reports.engine.replay`` in process on generated fills, snapshots at every day's end."""
-    from reports.engine import replay
+    """``reports.numbers.engine.replay`` in process on generated fills, snapshots at every day's end."""
     from reports.models import Fills
+    from reports.numbers.engine import replay
 
     rows: list[Row] = []
     for n in ctx.sizes.engine:

@@ -117,7 +117,7 @@ def document(rows: list[Row], sizes_note: str) -> str:
             "- *fills*: fills the service holds up to the end of the report day; *served*: fill rows the fake",
             "  sent during that run (the cached next-day run should be close to one day's fills).",
             "- stage columns: the `stage NAME 1.234s` lines of `--verbose`; empty where the run logged none.",
-            "- engine rows: `reports.engine.replay` in process (best of 2), a snapshot at every day's end.",
+            "- engine rows: `reports.numbers.engine.replay` in process (best of 2), a snapshot at every day's end.",
             "- *vs quantstats*: the demo report's wall time over that of quantstats' `reports.html` on the demo's",
             "  `daily[].return`, each a fresh process with its imports, run alternately in the same benchmark run",
             "  (medians of 3); the note gives the ratio to the `reports.html` call alone too.",

@@ -23,8 +23,7 @@ if TYPE_CHECKING:
     from reports.settings import Settings
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-SUBCOMMANDS = ("schedule", "check")
-GRACE = 3600.0  # reports.schedule.DEFAULT_GRACE, repeated so that --help does not import APScheduler
+GRACE = 3600.0  # reports.operations.schedule.DEFAULT_GRACE, repeated so that --help does not import APScheduler
 
 log = logging.getLogger("reports")
 
@@ -33,15 +32,23 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and exit 2) like every other failure."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see report --help)")
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _verbose(parser: argparse.ArgumentParser) -> None:
+    # Its own dest per level: a subcommand's default would otherwise undo `report -v schedule`.
+    dest = "verbose" if parser.prog != "report" else "verbose_lead"
+    parser.add_argument("--verbose", "-v", dest=dest, action="store_true", help="debug logs, and tracebacks on errors")
 
 
 def _parser() -> argparse.ArgumentParser:
+    """The whole command line: the daily report's own flags, and one subparser per subcommand."""
     parser = _Parser(
         prog="report",
-        description="Build the daily strategy report of the Sapphire trading system and post it to Telegram.",
-        epilog="Subcommands: 'report schedule' runs the daily schedule in the foreground; "
-        "'report check' checks every source and destination. Settings come from the environment (see README).",
+        description="Build the daily strategy report of the Sapphire trading system and post it to Telegram. "
+        "Without a subcommand: the report of one day (or of --from/--to).",
+        epilog="'report COMMAND --help' shows a command's own options. "
+        "Settings come from the environment: see docs/contract.md.",
     )
     parser.add_argument("--date", metavar="YYYY-MM-DD", help="trading day to report (default: the last complete day)")
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day of a range of reports")
@@ -52,7 +59,36 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--send", action="store_true", help="with --demo: send to Telegram after all")
     parser.add_argument("--force", action="store_true", help="send again even if this date was already delivered")
     parser.add_argument("--rebuild", action="store_true", help="ignore the cache of closed days: read every fill")
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logs, and tracebacks on errors")
+    _verbose(parser)
+    parser.set_defaults(command=_report)
+    commands = parser.add_subparsers(title="commands", metavar="[COMMAND]", parser_class=_Parser)
+
+    schedule = commands.add_parser(
+        "schedule",
+        help="send each day's report at REPORT_SCHEDULE, in the foreground",
+        description="Send each day's report at REPORT_SCHEDULE "
+        "(cron) in REPORT_TIMEZONE, in the foreground, until SIGTERM or Ctrl-C.",
+    )
+    schedule.add_argument(
+        "--grace",
+        type=float,
+        default=GRACE,
+        metavar="SECONDS",
+        help=f"run a missed run at most this late (default {GRACE:g}: a run missed by more is logged)",
+    )
+    schedule.add_argument("--dry-run", action="store_true", help="write the artifacts instead of sending")
+    schedule.add_argument("--output", type=Path, metavar="DIR", help="write each day's artifacts to DIR/<date>/")
+    _verbose(schedule)
+    schedule.set_defaults(command=_schedule)
+
+    check = commands.add_parser(
+        "check",
+        help="check every source and destination, one line each",
+        description="Check each configured source and destination, "
+        "one line each; exit 0 when everything needed to send works.",
+    )
+    _verbose(check)
+    check.set_defaults(command=_check)
     return parser
 
 
@@ -84,7 +120,7 @@ def check_ended(day: date, timezone: str, flag: str = "--date", now: datetime | 
 
 def setup_logging(settings: Settings | None, verbose: bool) -> None:
     """Logs to standard error as text, or JSON lines with ``REPORT_LOG_FORMAT=json``; secrets scrubbed."""
-    from reports.logs import setup_logging as setup
+    from reports.operations.logs import setup_logging as setup
 
     secrets = [s.reveal() for s in (settings.telegram_bot_token, settings.admin_api_token) if s] if settings else []
     setup(fmt=settings.log_format if settings else "text", verbose=verbose, secrets=secrets)
@@ -99,8 +135,8 @@ def _settings(verbose: bool) -> Settings:
 
 
 def _need_telegram(settings: Settings) -> None:
+    from reports.delivery.records import DeliveryStore
     from reports.errors import DeliveryError
-    from reports.state import DeliveryStore
 
     if settings.telegram_bot_token is None:
         raise UsageError("TELEGRAM_BOT_TOKEN is not set: set it to send, or use --dry-run")
@@ -124,8 +160,8 @@ def _report(args: argparse.Namespace) -> int:
     day = check_ended(parse_date(args.date), settings.timezone) if args.date else last_complete_day(settings.timezone)
     if send:
         _need_telegram(settings)
-    from reports.logs import run_context
-    from reports.pipeline import RunOptions, run
+    from reports.operations.logs import run_context
+    from reports.operations.pipeline import RunOptions, run
 
     with run_context(day):
         options = RunOptions(day, demo=args.demo, send=send, output=args.output, force=args.force, rebuild=args.rebuild)
@@ -145,7 +181,7 @@ def _backfill(args: argparse.Namespace, settings: Settings, send: bool) -> int:
         raise UsageError(f"--to {last} is before --from {first}: give the range oldest first")
     if send:
         _need_telegram(settings)
-    from reports.backfill import backfill, failure_summary, render_table
+    from reports.operations.backfill import backfill, failure_summary, render_table
 
     results = backfill(
         first, last, settings, demo=args.demo, send=send, output=args.output, force=args.force, rebuild=args.rebuild
@@ -157,27 +193,10 @@ def _backfill(args: argparse.Namespace, settings: Settings, send: bool) -> int:
     return 0
 
 
-def _schedule(argv: list[str]) -> int:
+def _schedule(args: argparse.Namespace) -> int:
     """``report schedule``: send each day's report at REPORT_SCHEDULE until SIGTERM/SIGINT."""
-
-    parser = _Parser(
-        prog="report schedule",
-        description="Send each day's report at REPORT_SCHEDULE "
-        "(cron) in REPORT_TIMEZONE, in the foreground, until SIGTERM or Ctrl-C.",
-    )
-    parser.add_argument(
-        "--grace",
-        type=float,
-        default=GRACE,
-        metavar="SECONDS",
-        help=f"run a missed run at most this late (default {GRACE:g}: a run missed by more is logged)",
-    )
-    parser.add_argument("--dry-run", action="store_true", help="write the artifacts instead of sending")
-    parser.add_argument("--output", type=Path, metavar="DIR", help="write each day's artifacts to DIR/<date>/")
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logs, and tracebacks on errors")
-    args = parser.parse_args(argv)
     settings = _settings(args.verbose)
-    from reports.schedule import parse_schedule, run_schedule
+    from reports.operations.schedule import parse_schedule, run_schedule
 
     parse_schedule(settings.schedule, settings.timezone)  # a bad cron is exit 2 before anything else
     if not args.dry_run:
@@ -185,16 +204,10 @@ def _schedule(argv: list[str]) -> int:
     return run_schedule(settings, send=not args.dry_run, output=args.output, grace=args.grace)
 
 
-def _check(argv: list[str]) -> int:
+def _check(args: argparse.Namespace) -> int:
     """``report check``: one line per link; exit 0 when everything needed to send works."""
-    parser = _Parser(
-        prog="report check",
-        description="Check each configured source and destination, "
-        "one line each; exit 0 when everything needed to send works.",
-    )
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logs, and tracebacks on errors")
-    settings = _settings(parser.parse_args(argv).verbose)
-    from reports.check import exit_status, run_checks
+    settings = _settings(args.verbose)
+    from reports.operations.check import exit_status, run_checks
 
     lines = []
     for line in run_checks(settings):
@@ -211,20 +224,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``report`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv or "-v" in argv
-    from reports.logs import failure_line
+    from reports.operations.logs import failure_line
 
-    # `report -v schedule` as well as `report schedule -v`: leading verbose flags may precede a subcommand.
-    lead = 0
-    while lead < len(argv) and argv[lead] in ("-v", "--verbose"):
-        lead += 1
-    if lead < len(argv) and argv[lead] in SUBCOMMANDS:
-        argv = [argv[lead], *argv[:lead], *argv[lead + 1 :]]
     try:
-        if argv and argv[0] == "schedule":
-            return _schedule(argv[1:])
-        if argv and argv[0] == "check":
-            return _check(argv[1:])
-        return _report(_parser().parse_args(argv))
+        args = _parser().parse_args(argv)
+        args.verbose = getattr(args, "verbose", False) or args.verbose_lead
+        return args.command(args)
     except ReportError as exc:
         if verbose:
             log.exception("failed")

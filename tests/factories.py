@@ -53,3 +53,17 @@ def make_row(**overrides: Any) -> dict[str, Any]:
         "slippage_bps": 0.5,
         "metadata": None,
     }
+
+
+def sending_settings(trading_url: str, telegram_url: str, token: str, chat: int, state_dir: Any, **extra: Any) -> Any:
+    """Settings that read from a fake trading service and send to one chat of a fake Bot API."""
+    from reports.settings import ChatTarget, Secret, Settings
+
+    return Settings(
+        trading_service_url=trading_url,
+        telegram_bot_token=Secret(token),
+        telegram_chats=(ChatTarget(str(chat)),),
+        telegram_api_url=telegram_url,
+        state_dir=state_dir,
+        **extra,
+    )

@@ -1,6 +1,6 @@
 """What the fake Bot API server checks a request with: Telegram's HTML subset, images, request bodies.
 
-The HTML parser is written apart from ``reports.tgtext`` on purpose: a bug shared by both would hide.
+The HTML parser is written apart from ``reports.presentation.tgtext`` on purpose: a bug shared by both would hide.
 It follows the Bot API's rules strictly: every ``<``, ``>`` and ``&`` outside a tag or entity is an error.
 """
 

@@ -1,7 +1,11 @@
 """A fake trading service ("cloud-trader") over a real HTTP socket, strict as CONTRACT 1.1 describes.
 
 ``/api/trades/history`` answers newest first, both bounds inclusive, at most ``min(limit, page_cap)``
-rows; ``/healthz`` and ``/dashboard`` as the real service. Failures can be queued per path.
+rows, ``limit=0`` an empty list, a bound that is not ISO-8601 a 500 ``{"error"}`` and a non-integer limit a 422
+``{"detail": [...]}``, as the real service's code does; with ``database_down`` it answers 200 with no rows, as
+the real one does when its database is gone. ``/healthz`` and ``/dashboard`` as the real service.
+``/api/exchange/income`` (admin) behind a bearer token: rows of the asked type inside ``start_time``..``end_time``
+(both inclusive, ms), oldest first, at most ``min(limit, income_page_cap)``. Failures can be queued per path.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ class FakeTradingService:
     failures: dict[str, deque[int]] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
     health: dict[str, Any] = field(default_factory=lambda: {"running": True, "paper_trading": True, "last_error": None})
+    database_down: bool = False
+    income: list[dict[str, Any]] = field(default_factory=list)
+    income_page_cap: int = 100
+    admin_token: str | None = None
+    income_requests: list[dict[str, str]] = field(default_factory=list)
     url: str = ""
 
     def fail(self, path: str, *statuses: int) -> None:
@@ -50,8 +59,8 @@ class FakeTradingService:
         start = _parse(query["start_date"][0]) if "start_date" in query else None
         end = _parse(query["end_date"][0]) if "end_date" in query else None
         limit = int(query.get("limit", ["1000"])[0])
-        if limit <= 0:
-            raise ValueError("limit must be positive")
+        if limit <= 0 or self.database_down:  # the real service swallows a database error into no rows
+            return {"trades": [], "count": 0}
         rows = [
             r
             for r in self.trades
@@ -64,6 +73,28 @@ class FakeTradingService:
         rows.sort(key=lambda r: (_row_time(r), r["id"] if isinstance(r.get("id"), int) else 0), reverse=True)
         page = rows[: min(limit, self.page_cap)]
         return {"trades": page, "count": len(page)}
+
+    def exchange_income(self, query: dict[str, list[str]], auth: str | None) -> tuple[int, Any]:
+        if auth != f"Bearer {self.admin_token}" or self.admin_token is None:
+            return 401, {"detail": "Invalid or missing admin token"}
+        flat = {k: v[-1] for k, v in query.items()}
+        self.income_requests.append(flat)
+        try:
+            kind = flat["income_type"]
+            lo, hi, limit = int(flat["start_time"]), int(flat["end_time"]), int(flat.get("limit", "100"))
+        except (KeyError, ValueError):
+            return 422, {"detail": "invalid query parameters"}
+        if kind not in INCOME_TYPES or not 1 <= limit <= 1000 or lo > hi:
+            return 422, {"detail": "invalid query parameters"}
+        match = sorted((r for r in self.income if r["incomeType"] == kind and lo <= r["time"] <= hi), key=_income_order)
+        return 200, match[: min(limit, self.income_page_cap)]
+
+
+INCOME_TYPES = ("REALIZED_PNL", "COMMISSION", "FUNDING_FEE")
+
+
+def _income_order(row: dict[str, Any]) -> tuple[int, int]:
+    return row["time"], row["tranId"]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -92,7 +123,15 @@ class _Handler(BaseHTTPRequestHandler):
             if url.path == "/healthz":
                 self._send(200, self.fake.health)
             elif url.path == "/api/trades/history":
+                try:
+                    bounds_ok = [_parse(query[k][0]) for k in ("start_date", "end_date") if k in query]
+                except ValueError as exc:  # FastAPI's handler turns the parse error into a 500
+                    self._send(500, {"error": f"Invalid isoformat string: {exc}"})
+                    return
+                del bounds_ok
                 self._send(200, self.fake.history(query))
+            elif url.path == "/api/exchange/income":
+                self._send(*self.fake.exchange_income(query, self.headers.get("Authorization")))
             elif url.path == "/dashboard":
                 if self.fake.dashboard is None:
                     self._send(500, {"error": "dashboard unavailable"})
@@ -101,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(404, {"detail": "Not Found"})
         except (KeyError, ValueError) as exc:
-            self._send(422, {"detail": f"invalid query: {exc}"})
+            self._send(422, {"detail": [{"loc": ["query"], "msg": str(exc), "type": "value_error"}]})
 
 
 class running_service:

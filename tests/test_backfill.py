@@ -13,13 +13,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from factories import make_row
+from factories import make_row, sending_settings
 from fake_telegram import FakeTelegram
 from fake_trading import FakeTradingService, running_service
 
-from reports.backfill import DayResult, backfill, delivered_everywhere, render_table
-from reports.settings import ChatTarget, Secret, Settings
-from reports.state import DeliveryStore
+from reports.delivery.records import DeliveryStore
+from reports.operations.backfill import DayResult, backfill, delivered_everywhere, render_table
+from reports.settings import ChatTarget
 
 TOKEN = "7000000002:AAHbackfillTOKENbackfillTOKEN123456"
 CHAT = -1001000000001
@@ -123,13 +123,7 @@ def test_five_days_with_one_failing(tmp_path):
 def test_delivered_days_are_skipped_unless_forced(tmp_path):
     days = DAYS[:2]
     with running_service(FakeTradingService(trades=rows_for(days))) as fake, FakeTelegram(TOKEN) as telegram:
-        settings = Settings(
-            trading_service_url=fake.url,
-            telegram_bot_token=Secret(TOKEN),
-            telegram_chats=(ChatTarget(str(CHAT)),),
-            telegram_api_url=telegram.url,
-            state_dir=tmp_path / "state",
-        )
+        settings = sending_settings(fake.url, telegram.url, TOKEN, CHAT, tmp_path / "state")
         store = DeliveryStore(settings.state_dir)
         partial = store.new(days[0], ChatTarget(str(CHAT)))
         store.save(partial)

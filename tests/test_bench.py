@@ -20,7 +20,7 @@ import pytest
 from bench.child import parse_stages, run_child
 from bench.data import generate, generate_day, history
 from bench.fake import FakeService
-from reports.fetch import TradingService
+from reports.sources.trading_service import TradingService
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,10 +10,11 @@ import pytest
 from factories import make_row
 from fake_trading import FakeTradingService, running_service
 
-from reports import cache, report_json
-from reports.compute import trading_day
-from reports.pipeline import build
+from reports.numbers.compute import trading_day
+from reports.operations.pipeline import build
+from reports.presentation import report_json
 from reports.settings import Settings
+from reports.sources import cache
 
 FIRST = date(2025, 11, 1)
 NOW = datetime(2025, 12, 1, tzinfo=UTC)

@@ -11,9 +11,17 @@ import matplotlib
 import pytest
 from sample_report import make_report, with_agent
 
-from reports.charts import CAPTION_LIMIT, HEIGHT_PX, WIDTH_PX, agent_colors, intraday_chart, plain, render_charts
 from reports.models import IntradaySeries
-from reports.tgtext import visible_length
+from reports.presentation.charts import (
+    CAPTION_LIMIT,
+    HEIGHT_PX,
+    WIDTH_PX,
+    agent_colors,
+    intraday_chart,
+    plain,
+    render_charts,
+)
+from reports.presentation.tgtext import visible_length
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from factories import make_row
 from fake_trading import FakeTradingService, running_service
+from sample_report import SIX_AGENTS
 
 TOTAL_KEYS = (
     "trades",
@@ -70,14 +71,7 @@ def test_demo_report_json_follows_the_contract(demo_run):
         "mark": "last_fill",
     }
     assert doc["period"] == {"start": "2025-11-21T00:00:00+00:00", "end": "2025-11-22T00:00:00+00:00"}
-    assert {a["agent_id"] for a in doc["agents"]} >= {
-        "trend-momentum-agent",
-        "strategy-optimization-agent",
-        "financial-sentiment-agent",
-        "market-prediction-agent",
-        "volume-microstructure-agent",
-        "vpin-hft",
-    }
+    assert {a["agent_id"] for a in doc["agents"]} >= set(SIX_AGENTS)
     for key in TOTAL_KEYS:
         assert doc["totals"][key] == pytest.approx(sum(a[key] for a in doc["agents"]), abs=1e-6), key
     assert doc["totals"]["total_pnl"] == pytest.approx(doc["daily"][-1]["total_pnl"])

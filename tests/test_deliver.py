@@ -23,7 +23,7 @@ from fake_telegram import FakeChat, FakeTelegram
 from PIL import Image
 from telegram import Bot
 
-from reports.deliver import (
+from reports.delivery.deliver import (
     DeliveryFailed,
     DeliveryPolicy,
     deliver,
@@ -31,11 +31,11 @@ from reports.deliver import (
     send_failure_notice,
     write_call_artifacts,
 )
+from reports.delivery.outbox import Attachment, Outbox
+from reports.delivery.records import DeliveryStore
 from reports.errors import DeliveryError
-from reports.outbox import Attachment, Outbox
+from reports.presentation.tgtext import split_message
 from reports.settings import ChatTarget, Secret, Settings
-from reports.state import DeliveryStore
-from reports.tgtext import split_message
 
 TOKEN = "987654321:AAF-secretPartOfTheTokenXyz0123456789ab"
 SECRET_PART = TOKEN.split(":")[1]
@@ -226,7 +226,7 @@ def test_a_run_stopped_after_the_album_resumes_with_the_document_only(fake: Fake
 
 KILLED_RUN = """
 import pickle, sys
-from reports.deliver import deliver
+from reports.delivery.deliver import deliver
 outbox, settings, policy = pickle.load(open(sys.argv[1], "rb"))
 deliver(outbox, settings, policy=policy)
 """

@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from reports.compute import build_report, trading_day
-from reports.demo import demo_fills
-from reports.demo_ops import demo_operations
 from reports.models import Report
+from reports.numbers.compute import build_report, trading_day
 from reports.settings import CapitalPolicy
+from reports.sources.demo import demo_fills
+from reports.sources.demo_ops import demo_operations
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from factories import make_row
 from fake_trading import FakeTradingService, running_service
 
 from reports.errors import FetchError
-from reports.fetch import TradingService
+from reports.sources.trading_service import TradingService
 
 END = datetime(2025, 11, 22, tzinfo=UTC)
 

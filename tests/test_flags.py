@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sample_report import CAPITAL, make_report, make_totals, series
 
-from reports.flags import attention_flags, drawdown_series, source_notes
 from reports.models import AgentReport, Operations, Report, Sources
+from reports.presentation.flags import attention_flags, drawdown_series, source_notes
 
 DAY = date(2024, 5, 1)
 

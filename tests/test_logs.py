@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fake_telegram import FakeTelegram
 
-from reports.logs import run_context, scrub, setup_logging
+from reports.operations.logs import run_context, scrub, setup_logging
 
 TOKEN = "7000000004:AAHlogsTOKENlogsTOKENlogsTOKENlogs12"
 CHAT = -1001000000001
@@ -95,7 +95,7 @@ def test_the_context_reaches_log_lines_of_asyncio_tasks(stream: io.StringIO):
 
     async def deliver() -> None:
         await asyncio.sleep(0)
-        logging.getLogger("reports.deliver").info("sent")
+        logging.getLogger("reports.delivery.deliver").info("sent")
 
     with run_context(date(2025, 11, 21)) as rid:
         asyncio.run(deliver())

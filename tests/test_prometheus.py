@@ -22,8 +22,8 @@ import pytest
 
 from reports.errors import UsageError
 from reports.models import TradingDay
-from reports.prometheus import check, fetch_operations, load_queries, range_literal
 from reports.settings import Settings
+from reports.sources.prometheus import check, fetch_operations, load_queries, range_literal
 from tests.promstack import Server, backfill, free_port, start_prometheus
 
 STEP = 60  # seconds between backfilled samples

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reports.compute import build_report, trading_day
-from reports.engine import replay
 from reports.models import Fill, Fills
+from reports.numbers.compute import build_report, trading_day
+from reports.numbers.engine import replay
 from reports.settings import CapitalPolicy
 
 START = datetime(2025, 11, 18, tzinfo=UTC)

@@ -7,28 +7,23 @@ load) fewer rows per page than asked.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fake_trading import FakeTradingService, running_service
 
 from reports.errors import FetchError
 from reports.models import TradingDay
-from reports.reconcile import IncomeRow, check, compare, reconcile
 from reports.settings import Secret, Settings
+from reports.sources.reconcile import IncomeRow, check, compare, reconcile
 
 TOKEN = "s3cret-admin-token"
 DAY = date(2025, 3, 14)
 START = datetime(2025, 3, 14, tzinfo=UTC)
 START_MS = int(START.timestamp() * 1000)
 END_MS = START_MS + 86_400_000
-TYPES = ("REALIZED_PNL", "COMMISSION", "FUNDING_FEE")
 
 
 def income_row(kind: str, income: float, time_ms: int, **overrides: Any) -> dict[str, Any]:
@@ -44,35 +39,6 @@ def income_row(kind: str, income: float, time_ms: int, **overrides: Any) -> dict
     }
     row.update(overrides)
     return row
-
-
-@dataclass
-class FakeTradingService:
-    """``/api/exchange/income`` behind a bearer token; records each request's query."""
-
-    rows: list[dict[str, Any]]
-    page_cap: int = 100
-    requests: list[dict[str, str]] = field(default_factory=list)
-
-    def answer(self, path: str, query: dict[str, str], auth: str | None) -> tuple[int, Any]:
-        if path != "/api/exchange/income":
-            return 404, {"detail": "Not Found"}
-        if auth != f"Bearer {TOKEN}":
-            return 401, {"detail": "Invalid or missing admin token"}
-        self.requests.append(query)
-        try:
-            kind = query["income_type"]
-            lo, hi, limit = int(query["start_time"]), int(query["end_time"]), int(query.get("limit", "100"))
-        except (KeyError, ValueError):
-            return 422, {"detail": "invalid query parameters"}
-        if kind not in TYPES or not 1 <= limit <= 1000 or lo > hi:
-            return 422, {"detail": "invalid query parameters"}
-        match = sorted((r for r in self.rows if r["incomeType"] == kind and lo <= r["time"] <= hi), key=_order)
-        return 200, match[: min(limit, self.page_cap)]
-
-
-def _order(row: dict[str, Any]) -> tuple[int, int]:
-    return row["time"], row["tranId"]
 
 
 @pytest.fixture(scope="module")
@@ -105,30 +71,8 @@ def day_sum(rows: list[dict[str, Any]], kind: str) -> float:
 
 @pytest.fixture(scope="module")
 def service(ledger: list[dict[str, Any]]) -> Iterator[tuple[FakeTradingService, str]]:
-    fake = FakeTradingService(ledger)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-            status, body = fake.answer(url.path, query, self.headers.get("Authorization"))
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield fake, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with running_service(FakeTradingService(income=ledger, admin_token=TOKEN)) as fake:
+        yield fake, fake.url
 
 
 DAY_RANGE = TradingDay(DAY, "UTC", START, START + timedelta(days=1))
@@ -140,7 +84,7 @@ def settings(url: str, token: str | None = TOKEN) -> Settings:
 
 def test_matching_day(service: tuple[FakeTradingService, str], ledger: list[dict[str, Any]]) -> None:
     fake, url = service
-    fake.requests.clear()
+    fake.income_requests.clear()
     pnl, fees = day_sum(ledger, "REALIZED_PNL"), -day_sum(ledger, "COMMISSION")
 
     # Within max(1 USDT, 1 %): rounding of the fills' own figures must not raise a false alarm.
@@ -151,7 +95,7 @@ def test_matching_day(service: tuple[FakeTradingService, str], ledger: list[dict
         "Reconciliation: 2 COMMISSION rows in BNB left out (not USDT)",
         "Funding fees on the exchange this day (account-wide, not in the fills): -1.65 USDT",
     ]
-    realized_pages = [q for q in fake.requests if q["income_type"] == "REALIZED_PNL"]
+    realized_pages = [q for q in fake.income_requests if q["income_type"] == "REALIZED_PNL"]
     assert len(realized_pages) >= 4  # 250 rows, 100 a page, then the page that brings nothing new
     assert realized_pages[0]["start_time"] == str(START_MS) and realized_pages[0]["end_time"] == str(END_MS - 1)
 

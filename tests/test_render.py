@@ -11,12 +11,12 @@ import jinja2
 import pytest
 from sample_report import make_report, with_agent
 
-from reports.charts import Chart, render_charts
-from reports.fmt import fmt_count, fmt_pct, fmt_pnl, fmt_qty, fmt_signed_pct, fmt_usd
 from reports.models import Report, Sources
-from reports.render import packaged_templates_dir, render_html, render_summary, template_env
+from reports.presentation.charts import Chart, render_charts
+from reports.presentation.fmt import fmt_count, fmt_pct, fmt_pnl, fmt_qty, fmt_signed_pct, fmt_usd
+from reports.presentation.render import packaged_templates_dir, render_html, render_summary, template_env
+from reports.presentation.tgtext import visible_length
 from reports.settings import Settings
-from reports.tgtext import visible_length
 
 EVIL = "<b>x</b>&co"
 TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
@@ -217,8 +217,8 @@ def test_templates_are_strict_about_undefined_names(tmp_path: Path) -> None:
 def test_the_demo_day_renders_completely() -> None:
     from datetime import UTC, date, datetime
 
-    from reports.compute import trading_day
-    from reports.pipeline import build
+    from reports.numbers.compute import trading_day
+    from reports.operations.pipeline import build
 
     settings = Settings.from_env({"REPORT_TIMEZONE": "Europe/Berlin"})
     day = trading_day(date(2024, 3, 31), settings.timezone)  # a DST day: 23 hours

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from reports.compute import trading_day
-from reports.demo import demo_fills
-from reports.report_json import _num
+from reports.numbers.compute import trading_day
+from reports.presentation.report_json import _num
+from reports.sources.demo import demo_fills
 
 
 def test_negative_zero_and_non_finite_numbers_are_written_as_json_allows():

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from factories import make_fill
 
-from reports import risk
-from reports.compute import build_report, trading_day
 from reports.models import Fills
+from reports.numbers import risk
+from reports.numbers.compute import build_report, trading_day
 from reports.settings import CapitalPolicy
 
 ANN = 365

@@ -21,15 +21,16 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from factories import make_row
+from factories import make_row, sending_settings
 from fake_telegram import FakeTelegram
 from fake_trading import FakeTradingService, running_service
 from prometheus_client.parser import text_string_to_metric_families
 from promstack import start_pushgateway
 
-from reports.backfill import delivered_everywhere
+from reports.delivery.records import DeliveryStore
 from reports.errors import FetchError
-from reports.schedule import (
+from reports.operations.backfill import delivered_everywhere
+from reports.operations.schedule import (
     ReportScheduler,
     ZonedCronTrigger,
     catch_up_time,
@@ -39,8 +40,7 @@ from reports.schedule import (
     report_date_for,
     run_report,
 )
-from reports.settings import ChatTarget, Secret, Settings
-from reports.state import DeliveryStore
+from reports.settings import ChatTarget
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -240,13 +240,8 @@ def test_a_failing_run_is_reported_and_the_next_one_delivers(tmp_path, caplog):
     gateway = start_pushgateway(tmp_path)
     try:
         with running_service(fake), FakeTelegram(TOKEN) as telegram:
-            settings = Settings(
-                trading_service_url=fake.url,
-                telegram_bot_token=Secret(TOKEN),
-                telegram_chats=(ChatTarget(str(CHAT)),),
-                telegram_api_url=telegram.url,
-                state_dir=tmp_path / "state",
-                pushgateway_url=gateway.url,
+            settings = sending_settings(
+                fake.url, telegram.url, TOKEN, CHAT, tmp_path / "state", pushgateway_url=gateway.url
             )
             trigger = ZonedCronTrigger("* * * * *", ZoneInfo("UTC"), second="*")  # every second
             scheduler = ReportScheduler(

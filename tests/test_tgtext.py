@@ -10,7 +10,7 @@ from fake_telegram_parse import ParseError, parse_html, utf16
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reports.tgtext import split_message, to_plain_text, truncate_plain, visible_length
+from reports.presentation.tgtext import split_message, to_plain_text, truncate_plain, visible_length
 
 NASTY_AGENT = "<b>x</b>&co"
 

@@ -11,11 +11,11 @@ from datetime import date
 
 import pytest
 
-from reports.charts import render_charts
-from reports.compute import trading_day
-from reports.pipeline import build
+from reports.numbers.compute import trading_day
+from reports.operations.pipeline import build
+from reports.presentation.charts import render_charts
+from reports.presentation.workers import chart_workers, draw_charts
 from reports.settings import Settings
-from reports.workers import chart_workers, draw_charts
 
 
 def test_workers_draw_the_same_bytes_in_album_order():

@@ -22,7 +22,7 @@ from reports.models import Report
 _log = logging.getLogger("reports")
 
 if TYPE_CHECKING:
-    from reports.charts import Chart
+    from reports.presentation.charts import Chart
 
 
 @contextmanager
@@ -53,11 +53,11 @@ MAX_CHARTS = 8
 
 
 def _import_charts() -> None:
-    import reports.charts  # noqa: F401
+    import reports.presentation.charts  # noqa: F401
 
 
 def _chart_share(report: Report, part: int, parts: int) -> list[tuple[int, Chart]]:
-    from reports.charts import chart_share
+    from reports.presentation.charts import chart_share
 
     return chart_share(report, part, parts)
 
@@ -71,6 +71,6 @@ def draw_charts(report: Report, pool: Executor | None = None) -> list[Chart]:
             return [chart for job in jobs for _, chart in job.result()]
         except BrokenProcessPool:  # a worker died (killed for memory, say): the charts are still owed
             _log.warning("a chart worker died: drawing the charts in this process")
-    from reports.charts import render_charts
+    from reports.presentation.charts import render_charts
 
     return render_charts(report)

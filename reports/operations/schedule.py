@@ -26,10 +26,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from reports.errors import ReportError, UsageError
-from reports.logs import run_context
+from reports.operations.logs import run_context
 from reports.settings import Settings, check_timezone
 
-log = logging.getLogger("reports.schedule")
+log = logging.getLogger("reports.operations.schedule")
 DEFAULT_GRACE = 3600  # seconds a run may start late (machine asleep, process restarted) and still run
 WAKE_INTERVAL = 60.0  # the scheduler looks at the wall clock at least this often (waits stop during a suspend)
 _SEARCH_SPANS = (timedelta(minutes=2), timedelta(hours=2), timedelta(days=2), timedelta(days=32), timedelta(days=400))
@@ -392,7 +392,7 @@ def run_report(
     should_stop: Callable[[], bool] | None = None,
 ) -> str:
     """The production run: build and (unless a dry run) send one day's report; a one-line outcome."""
-    from reports.pipeline import RunOptions, run
+    from reports.operations.pipeline import RunOptions, run
 
     options = RunOptions(day, send=send, output=output / day.isoformat() if output else None, should_stop=should_stop)
     outcome = run(options, settings)
@@ -402,7 +402,7 @@ def run_report(
 
 def run_schedule(settings: Settings, *, send: bool, output: Path | None, grace: float = DEFAULT_GRACE) -> int:
     """``report schedule``: check the schedule, then run in the foreground until SIGTERM/SIGINT."""
-    from reports.backfill import delivered_everywhere
+    from reports.operations.backfill import delivered_everywhere
 
     trigger = parse_schedule(settings.schedule, settings.timezone)
     if grace <= 0:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
-from reports.flags import attention_flags, drawdown_series, source_notes
-from reports.fmt import (
+from reports.models import AgentReport, Report, SymbolReport
+from reports.presentation.flags import attention_flags, drawdown_series, source_notes
+from reports.presentation.fmt import (
     agent_label,
     fmt_count,
     fmt_local,
@@ -29,11 +30,10 @@ from reports.fmt import (
     sign_class,
     sign_emoji,
 )
-from reports.models import AgentReport, Report, SymbolReport
-from reports.tgtext import split_message
+from reports.presentation.tgtext import split_message
 
 if TYPE_CHECKING:
-    from reports.charts import Chart  # only a type here: drawing happens elsewhere
+    from reports.presentation.charts import Chart  # only a type here: drawing happens elsewhere
 
 DEFAULT_MAX_DRAWDOWN_LIMIT = 0.25
 SUMMARY_TEMPLATE = "summary.html.j2"
@@ -43,9 +43,9 @@ SYMBOLS_SHOWN = 3
 
 def packaged_templates_dir() -> Path:
     """The templates shipped with the package: inside it from a wheel, else the repository's ``templates/``."""
-    here = Path(__file__).resolve().parent
-    wheel = here / "templates"
-    return wheel if wheel.is_dir() else here.parent / "templates"
+    package = Path(__file__).resolve().parents[1]
+    wheel = package / "templates"
+    return wheel if wheel.is_dir() else package.parent / "templates"
 
 
 def template_env(templates_dir: Path | None = None) -> jinja2.Environment:

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from reports.conventions import PERIODS_PER_YEAR
 from reports.models import Risk
+from reports.numbers.conventions import PERIODS_PER_YEAR
 
 
 def total_return(r: np.ndarray) -> float:

@@ -26,11 +26,11 @@ from telegram.error import (
     TimedOut,
 )
 
-from reports.state import DeliveryRecord
-from reports.tgtext import to_plain_text, truncate_plain
+from reports.delivery.records import DeliveryRecord
+from reports.presentation.tgtext import to_plain_text, truncate_plain
 
 if TYPE_CHECKING:
-    from reports.deliver_plan import DeliveryPolicy, PlannedCall
+    from reports.delivery.plan import DeliveryPolicy, PlannedCall
 
 T = TypeVar("T")
 _TOKEN_RE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")  # the shape of any bot token

@@ -1,6 +1,6 @@
 """The compute stage: from fills to a :class:`~reports.models.Report` (CONTRACT 3).
 
-It replays the whole history once (:mod:`reports.engine`), then aggregates per agent and day with
+It replays the whole history once (:mod:`reports.numbers.engine`), then aggregates per agent and day with
 numpy. Pure: no I/O, the clock comes in as ``generated_at``.
 """
 
@@ -14,8 +14,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from reports.conventions import INTRADAY_STEP_SECONDS, RISK_WINDOWS
-from reports.engine import Replay, closing_nets, replay
 from reports.models import (
     AgentInfo,
     AgentReport,
@@ -29,7 +27,9 @@ from reports.models import (
     Totals,
     TradingDay,
 )
-from reports.risk import window_risk
+from reports.numbers.conventions import INTRADAY_STEP_SECONDS, RISK_WINDOWS
+from reports.numbers.engine import Replay, closing_nets, replay
+from reports.numbers.risk import window_risk
 from reports.settings import CapitalPolicy
 
 NS = 1_000_000_000

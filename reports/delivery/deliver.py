@@ -1,7 +1,7 @@
 """Deliver a day's report to Telegram exactly once per chat (CONTRACT 5).
 
 For each chat: the summary messages, the charts as albums, ``report.html`` as a document, through
-python-telegram-bot against ``TELEGRAM_API_URL``. A delivery record (``reports.state``) is written after
+python-telegram-bot against ``TELEGRAM_API_URL``. A delivery record (``reports.delivery.records``) is written after
 every successful call, so a re-run edits or leaves what was sent and only sends what is missing.
 The bot token is sent to the Bot API and shown nowhere else.
 """
@@ -21,12 +21,12 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from reports.deliver_calls import CallRunner, Stop, scrub
-from reports.deliver_plan import PLACEHOLDER_CHAT, DeliveryPolicy, PlannedCall, plan_calls, write_call_artifacts
+from reports.delivery.calls import CallRunner, Stop, scrub
+from reports.delivery.outbox import Outbox
+from reports.delivery.plan import PLACEHOLDER_CHAT, DeliveryPolicy, PlannedCall, plan_calls, write_call_artifacts
+from reports.delivery.records import DeliveryRecord, DeliveryStore, SentCall, digest
 from reports.errors import DeliveryError, UsageError
-from reports.outbox import Outbox
 from reports.settings import ChatTarget, Settings
-from reports.state import DeliveryRecord, DeliveryStore, SentCall, digest
 
 __all__ = [
     "PLACEHOLDER_CHAT",

@@ -11,9 +11,9 @@ from typing import Any
 
 from telegram.constants import MediaGroupLimit, MessageLimit
 
-from reports.outbox import Attachment, Outbox
+from reports.delivery.outbox import Attachment, Outbox
+from reports.presentation.tgtext import split_message, visible_length
 from reports.settings import ChatTarget
-from reports.tgtext import split_message, visible_length
 
 PLACEHOLDER_CHAT = "<TELEGRAM_CHAT_ID>"
 

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from reports.errors import FetchError
-from reports.http import DEFAULT_TIMEOUT, get_json
 from reports.models import UNATTRIBUTED, AgentInfo, FetchResult, Fills
+from reports.sources.http import DEFAULT_TIMEOUT, get_json
 
 HISTORY_START = datetime(1970, 1, 1, tzinfo=UTC)
 """The history is every fill the service holds: ask from the epoch."""

@@ -14,15 +14,15 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from reports.delivery.records import DeliveryStore
 from reports.errors import DeliveryError, ReportError, UsageError
-from reports.logs import StatusLine, run_context, status_line
+from reports.operations.logs import StatusLine, run_context, status_line
 from reports.settings import Settings
-from reports.state import DeliveryStore
 
 if TYPE_CHECKING:
-    from reports.pipeline import RunOptions
+    from reports.operations.pipeline import RunOptions
 
-log = logging.getLogger("reports.backfill")
+log = logging.getLogger("reports.operations.backfill")
 BAR_WIDTH = 24
 
 
@@ -119,7 +119,7 @@ def backfill(
     days after it then use the cache that day wrote. Never raises for one day's failure: the day's result says
     ``failed`` with the reason, and the next day runs.
     """
-    from reports.pipeline import RunOptions
+    from reports.operations.pipeline import RunOptions
 
     days = days_between(first, last)
     progress = progress or Progress(len(days))
@@ -164,7 +164,7 @@ def _loop(days: list[date], run_day: RunDay, progress: Progress) -> list[DayResu
 
 
 def _run_one(options: RunOptions, settings: Settings) -> DayResult:
-    from reports.pipeline import run
+    from reports.operations.pipeline import run
 
     day, send = options.report_date, options.send
     try:

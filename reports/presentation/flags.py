@@ -12,8 +12,8 @@ import statistics
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from reports.fmt import agent_label, fmt_pnl, fmt_signed_pct
 from reports.models import AgentReport, DailyPoint, Report
+from reports.presentation.fmt import agent_label, fmt_pnl, fmt_signed_pct
 
 SIGMA_LIMIT = 3.0
 """A day further than this many standard deviations from the agent's own mean is flagged."""

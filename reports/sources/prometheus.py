@@ -30,9 +30,9 @@ import httpx
 import yaml
 
 from reports.errors import FetchError, UsageError
-from reports.http import HttpStatusError, get_json
 from reports.models import EquityStats, Executions, Operations, TradingDay
 from reports.settings import Settings
+from reports.sources.http import HttpStatusError, get_json
 
 DEFAULT_QUERIES: dict[str, str] = {
     # max, not sum: several replicas of the trading service all export the one account's balance.

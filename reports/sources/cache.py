@@ -24,7 +24,7 @@ import pandas as pd
 from reports.models import FILL_COLUMNS, FetchResult, Fills, TradingDay
 
 if TYPE_CHECKING:
-    from reports.fetch import TradingService
+    from reports.sources.trading_service import TradingService
 
 _log = logging.getLogger("reports")
 

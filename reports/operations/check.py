@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 
 from reports.errors import FetchError, UsageError
-from reports.http import get_json
-from reports.logs import scrub
+from reports.operations.logs import scrub
 from reports.settings import ChatTarget, Settings
+from reports.sources.http import get_json
 
 TIMEOUT = 5.0
 FILLS_PAGE = 50
@@ -98,14 +98,14 @@ def _trading(settings: Settings, http: httpx.Client, now: datetime, timeout: flo
 
 
 def _admin(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
-    from reports.reconcile import check
+    from reports.sources.reconcile import check
 
     ok, text = check(settings, timeout=timeout)
     yield CheckLine("admin token", "ok" if ok else "fail", _after_link(text))
 
 
 def _prometheus(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
-    from reports.prometheus import PrometheusClient, load_queries
+    from reports.sources.prometheus import PrometheusClient, load_queries
 
     url = settings.prometheus_url
     if not url:
@@ -147,7 +147,7 @@ def _prometheus(settings: Settings, http: httpx.Client, now: datetime, timeout: 
 
 
 def _pushgateway(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
-    from reports.jobmetrics import check
+    from reports.operations.jobmetrics import check
 
     url = settings.pushgateway_url
     ok, text = check(url, timeout=timeout)
@@ -256,7 +256,7 @@ def _state(settings: Settings, http: httpx.Client, now: datetime, timeout: float
 
 
 def _schedule(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
-    from reports.schedule import next_runs, parse_schedule, when
+    from reports.operations.schedule import next_runs, parse_schedule, when
 
     link = f"schedule {settings.schedule!r} in {settings.timezone}"
     try:

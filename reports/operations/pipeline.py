@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from reports import report_json
-from reports.compute import build_report, trading_day
+from reports.delivery.outbox import Attachment, Outbox
 from reports.errors import ReportError
 from reports.models import FetchResult, Report, TradingDay
-from reports.outbox import Attachment, Outbox
+from reports.numbers.compute import build_report, trading_day
+from reports.presentation import report_json
+from reports.presentation.workers import chart_workers, draw_charts
 from reports.settings import Settings
-from reports.workers import chart_workers, draw_charts
 
 log = logging.getLogger("reports")
 
@@ -67,11 +67,11 @@ def _utcnow() -> datetime:
 def fetch(settings: Settings, day: TradingDay, *, demo: bool, rebuild: bool = False) -> FetchResult:
     """The fetch stage: every fill before the end of ``day``, from the demo or the trading service."""
     if demo:
-        from reports.demo import demo_fills
+        from reports.sources.demo import demo_fills
 
         return demo_fills(day)
-    from reports.cache import read_through
-    from reports.fetch import TradingService
+    from reports.sources.cache import read_through
+    from reports.sources.trading_service import TradingService
 
     with TradingService(settings.trading_service_url) as service:
         result = read_through(service, settings.state_dir, day, rebuild=rebuild)
@@ -104,14 +104,14 @@ def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
 
     warnings = list(report.warnings)
     if demo:
-        from reports.demo_ops import demo_operations
+        from reports.sources.demo_ops import demo_operations
 
         # The demo has its own Prometheus side but no exchange ledger: nothing is reconciled.
         operations, prometheus = demo_operations(report), "ok"
         reconciliation = "not configured"
     else:
-        from reports.prometheus import fetch_operations
-        from reports.reconcile import reconcile
+        from reports.sources.prometheus import fetch_operations
+        from reports.sources.reconcile import reconcile
 
         operations, prometheus, prom_warnings = fetch_operations(settings, report.day)
         warnings.extend(prom_warnings)
@@ -127,7 +127,7 @@ def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
 
 def render(report: Report, settings: Settings, pool: Executor | None = None) -> tuple[Outbox, str]:
     """Charts, the HTML report and the Telegram summary; returns the outbox and report.html's text."""
-    from reports.render import render_html, render_summary
+    from reports.presentation.render import render_html, render_summary
 
     with stage("charts"):
         charts = draw_charts(report, pool)
@@ -145,7 +145,7 @@ def render(report: Report, settings: Settings, pool: Executor | None = None) -> 
 
 def write_artifacts(report: Report, outbox: Outbox, settings: Settings, directory: Path) -> None:
     """Write report.json, report.html, the charts and telegram/ (CONTRACT 4) into ``directory``."""
-    from reports.deliver import write_call_artifacts
+    from reports.delivery.deliver import write_call_artifacts
 
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "report.json").write_text(report_json.dumps(report), encoding="utf-8")
@@ -160,7 +160,7 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
     """Build, write and (unless a dry run) deliver one day's report; push the job's metrics either way."""
     started = time.time()
     if not options.demo:
-        from reports.prometheus import load_queries
+        from reports.sources.prometheus import load_queries
 
         load_queries(settings.queries_file)  # a malformed queries file is a usage error, before any request
     day = trading_day(options.report_date, settings.timezone)
@@ -178,7 +178,7 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
                 outbox, _ = render(report, settings, pool)
         except Exception as exc:
             if options.send:
-                from reports.deliver import send_failure_notice
+                from reports.delivery.deliver import send_failure_notice
 
                 reason = str(exc) if isinstance(exc, ReportError) else f"internal error ({type(exc).__name__})"
                 send_failure_notice(settings, options.report_date, reason)
@@ -188,7 +188,7 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
             log.info("artifacts written to %s", output)
         warnings: tuple[str, ...] = ()
         if options.send:
-            from reports.deliver import deliver
+            from reports.delivery.deliver import deliver
 
             result = deliver(outbox, settings, force=options.force, log=log, should_stop=options.should_stop)
             sent = result.messages_sent
@@ -197,7 +197,7 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
         return RunOutcome(report=report, output_dir=output, messages_sent=sent, warnings=warnings)
     finally:
         if settings.pushgateway_url:
-            from reports.jobmetrics import push_job_metrics
+            from reports.operations.jobmetrics import push_job_metrics
 
             problem = push_job_metrics(
                 settings.pushgateway_url,

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from reports.conventions import CONVENTIONS
 from reports.models import AgentReport, DailyPoint, Operations, Report, Risk, Totals
+from reports.numbers.conventions import CONVENTIONS
 
 SCHEMA_VERSION = 1
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 import httpx
 
 from reports.errors import FetchError
-from reports.http import HttpStatusError, get_json
 from reports.models import TradingDay
 from reports.settings import Settings
+from reports.sources.http import HttpStatusError, get_json
 
 INCOME_PATH = "/api/exchange/income"
 PAGE_LIMIT = 1000  # the exchange's own maximum

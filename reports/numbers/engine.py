@@ -1,7 +1,7 @@
 """The P&L engine: replays fills by average cost (CONTRACT 3), one pass, no pandas per row.
 
 Pure: it takes fills in replay order and the instants at which to take snapshots, and returns
-arrays. The aggregation into days, agents and report figures lives in :mod:`reports.compute`.
+arrays. The aggregation into days, agents and report figures lives in :mod:`reports.numbers.compute`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,93 @@
+"""Chart 2: the day's P&L by agent: gross realized, unrealized change and fees, a diamond at the total."""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.style
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from reports.models import AgentReport, Report
+from reports.presentation.charts.style import INK, MAX_ROWS, Chart, agent_name, caption, empty, png, rows_axis
+from reports.presentation.fmt import fmt_pnl
+
+
+def _agent_rows(report: Report) -> list[tuple[str, str, float, float, float, float]]:
+    """(label, colour key, realized gross, unrealized change, −fees, total), best first, middle grouped."""
+    agents = sorted((a for a in report.agents if a.active), key=lambda a: (-a.totals.total_pnl, a.agent_id))
+
+    def row(a: AgentReport) -> tuple[str, str, float, float, float, float]:
+        t = a.totals
+        return (
+            agent_name(a.agent_id, {a.agent_id: a}),
+            a.agent_id,
+            t.net_realized_pnl + t.fees,
+            t.unrealized_change,
+            -t.fees,
+            t.total_pnl,
+        )
+
+    if len(agents) <= MAX_ROWS:
+        return [row(a) for a in agents]
+    head, middle, tail = (
+        agents[: MAX_ROWS // 2],
+        agents[MAX_ROWS // 2 : -(MAX_ROWS // 2 - 1)],
+        agents[-(MAX_ROWS // 2 - 1) :],
+    )
+    parts = np.array([row(a)[2:] for a in middle]).sum(axis=0)
+    others = (f"{len(middle)} others", "", *(float(v) for v in parts))
+    return [row(a) for a in head] + [others] + [row(a) for a in tail]
+
+
+def agents_chart(report: Report, colors: dict[str, str]) -> Chart:
+    """Horizontal stacked bars per agent: gross realized, unrealized change and fees; a diamond at the total."""
+    rows = _agent_rows(report)
+    title = f"P&L by agent on {report.day.date}"
+
+    def draw(fig: Figure) -> None:
+        ax = fig.add_subplot()
+        if not rows:
+            empty(ax, title, "No agent traded or held a position")
+            return
+        size = 18 if len(rows) <= 12 else 14
+        ys = np.arange(len(rows))
+        for y, (_, key, realized, unreal, fees, _total) in zip(ys, rows, strict=True):
+            if not key:  # the grouped middle: its sum would dwarf every agent, so it shows as a number only
+                continue
+            color = colors[key]
+            styles = [
+                dict(color=color),
+                dict(facecolor=matplotlib.colors.to_rgba(color, 0.35), edgecolor=color, hatch="//", lw=0),
+                dict(color="#303030"),
+            ]
+            pos = neg = 0.0
+            for value, style in zip((realized, unreal, fees), styles, strict=True):
+                left = pos if value >= 0 else neg
+                ax.barh(y, value, left=left, height=0.72, zorder=2, **style)
+                pos, neg = (pos + value, neg) if value >= 0 else (pos, neg + value)
+        marked = [(r[5], y) for r, y in zip(rows, ys, strict=True) if r[1]]
+        ax.scatter(
+            [m[0] for m in marked],
+            [m[1] for m in marked],
+            marker="D",
+            s=110 if len(rows) <= 12 else 60,
+            color=INK,
+            zorder=4,
+        )
+        rows_axis(ax, [r[0] if r[1] else f"{r[0]} (sum)" for r in rows], [r[5] for r in rows], size, "USDT")
+        ax.set_title(title)
+        legend = [
+            Patch(color="#9a9a9a", label="Realized (gross)"),
+            Patch(facecolor="#77777759", edgecolor="#777777", hatch="//", label="Unrealized change"),
+            Patch(color="#303030", label="Fees"),
+            Line2D([], [], marker="D", color=INK, lw=0, markersize=10, label="Day total"),
+        ]
+        fig.legend(handles=legend, loc="outside lower center", ncols=4, fontsize=17)
+
+    best = rows[0] if rows else None
+    text = f"P&L by agent on {report.day.date}: gross realized, unrealized change and fees; ◆ day total"
+    if best is not None:
+        text += f". Best {best[0]} {fmt_pnl(best[5])}, worst {rows[-1][0]} {fmt_pnl(rows[-1][5])} USDT"
+    return Chart("02-agents-pnl.png", png(draw), caption(text))
