@@ -28,7 +28,7 @@ from reports.models import (
     TradingDay,
 )
 from reports.numbers.conventions import INTRADAY_STEP_SECONDS, RISK_WINDOWS
-from reports.numbers.engine import Replay, closing_nets, replay
+from reports.numbers.engine import PositionState, closing_nets, replay
 from reports.numbers.risk import window_risk
 from reports.settings import CapitalPolicy
 
@@ -62,6 +62,41 @@ class _Days:
         return cls(dates, bounds)
 
 
+@dataclass(frozen=True)
+class History:
+    """Per agent and calendar day, from the first day with a fill to the report date: what the series need.
+
+    Matrices are (agent, day); ``agents`` sorted, ``first_day[a]`` the index of agent ``a``'s first day with a fill.
+    """
+
+    agents: tuple[str, ...]
+    dates: tuple[date, ...]
+    net_flow: np.ndarray
+    unrealized: np.ndarray
+    trades: np.ndarray
+    first_day: np.ndarray
+
+
+@dataclass(frozen=True)
+class ReportDay:
+    """The report day's own fills replayed: per fill, its agent (index into ``History.agents``) and P&L parts;
+    the unrealized P&L per agent at each snapshot (the day's start, the intraday grid, its end)."""
+
+    frame: pd.DataFrame
+    codes: np.ndarray
+    realized: np.ndarray
+    closed_qty: np.ndarray
+    nets: np.ndarray
+    snapshot_ns: np.ndarray
+    unrealized: np.ndarray
+    positions: tuple[PositionState, ...]
+
+
+def _grid(day: TradingDay) -> np.ndarray:
+    start_ns, end_ns = int(pd.Timestamp(day.start).value), int(pd.Timestamp(day.end).value)
+    return np.arange(start_ns + INTRADAY_STEP_SECONDS * NS, end_ns, INTRADAY_STEP_SECONDS * NS, dtype=np.int64)
+
+
 def build_report(
     fills: Fills,
     day: TradingDay,
@@ -73,50 +108,91 @@ def build_report(
     daily_pnl_target: float = 350.0,
     target_win_rate: float = 0.55,
 ) -> Report:
-    """Compute every figure of the report day from the whole fill history up to its end."""
+    """Compute every figure of the report day from one replay of the whole fill history up to its end.
+
+    The reference: a run from the store of closed days (:func:`build_report_from`) gives the same floats.
+    """
     fills = fills.before(day.end)
     zone = ZoneInfo(day.timezone)
     frame = fills.frame
-    info = dict(agent_info or {})
     if len(frame):
         first = pd.Timestamp(int(frame["ts"].iloc[0]), tz="UTC").tz_convert(zone).date()
         days = _Days.spanning(min(first, day.date), day.date, zone)
     else:
         days = _Days.spanning(day.date, day.date, zone)
     n_days = len(days.dates)
-    start_ns, end_ns = int(days.bounds[-2]), int(days.bounds[-1])
-    grid = np.arange(start_ns + INTRADAY_STEP_SECONDS * NS, end_ns, INTRADAY_STEP_SECONDS * NS, dtype=np.int64)
+    grid = _grid(day)
     # Snapshots: the end of every day (the last one is the report day's end), then the intraday grid.
     snaps = np.unique(np.concatenate([days.bounds[1:], grid]))
     result = replay(fills, snaps)
-    agents = result.agents
-    n_agents = len(agents)
+    n_agents = len(result.agents)
 
     day_idx = np.searchsorted(days.bounds, frame["ts"].to_numpy(), side="right") - 1
     fee = frame["fee"].to_numpy()
-    net_realized = _per_agent_day(result.agent_code, day_idx, result.realized - fee, n_agents, n_days)
+    net_flow = _per_agent_day(result.agent_code, day_idx, result.realized - fee, n_agents, n_days)
     end_rows = np.searchsorted(snaps, days.bounds[1:])
-    unreal_end = result.unrealized[end_rows].T  # (agent, day)
-    unreal_prev = np.concatenate([np.zeros((n_agents, 1)), unreal_end[:, :-1]], axis=1)
-    total = net_realized + unreal_end - unreal_prev
     counts = _per_agent_day(result.agent_code, day_idx, np.ones(len(frame)), n_agents, n_days)
-
     first_day = np.full(n_agents, n_days, dtype=np.int64)
     np.minimum.at(first_day, result.agent_code, day_idx)
-    caps = np.array([capital.for_agent(a) for a in agents], dtype=np.float64)
-
+    history = History(result.agents, days.dates, net_flow, result.unrealized[end_rows].T, counts, first_day)
     today = day_idx == n_days - 1
     nets = closing_nets(fills, result)
+    own = ReportDay(
+        frame=frame[today],
+        codes=result.agent_code[today],
+        realized=result.realized[today],
+        closed_qty=result.closed_qty[today],
+        nets=nets[today],
+        snapshot_ns=snaps,
+        unrealized=result.unrealized,
+        positions=result.positions,
+    )
+    return assemble(
+        history,
+        own,
+        day,
+        capital,
+        generated_at=generated_at,
+        agent_info=agent_info,
+        warnings=warnings,
+        daily_pnl_target=daily_pnl_target,
+        target_win_rate=target_win_rate,
+    )
+
+
+def assemble(
+    history: History,
+    own: ReportDay,
+    day: TradingDay,
+    capital: CapitalPolicy,
+    *,
+    generated_at: datetime,
+    agent_info: Mapping[str, AgentInfo] | None = None,
+    warnings: tuple[str, ...] = (),
+    daily_pnl_target: float = 350.0,
+    target_win_rate: float = 0.55,
+) -> Report:
+    """The report from the per-day history (the report day included, last) and the report day's own replay."""
+    info = dict(agent_info or {})
+    agents = history.agents
+    n_agents = len(agents)
+    unreal_end = history.unrealized
+    unreal_prev = np.concatenate([np.zeros((n_agents, 1)), unreal_end[:, :-1]], axis=1)
+    total = history.net_flow + unreal_end - unreal_prev
+    first_day = history.first_day
+    caps = np.array([capital.for_agent(a) for a in agents], dtype=np.float64)
+    frame = own.frame
     agent_reports = []
     for a, agent_id in enumerate(agents):
-        mask = today & (result.agent_code == a)
-        series = _series(days.dates[first_day[a] :], total[a, first_day[a] :], counts[a, first_day[a] :], caps[a])
-        positions = tuple(_open_position(p) for p in result.positions if p.agent_id == agent_id)
+        mask = own.codes == a
+        dates = history.dates[first_day[a] :]
+        series = _series(dates, total[a, first_day[a] :], history.trades[a, first_day[a] :], caps[a])
+        positions = tuple(_open_position(p) for p in own.positions if p.agent_id == agent_id)
         totals = _totals(
             frame[mask],
-            result.realized[mask],
-            result.closed_qty[mask],
-            nets[mask],
+            own.realized[mask],
+            own.closed_qty[mask],
+            own.nets[mask],
             unrealized=float(unreal_end[a, -1]),
             unrealized_prev=float(unreal_prev[a, -1]),
             capital=float(caps[a]),
@@ -136,13 +212,12 @@ def build_report(
         )
 
     portfolio_capital = float(caps.sum())
-    daily = _series(days.dates, total.sum(axis=0), counts.sum(axis=0), portfolio_capital) if n_agents else ()
-    mask = today
+    daily = _series(history.dates, total.sum(axis=0), history.trades.sum(axis=0), portfolio_capital) if n_agents else ()
     totals = _totals(
-        frame[mask],
-        result.realized[mask],
-        result.closed_qty[mask],
-        nets[mask],
+        frame,
+        own.realized,
+        own.closed_qty,
+        own.nets,
         unrealized=float(unreal_end[:, -1].sum()) if n_agents else 0.0,
         unrealized_prev=float(unreal_prev[:, -1].sum()) if n_agents else 0.0,
         capital=portfolio_capital,
@@ -153,10 +228,10 @@ def build_report(
         generated_at=generated_at,
         totals=totals,
         agents=tuple(agent_reports),
-        symbols=_symbols(frame[mask], result.realized[mask]),
+        symbols=_symbols(frame, own.realized),
         daily=daily,
         risk=_risk_windows(daily, day.date),
-        intraday=_intraday(result, snaps, grid, day, frame, today, net_realized_today=result.realized - fee),
+        intraday=_intraday(own, agents, day),
         warnings=warnings,
         daily_pnl_target=daily_pnl_target,
         target_win_rate=target_win_rate,
@@ -263,34 +338,25 @@ def _symbols(frame: pd.DataFrame, realized: np.ndarray) -> tuple[SymbolReport, .
     )
 
 
-def _intraday(
-    result: Replay,
-    snaps: np.ndarray,
-    grid: np.ndarray,
-    day: TradingDay,
-    frame: pd.DataFrame,
-    today: np.ndarray,
-    *,
-    net_realized_today: np.ndarray,
-) -> IntradaySeries:
+def _intraday(own: ReportDay, agents: tuple[str, ...], day: TradingDay) -> IntradaySeries:
     """Net realized P&L so far plus the change of unrealized P&L since the start, at each grid instant."""
     start_ns = int(pd.Timestamp(day.start).value)
     end_ns = int(pd.Timestamp(day.end).value)
-    instants = np.concatenate([[start_ns], grid, [end_ns]])
+    instants = np.concatenate([[start_ns], _grid(day), [end_ns]])
+    snaps = own.snapshot_ns
     # Every instant but the start is a snapshot; the start is the end of the day before, or the first
     # day's midnight, before which nothing was held.
-    unreal = np.zeros((len(instants), len(result.agents)))
+    unreal = np.zeros((len(instants), len(agents)))
     rows = np.searchsorted(snaps, instants)
     for k, (row, instant) in enumerate(zip(rows.tolist(), instants.tolist(), strict=True)):
         if row < len(snaps) and snaps[row] == instant:
-            unreal[k] = result.unrealized[row]
-    ts_today = frame["ts"].to_numpy()[today]
-    codes_today = result.agent_code[today]
-    net_today = net_realized_today[today]
+            unreal[k] = own.unrealized[row]
+    ts_today = own.frame["ts"].to_numpy()
+    net_today = own.realized - own.frame["fee"].to_numpy()
     by_agent: dict[str, tuple[float, ...]] = {}
     portfolio = np.zeros(len(instants))
-    for a, agent_id in enumerate(result.agents):
-        mine = codes_today == a
+    for a, agent_id in enumerate(agents):
+        mine = own.codes == a
         cum = np.concatenate([[0.0], np.cumsum(net_today[mine])])
         realized_so_far = cum[np.searchsorted(ts_today[mine], instants, side="left")]
         values = realized_so_far + unreal[:, a] - unreal[0, a]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reports.models import Fills
+from reports.models import EngineState, Fills
 
 FLAT_EPSILON = 1e-9
 _NEVER = 2**63 - 1  # a snapshot instant after every fill
@@ -50,22 +50,26 @@ class Replay:
     snapshot_ns: np.ndarray
     unrealized: np.ndarray
     positions: tuple[PositionState, ...]
+    state: EngineState
+    """Where the replay ended: every open position and the last price of every symbol seen."""
 
 
-def replay(fills: Fills, snapshot_ns: np.ndarray | list[int]) -> Replay:
-    """Replay every fill by average cost and take unrealized-P&L snapshots.
+def replay(fills: Fills, snapshot_ns: np.ndarray | list[int], start: EngineState | None = None) -> Replay:
+    """Replay fills by average cost from ``start`` (default: nothing held) and take unrealized-P&L snapshots.
 
     Per (agent, symbol), with signed position ``p`` and fill of signed quantity ``q`` at price ``x``:
     growing (``p == 0`` or same sign) moves the entry to ``(avg*|p| + x*|q|) / |p+q|``;
     shrinking realizes ``(x - avg) * c`` for a long, ``(avg - x) * c`` for a short, with
     ``c = min(|q|, |p|)``; the rest of a larger fill opens the other way at ``x``.
-    ``snapshot_ns`` must be sorted ascending (int64 nanoseconds, UTC).
+    ``snapshot_ns`` must be sorted ascending (int64 nanoseconds, UTC). Replaying days one after the other,
+    each from the state the one before ended in, gives the very same floats as one replay of them all.
     """
     frame = fills.frame
     n = len(frame)
     snaps = np.asarray(snapshot_ns, dtype=np.int64)
-    agent_code, agents = pd.factorize(frame["agent_id"], sort=True)
-    symbol_code, symbols = pd.factorize(frame["symbol"], sort=True)
+    start = start or EngineState()
+    agent_code, agents = _codes(frame["agent_id"], {p[0] for p in start.positions})
+    symbol_code, symbols = _codes(frame["symbol"], {m[0] for m in start.marks})
     n_agents, n_symbols = len(agents), max(len(symbols), 1)
     keys = (agent_code.astype(np.int64) * n_symbols + symbol_code).tolist()
     signed = (frame["quantity"].to_numpy() * frame["side"].to_numpy()).tolist()
@@ -77,6 +81,14 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int]) -> Replay:
     pos_avg = [0.0] * (n_agents * n_symbols)
     marks = [0.0] * n_symbols
     open_keys: set[int] = set()
+    agent_at = {a: i for i, a in enumerate(agents)}
+    symbol_at = {x: i for i, x in enumerate(symbols)}
+    for symbol, price in start.marks:
+        marks[symbol_at[symbol]] = price
+    for agent, symbol, qty, avg in start.positions:
+        key = agent_at[agent] * n_symbols + symbol_at[symbol]
+        pos_qty[key], pos_avg[key] = qty, avg
+        open_keys.add(key)
     realized = [0.0] * n
     closed = [0.0] * n
     unrealized = np.zeros((len(snaps), n_agents))
@@ -85,7 +97,9 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int]) -> Replay:
     next_snap = snap_list[0]
 
     def snapshot(row: np.ndarray) -> None:
-        for key in open_keys:
+        # Sorted keys are (agent, symbol) in name order, whatever else the replay saw: the same sums in the
+        # same order, so a replay from a checkpoint gives the floats of a replay from the first fill.
+        for key in sorted(open_keys):
             row[key // n_symbols] += (marks[key % n_symbols] - pos_avg[key]) * pos_qty[key]
 
     # The hot loop: plain lists and floats, local names only (about 1 µs a fill).
@@ -139,6 +153,10 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int]) -> Replay:
         )
         for key in sorted(open_keys)
     )
+    state = EngineState(
+        positions=tuple((p.agent_id, p.symbol, p.quantity, p.avg_entry_price) for p in positions),
+        marks=tuple((str(symbols[i]), marks[i]) for i in range(len(symbols))),
+    )
     return Replay(
         agents=tuple(str(a) for a in agents),
         agent_code=agent_code,
@@ -147,7 +165,17 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int]) -> Replay:
         snapshot_ns=snaps,
         unrealized=unrealized,
         positions=positions,
+        state=state,
     )
+
+
+def _codes(values: pd.Series, extra: set[str]) -> tuple[np.ndarray, list[str]]:
+    """Codes into the sorted distinct values of ``values`` and ``extra`` (those of a checkpoint)."""
+    if not extra:
+        codes, uniques = pd.factorize(values, sort=True)
+        return codes, [str(u) for u in uniques]
+    names = sorted(set(values.unique().tolist()) | extra)
+    return pd.Categorical(values, categories=names).codes.astype(np.int64), names
 
 
 def closing_nets(fills: Fills, result: Replay) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reports.delivery.outbox import Attachment, Outbox
 from reports.errors import ReportError
-from reports.models import FetchResult, Report, TradingDay
+from reports.models import Report, TradingDay
 from reports.numbers.compute import build_report, trading_day
 from reports.presentation import report_json
 from reports.presentation.workers import chart_workers, draw_charts
@@ -33,6 +33,8 @@ class RunOptions:
     output: Path | None = None
     force: bool = False
     rebuild: bool = False
+    rebuild_from: date | None = None
+    """Forget the stored days from this one on: they are read again from the trading service."""
     should_stop: Callable[[], bool] | None = None
     """Asked before each Telegram call (the scheduler's SIGTERM): yes ends the run there, all recorded."""
 
@@ -64,38 +66,86 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def fetch(settings: Settings, day: TradingDay, *, demo: bool, rebuild: bool = False) -> FetchResult:
-    """The fetch stage: every fill before the end of ``day``, from the demo or the trading service."""
+def build(
+    settings: Settings,
+    day: TradingDay,
+    *,
+    demo: bool,
+    rebuild: bool = False,
+    rebuild_from: date | None = None,
+    clock: Clock = _utcnow,
+) -> Report:
+    """Fetch and compute the report of ``day``, with its operations and reconciliation."""
     if demo:
         from reports.sources.demo import demo_fills
 
-        return demo_fills(day)
-    from reports.sources.cache import read_through
+        with stage("fetch"):
+            fetched = demo_fills(day)
+        log.info("fetched %d fills", len(fetched.fills))
+        with stage("engine"):
+            report = build_report(
+                fetched.fills,
+                day,
+                settings.capital,
+                generated_at=clock(),
+                agent_info=fetched.agents,
+                warnings=fetched.warnings,
+                daily_pnl_target=settings.daily_pnl_target,
+                target_win_rate=settings.target_win_rate,
+            )
+        read = len(fetched.fills)
+    else:
+        report, read = _build_from_store(settings, day, rebuild=rebuild, rebuild_from=rebuild_from, clock=clock)
+    report = dataclasses.replace(report, fills_read=read, max_drawdown_limit=settings.max_drawdown_limit)
+    return _with_sources(report, settings, demo=demo)
+
+
+def _build_from_store(
+    settings: Settings, day: TradingDay, *, rebuild: bool, rebuild_from: date | None, clock: Clock
+) -> tuple[Report, int]:
+    """The report from the store of closed days and the fills the store does not hold yet."""
+    import sqlite3
+
+    from reports.numbers.days import build_report_from
+    from reports.operations.history import History
+    from reports.sources.store import DayStore
     from reports.sources.trading_service import TradingService
 
     with TradingService(settings.trading_service_url) as service:
-        result = read_through(service, settings.state_dir, day, rebuild=rebuild)
-        return dataclasses.replace(result, agents=service.agents())
-
-
-def build(settings: Settings, day: TradingDay, *, demo: bool, rebuild: bool = False, clock: Clock = _utcnow) -> Report:
-    """Fetch and compute the report of ``day``, with its operations and reconciliation."""
-    with stage("fetch"):
-        fetched = fetch(settings, day, demo=demo, rebuild=rebuild)
-    log.info("fetched %d fills", len(fetched.fills))
-    with stage("engine"):
-        report = build_report(
-            fetched.fills,
-            day,
-            settings.capital,
-            generated_at=clock(),
-            agent_info=fetched.agents,
-            warnings=fetched.warnings,
-            daily_pnl_target=settings.daily_pnl_target,
-            target_win_rate=settings.target_win_rate,
-        )
-    report = dataclasses.replace(report, fills_read=len(fetched.fills), max_drawdown_limit=settings.max_drawdown_limit)
-    return _with_sources(report, settings, demo=demo)
+        store, warnings = DayStore.open(settings.state_dir, service.base_url, settings.timezone)
+        with store:
+            try:
+                if rebuild or rebuild_from is not None:
+                    dropped = store.drop_from(date.min if rebuild else rebuild_from)  # type: ignore[arg-type]
+                    log.info("store: %d stored day(s) dropped, to be read again", dropped)
+                history = History(service, store, settings.timezone)
+                history.warnings.extend(warnings)
+                with stage("fetch"):
+                    given = history.prepare(day)
+            except sqlite3.Error as exc:
+                raise ReportError(
+                    f"cannot write the store of closed days {store.path} ({exc}): free space or fix "
+                    "REPORT_STATE_DIR, then run again; the days already stored are kept"
+                ) from None
+            log.info("fetched %d fills (%d for %s)", given.fills_read, len(given.fills), day.date)
+            try:
+                note = history.close(day, given)
+            except sqlite3.Error as exc:
+                note = f"could not store {day.date} in {store.path} ({exc}): the next run reads it again"
+            with stage("engine"):
+                report, _, _ = build_report_from(
+                    given.past,
+                    given.fills,
+                    given.start,
+                    day,
+                    settings.capital,
+                    generated_at=clock(),
+                    agent_info=service.agents(),
+                    warnings=(*given.warnings, *([note] if note else [])),
+                    daily_pnl_target=settings.daily_pnl_target,
+                    target_win_rate=settings.target_win_rate,
+                )
+    return report, given.fills_read
 
 
 def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
@@ -173,7 +223,14 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
     try:
         try:
             with chart_workers() as pool:
-                report = build(settings, day, demo=options.demo, rebuild=options.rebuild, clock=clock)
+                report = build(
+                    settings,
+                    day,
+                    demo=options.demo,
+                    rebuild=options.rebuild,
+                    rebuild_from=options.rebuild_from,
+                    clock=clock,
+                )
                 fills = report.fills_read
                 outbox, _ = render(report, settings, pool)
         except Exception as exc:

@@ -151,6 +151,22 @@ class TradingService:
         frame = pd.concat(frames, ignore_index=True) if frames else _columns([])[0]
         return FetchResult(fills=Fills.from_frame(frame), warnings=drops.warnings())
 
+    def newest_before(self, end: datetime) -> datetime | None:
+        """The timestamp of the newest fill strictly before ``end``, or None when the service has none."""
+        body = self._get(
+            "/api/trades/history",
+            {"start_date": _iso(HISTORY_START), "end_date": _iso(end - timedelta(microseconds=1)), "limit": 1},
+        )
+        raw = body.get("trades") if isinstance(body, dict) else None
+        if not isinstance(raw, list):
+            raise FetchError(
+                f"the trading service at {self.base_url}/api/trades/history answered without a 'trades' list"
+            )
+        page = _validate(raw, _Drops())
+        if not len(page.ts):
+            return None
+        return pd.Timestamp(int(page.ts.max()), tz="UTC").to_pydatetime()
+
     def _exhausted(self, page: _Page, start: datetime, cursor: datetime, cursor_ns: int) -> bool:
         """A page with nothing new ends the range only if it sits at the cursor and nothing is older.
 

@@ -1,0 +1,164 @@
+"""Day by day: close a trading day into what the store keeps, and build a report from closed days.
+
+A run replays only the report day's fills, from the engine's state at the end of the day before, and takes
+every earlier day's figures from its :class:`~reports.models.ClosedDay`. The arithmetic is that of one replay
+of the whole history (:func:`reports.numbers.compute.build_report`), in the same order, so the floats are equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from reports.models import AgentDay, AgentInfo, EngineState, Fills, Report, SymbolDay, TradingDay
+from reports.numbers.compute import History, ReportDay, _grid, assemble
+from reports.numbers.engine import Replay, closing_nets, replay
+from reports.settings import CapitalPolicy
+
+
+def _ns(ts: datetime) -> int:
+    return int(pd.Timestamp(ts).value)
+
+
+def replay_day(fills: Fills, day: TradingDay, start: EngineState, *, intraday: bool = False) -> Replay:
+    """The day's own fills replayed from ``start``; snapshots at the day's start and end (and its grid if asked)."""
+    bounds = [_ns(day.start), _ns(day.end)]
+    snaps = np.unique(np.concatenate([bounds, _grid(day)])) if intraday else np.array(bounds, dtype=np.int64)
+    return replay(fills, snaps, start)
+
+
+def close_day(
+    fills: Fills, day: TradingDay, start: EngineState, known: Sequence[str]
+) -> tuple[tuple[AgentDay, ...], tuple[SymbolDay, ...], EngineState]:
+    """A closed day's rows and the engine at its end, from its own fills (``day.start <= ts < day.end``)."""
+    result = replay_day(fills, day, start)
+    return agent_days(fills, result, known), symbol_days(fills, result), result.state
+
+
+def agent_days(fills: Fills, result: Replay, known: Sequence[str]) -> tuple[AgentDay, ...]:
+    """Per agent (``known`` and those of the day, sorted): the day's sums, unrealized at its end."""
+    frame = fills.frame
+    codes = result.agent_code
+    n = len(result.agents)
+    fee = frame["fee"].to_numpy()
+    # np.bincount adds fill by fill, in replay order: the same sums the whole-history replay makes.
+    flow = np.bincount(codes, weights=result.realized - fee, minlength=n) if len(frame) else np.zeros(n)
+    nets = closing_nets(fills, result)
+    at = {a: i for i, a in enumerate(result.agents)}
+    rows = []
+    for agent in sorted(set(known) | set(result.agents)):
+        i = at.get(agent)
+        mask = codes == i if i is not None else np.zeros(len(frame), dtype=bool)
+        closing = mask & (result.closed_qty > 0.0)
+        mine = nets[closing]
+        sub = frame[mask]
+        rows.append(
+            AgentDay(
+                agent_id=agent,
+                trades=int(mask.sum()),
+                volume=float(sub["notional"].sum()),
+                fees=float(sub["fee"].sum()),
+                realized_pnl=float(result.realized[mask].sum()),
+                net_flow=float(flow[i]) if i is not None else 0.0,
+                unrealized_pnl=float(result.unrealized[-1, i]) if i is not None else 0.0,
+                closing_fills=int(closing.sum()),
+                wins=int(np.count_nonzero(mine > 0.0)),
+                losses=int(np.count_nonzero(mine < 0.0)),
+                win_sum=float(mine[mine > 0.0].sum()),
+                loss_sum=float(mine[mine < 0.0].sum()),
+            )
+        )
+    return tuple(rows)
+
+
+def symbol_days(fills: Fills, result: Replay) -> tuple[SymbolDay, ...]:
+    """Per symbol traded that day: trades, volume, fees, gross realized."""
+    frame = fills.frame
+    if not len(frame):
+        return ()
+    work = pd.DataFrame(
+        {"symbol": frame["symbol"].to_numpy(), "notional": frame["notional"].to_numpy(), "fee": frame["fee"].to_numpy()}
+    )
+    work["realized"] = result.realized
+    grouped = work.groupby("symbol", sort=True).agg(
+        trades=("notional", "size"), volume=("notional", "sum"), fees=("fee", "sum"), realized=("realized", "sum")
+    )
+    return tuple(
+        SymbolDay(str(sym), int(row.trades), float(row.volume), float(row.fees), float(row.realized))
+        for sym, row in grouped.iterrows()
+    )
+
+
+def history_of(
+    past: Sequence[tuple[object, Sequence[AgentDay]]], today: Sequence[AgentDay], day: TradingDay
+) -> History:
+    """The (agent, day) matrices from the closed days before the report day (oldest first, calendar days
+    without a gap) and the report day's own rows."""
+    days = [*past, (day.date, today)]
+    agents = tuple(sorted({row.agent_id for _, rows in days for row in rows}))
+    at = {a: i for i, a in enumerate(agents)}
+    shape = (len(agents), len(days))
+    flow, unreal, trades = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    first = np.full(len(agents), len(days), dtype=np.int64)
+    for d, (_, rows) in enumerate(days):
+        for row in rows:
+            a = at[row.agent_id]
+            flow[a, d], unreal[a, d], trades[a, d] = row.net_flow, row.unrealized_pnl, row.trades
+            if row.trades and first[a] > d:
+                first[a] = d
+    dates = tuple(day.date - timedelta(days=len(days) - 1 - k) for k in range(len(days)))
+    return History(agents, dates, flow, unreal, trades, first)
+
+
+def build_report_from(
+    past: Sequence[tuple[object, Sequence[AgentDay]]],
+    fills: Fills,
+    start: EngineState,
+    day: TradingDay,
+    capital: CapitalPolicy,
+    *,
+    generated_at: datetime,
+    agent_info: Mapping[str, AgentInfo] | None = None,
+    warnings: tuple[str, ...] = (),
+    daily_pnl_target: float = 350.0,
+    target_win_rate: float = 0.55,
+) -> tuple[Report, tuple[AgentDay, ...], Replay]:
+    """The report of ``day`` from the closed days before it and its own fills replayed from ``start``.
+
+    Also returns the day's own rows and replay, which close the day once it has ended.
+    """
+    fills = fills.since(day.start).before(day.end)
+    result = replay_day(fills, day, start, intraday=True)
+    known = [row.agent_id for row in past[-1][1]] if past else []
+    today = agent_days(fills, result, known)
+    history = history_of(past, today, day)
+    at = {a: i for i, a in enumerate(history.agents)}
+    remap = np.array([at[a] for a in result.agents], dtype=np.int64)
+    columns = np.zeros((len(result.snapshot_ns), len(history.agents)))
+    if len(result.agents):
+        columns[:, remap] = result.unrealized
+    own = ReportDay(
+        frame=fills.frame,
+        codes=remap[result.agent_code] if len(result.agents) else np.zeros(0, dtype=np.int64),
+        realized=result.realized,
+        closed_qty=result.closed_qty,
+        nets=closing_nets(fills, result),
+        snapshot_ns=result.snapshot_ns,
+        unrealized=columns,
+        positions=result.positions,
+    )
+    report = assemble(
+        history,
+        own,
+        day,
+        capital,
+        generated_at=generated_at,
+        agent_info=agent_info,
+        warnings=warnings,
+        daily_pnl_target=daily_pnl_target,
+        target_win_rate=target_win_rate,
+    )
+    return report, today, result

@@ -1,0 +1,198 @@
+"""The history behind a report: the store of closed days kept up to date, and the report day's own fills.
+
+A run reads from the trading service only what the store does not hold: the report day, the last hour of
+the day before (where late fills land: compared with the stored copy), and, on a first run or after days
+without a run, the missing days one by one, oldest first, each stored as soon as it is closed. Memory is
+set by the largest day, not by the length of the history, and a run killed half-way resumes from the last
+day it stored. An answer with fewer fills than the store holds for a day is never taken for the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from reports.errors import DataLossError
+from reports.models import AgentDay, ClosedDay, EngineState, Fills, TradingDay
+from reports.numbers.compute import trading_day
+from reports.numbers.days import close_day
+from reports.operations.logs import status_line
+from reports.sources.store import DayStore, fills_digest
+from reports.sources.trading_service import TradingService
+
+OVERLAP = timedelta(hours=1)
+"""The last hour of the day before the first one read is read again and compared with the stored copy."""
+EARLIEST = date(2000, 1, 1)
+"""Where the search for the first day with a fill starts."""
+PROGRESS_EVERY = 30
+"""A plain log line every this many days stored (a terminal also gets a bar redrawn in place)."""
+
+log = logging.getLogger("reports")
+
+
+@dataclass(frozen=True)
+class DayInput:
+    """What the report of one day needs: the closed days before it, the engine at its start, its fills."""
+
+    past: list[tuple[date, tuple[AgentDay, ...]]]
+    start: EngineState
+    fills: Fills
+    stored: ClosedDay | None
+    """The report day's own stored copy, when it is a day stored before (a re-run)."""
+    warnings: tuple[str, ...]
+    fills_read: int
+
+
+def _lost(service: TradingService, first: date, last: date, got: int, stored: int) -> DataLossError:
+    span = first.isoformat() if first == last else f"{first}..{last}"
+    return DataLossError(
+        f"the trading service at {service.base_url} returned {got:,} fills for {span}; the stored copy has "
+        f"{stored:,}: its database may be down (it then answers with no rows while /healthz says running). "
+        "Check the service and its database, then run again; if fills were really removed upstream, "
+        f"run with --rebuild-from {first}"
+    )
+
+
+class History:
+    """Keeps ``store`` up to date from ``service`` for reports in ``timezone``."""
+
+    def __init__(self, service: TradingService, store: DayStore, timezone: str) -> None:
+        self.service, self.store, self.timezone = service, store, timezone
+        self.warnings: list[str] = []
+        self.fills_read = 0
+
+    def _read(self, start: datetime, end: datetime) -> Fills:
+        result = self.service.fills(end=end, start=start)
+        self.warnings.extend(result.warnings)
+        self.fills_read += len(result.fills)
+        return result.fills
+
+    def _closed(self, d: date, fills: Fills, before: ClosedDay | None) -> ClosedDay:
+        known = [row.agent_id for row in before.agents] if before else []
+        return self.closed_day(d, fills, known, before.state if before else EngineState())
+
+    def closed_day(self, d: date, fills: Fills, known: list[str], start: EngineState) -> ClosedDay:
+        """Day ``d`` closed from its own fills, starting from ``start`` with the agents ``known`` before it."""
+        day = trading_day(d, self.timezone)
+        rows, symbols, state = close_day(fills, day, start, known)
+        tail = fills.since(day.end - OVERLAP)
+        return ClosedDay(d, rows, symbols, state, len(fills), fills_digest(fills), len(tail), fills_digest(tail))
+
+    def first_day(self, until: TradingDay) -> date | None:
+        """The first day (in the report's zone) with a fill before the end of ``until``; None when there is none."""
+        if self.service.newest_before(until.end) is None:
+            return None
+        lo, hi = EARLIEST, until.date  # invariant: a fill before the end of hi; none before the start of lo
+        if self.service.newest_before(trading_day(lo, self.timezone).start) is not None:
+            return lo
+        while lo < hi:
+            mid = lo + (hi - lo) // 2
+            if self.service.newest_before(trading_day(mid, self.timezone).end) is None:
+                lo = mid + timedelta(days=1)
+            else:
+                hi = mid
+        return lo
+
+    def _check_tail(self, days: list[ClosedDay]) -> list[ClosedDay]:
+        """Read the last day's last hour again; on a difference, that day is read whole and closed anew."""
+        last = days[-1]
+        day = trading_day(last.date, self.timezone)
+        tail = self._read(day.end - OVERLAP, day.end)
+        if len(tail) == last.tail_fills and fills_digest(tail) == last.tail_digest:
+            return days
+        if len(tail) < last.tail_fills:
+            raise _lost(self.service, last.date, last.date, len(tail), last.tail_fills)
+        fills = self._read(day.start, day.end)
+        if len(fills) < last.fills:
+            raise _lost(self.service, last.date, last.date, len(fills), last.fills)
+        self.store.drop_from(last.date)
+        fresh = self._closed(last.date, fills, days[-2] if len(days) > 1 else None)
+        self.store.put([fresh])
+        self.warnings.append(
+            f"the trading service's fills of {last.date} differ from the stored copy (a late fill or a correction): "
+            "that day and the ones after it were computed again"
+        )
+        return [*days[:-1], fresh]
+
+    def catch_up(self, days: list[ClosedDay], first: date, last: date) -> list[ClosedDay]:
+        """Read, close and store every day from ``first`` to ``last``, oldest first, showing progress."""
+        total = (last - first).days + 1
+        if total <= 0:
+            return days
+        started = time.monotonic()
+        log.info("reading %d day(s) of history from the trading service: %s to %s", total, first, last)
+        stream = sys.stderr
+        with status_line(stream) as line:
+            for k in range(total):
+                d = first + timedelta(days=k)
+                day = trading_day(d, self.timezone)
+                fills = self._read(day.start, day.end)
+                closed = self._closed(d, fills, days[-1] if days else None)
+                self.store.put([closed])
+                days.append(closed)
+                if stream.isatty():
+                    done = int(24 * (k + 1) / total)
+                    line.show(f"history [{'#' * done}{'-' * (24 - done)}] {k + 1}/{total} {d} ")
+                if (k + 1) % PROGRESS_EVERY == 0 or k + 1 == total:
+                    log.info(
+                        "history: %d/%d day(s) stored, up to %s (%s fills read, %.0f s)",
+                        k + 1,
+                        total,
+                        d,
+                        f"{self.fills_read:,}",
+                        time.monotonic() - started,
+                    )
+        return days
+
+    def prepare(self, day: TradingDay) -> DayInput:
+        """Bring the store up to the day before ``day`` and read ``day``'s own fills."""
+        before = day.date - timedelta(days=1)
+        days, warnings = self.store.load(until=before)
+        self.warnings.extend(warnings)
+        if days:
+            days = self._check_tail(days)
+            days = self.catch_up(days, days[-1].date + timedelta(days=1), before)
+        else:
+            first = self.first_day(trading_day(before, self.timezone))
+            if first is not None:
+                days = self.catch_up(days, first, before)
+        fills = self._read(day.start, day.end)
+        stored = self.store.get(day.date)
+        if stored is not None and len(fills) < stored.fills:
+            raise _lost(self.service, day.date, day.date, len(fills), stored.fills)
+        history_fills = sum(d.fills for d in days)
+        if not len(fills) and history_fills and self.service.newest_before(day.start) is None:
+            raise _lost(self.service, days[0].date, day.date, 0, history_fills)
+        return DayInput(
+            past=[(d.date, d.agents) for d in days],
+            start=days[-1].state if days else EngineState(),
+            fills=fills,
+            stored=stored,
+            warnings=tuple(self.warnings),
+            fills_read=self.fills_read,
+        )
+
+    def close(self, day: TradingDay, given: DayInput) -> str | None:
+        """Store the report day once built (it has ended); a stored copy that differs is replaced and the days
+        after it are dropped, to be computed again. Returns a warning for that case."""
+        known = [row.agent_id for row in given.past[-1][1]] if given.past else []
+        fresh = self.closed_day(day.date, given.fills, known, given.start)
+        if given.stored is not None and given.stored.digest == fresh.digest:
+            return None
+        if given.stored is not None:
+            self.store.drop_from(day.date)
+        self.store.put([fresh])
+        if given.stored is None:
+            return None
+        return (
+            f"the trading service's fills of {day.date} differ from the stored copy: the stored day was replaced "
+            "and the days after it will be computed again"
+        )
+
+
+def utc_now() -> datetime:
+    """Now, in UTC."""
+    return datetime.now(UTC)

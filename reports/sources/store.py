@@ -1,0 +1,228 @@
+"""The store of closed days in ``REPORT_STATE_DIR/store/``: what every later report needs from each day.
+
+One SQLite file per trading service and time zone (the zone sets where days begin). A row per closed day
+holds its :class:`~reports.models.ClosedDay` as JSON (per-agent and per-symbol sums, the engine's state at
+the end of the day, the count and digest of its fills) with a SHA-256 of that JSON. A day is written in one
+transaction, so a crash or a full disk leaves the days before it and never half a day. A row that does not
+check out, or a gap in the days, invalidates that day and every later one: they are computed again from
+the trading service, with a warning. ``PRAGMA user_version`` is the format; another one is rebuilt, never
+misread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reports.models import AgentDay, ClosedDay, EngineState, Fills, SymbolDay
+
+FORMAT = 1
+_log = logging.getLogger("reports")
+
+
+class StoreError(Exception):
+    """The store cannot be used as it is (its file is damaged, or of another format)."""
+
+
+def store_path(state_dir: Path, service_url: str, timezone: str) -> Path:
+    """One store per trading service and report time zone."""
+    digest = hashlib.sha256(f"{service_url.rstrip('/')}\n{timezone}".encode()).hexdigest()[:16]
+    return state_dir / "store" / f"days-{digest}.sqlite"
+
+
+def fills_digest(fills: Fills) -> str:
+    """A digest of the fills' every column, in replay order: equal digests, the same fills."""
+    frame = fills.frame
+    h = hashlib.sha256()
+    for name in ("id", "ts", "side", "price", "quantity", "notional", "fee"):
+        h.update(np.ascontiguousarray(frame[name].to_numpy()).tobytes())
+    for name in ("agent_id", "symbol"):
+        h.update("\x00".join(frame[name].astype(str).tolist()).encode())
+    return h.hexdigest()
+
+
+def _encode(day: ClosedDay) -> str:
+    doc = asdict(day)
+    doc["date"] = day.date.isoformat()
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False)
+
+
+def _decode(text: str) -> ClosedDay:
+    """A ClosedDay from its JSON; raises ValueError/KeyError/TypeError for anything of another shape."""
+    doc = json.loads(text)
+    if not isinstance(doc, dict):
+        raise ValueError("not an object")
+    state = doc["state"]
+    return ClosedDay(
+        date=date.fromisoformat(doc["date"]),
+        agents=tuple(AgentDay(**_typed(row, AgentDay)) for row in doc["agents"]),
+        symbols=tuple(SymbolDay(**_typed(row, SymbolDay)) for row in doc["symbols"]),
+        state=EngineState(
+            positions=tuple((str(a), str(s), float(q), float(p)) for a, s, q, p in state["positions"]),
+            marks=tuple((str(s), float(p)) for s, p in state["marks"]),
+        ),
+        fills=int(doc["fills"]),
+        digest=str(doc["digest"]),
+        tail_fills=int(doc["tail_fills"]),
+        tail_digest=str(doc["tail_digest"]),
+    )
+
+
+def _typed(row: Any, cls: type) -> dict[str, Any]:
+    """The row's fields with the record's types: str, int or float, nothing else, none missing."""
+    if not isinstance(row, dict) or set(row) != set(cls.__slots__):  # type: ignore[attr-defined]
+        raise ValueError(f"a {cls.__name__} row of another shape")
+    out: dict[str, Any] = {}
+    for name, kind in cls.__annotations__.items():
+        value = row[name]
+        want = {"str": str, "int": int, "float": (int, float)}[kind]
+        if not isinstance(value, want) or isinstance(value, bool):
+            raise ValueError(f"{cls.__name__}.{name} is {type(value).__name__}")
+        out[name] = float(value) if kind == "float" else value
+    return out
+
+
+class DayStore:
+    """Closed days of one trading service in one time zone."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if version == 0 and not tables:
+                self._db.executescript(
+                    "BEGIN; CREATE TABLE days (date TEXT PRIMARY KEY, data TEXT NOT NULL, sha256 TEXT NOT NULL);"
+                    f"PRAGMA user_version = {FORMAT}; COMMIT;"
+                )
+            elif version != FORMAT or "days" not in tables:
+                raise StoreError(f"the store {path} is of format {version}, this version reads {FORMAT}")
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreError(f"the store {path} cannot be read ({exc})") from exc
+
+    @classmethod
+    def open(cls, state_dir: Path, service_url: str, timezone: str) -> tuple[DayStore, list[str]]:
+        """The store, and the warnings of opening it: one that cannot be used is set aside and started anew."""
+        path = store_path(state_dir, service_url, timezone)
+        warnings = _drop_old_cache(state_dir)
+        try:
+            return cls(path), warnings
+        except StoreError as exc:
+            aside = path.with_name(path.name + ".unusable")
+            path.replace(aside)
+            warnings.append(f"{exc}: set aside as {aside.name}; every day is read again from the trading service")
+            return cls(path), warnings
+
+    def close(self) -> None:
+        """Close the database."""
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+            self._db = None  # type: ignore[assignment]
+
+    def __enter__(self) -> DayStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def dates(self) -> list[date]:
+        """Every stored date, oldest first."""
+        return [date.fromisoformat(r[0]) for r in self._db.execute("SELECT date FROM days ORDER BY date")]
+
+    def load(self, until: date) -> tuple[list[ClosedDay], list[str]]:
+        """The stored days up to ``until``, from the first, without a gap; and what was wrong, as warnings.
+
+        A day that does not check out, or is missing between two stored days, is dropped with every later
+        day: the state at its end is what every later day starts from.
+        """
+        days: list[ClosedDay] = []
+        query = "SELECT date, data, sha256 FROM days WHERE date <= ? ORDER BY date"
+        rows = self._db.execute(query, (until.isoformat(),))
+        for raw_date, data, digest in rows.fetchall():
+            problem = None
+            try:
+                if hashlib.sha256(data.encode()).hexdigest() != digest:
+                    problem = "its checksum does not match"
+                else:
+                    day = _decode(data)
+                    if day.date.isoformat() != raw_date:
+                        problem = "it holds another date"
+                    elif days and day.date != days[-1].date + timedelta(days=1):
+                        problem = f"the day before it ({day.date - timedelta(days=1)}) is missing"
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                problem = f"it cannot be read ({type(exc).__name__})"
+            if problem:
+                dropped = self.drop_from(date.fromisoformat(raw_date))
+                return days, [
+                    f"the stored day {raw_date} is unusable ({problem}): it and {dropped - 1} later day(s) are "
+                    "computed again from the trading service"
+                ]
+            days.append(day)
+        return days, []
+
+    def get(self, day: date) -> ClosedDay | None:
+        """One stored day, or None (also for one that does not check out)."""
+        row = self._db.execute("SELECT data, sha256 FROM days WHERE date = ?", (day.isoformat(),)).fetchone()
+        if row is None or hashlib.sha256(row[0].encode()).hexdigest() != row[1]:
+            return None
+        try:
+            return _decode(row[0])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def put(self, days: Iterable[ClosedDay]) -> None:
+        """Store days (replacing those of the same dates) in one transaction."""
+        texts = [(d.date.isoformat(), _encode(d)) for d in days]
+        rows = [(when, text, hashlib.sha256(text.encode()).hexdigest()) for when, text in texts]
+        with self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO days (date, data, sha256) VALUES (?, ?, ?)", rows)
+
+    def drop_from(self, first: date) -> int:
+        """Forget ``first`` and every later day; returns how many were stored."""
+        with self._transaction():
+            return self._db.execute("DELETE FROM days WHERE date >= ?", (first.isoformat(),)).rowcount
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (a full disk included)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
+
+
+def _drop_old_cache(state_dir: Path) -> list[str]:
+    """The one-file fill cache of earlier versions is never read: it is removed once, with a warning."""
+    old = sorted((state_dir / "cache").glob("fills-*.npz")) + sorted((state_dir / "cache").glob("*.tmp.npz"))
+    for path in old:
+        path.unlink(missing_ok=True)
+    if not old:
+        return []
+    return [
+        f"the fill cache of an earlier version ({old[0].name}) was removed: the history is read once more "
+        "into the store of closed days"
+    ]
