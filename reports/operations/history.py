@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from reports.errors import DataLossError
+from reports.errors import FetchError
 from reports.models import AgentDay, ClosedDay, EngineState, Fills, TradingDay
 from reports.numbers.compute import trading_day
 from reports.numbers.days import close_day
@@ -31,6 +31,13 @@ PROGRESS_EVERY = 30
 """A plain log line every this many days stored (a terminal also gets a bar redrawn in place)."""
 
 log = logging.getLogger("reports")
+
+
+class DataLossError(FetchError):
+    """The trading service answered with fewer fills than it had given for days already stored (exit 1).
+
+    Its database may be down: the real service then answers 200 with no rows. No report goes out on it.
+    """
 
 
 @dataclass(frozen=True)
