@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 
 import matplotlib
+import numpy as np
 import pytest
+from matplotlib.axis import Axis
+from matplotlib.figure import Figure
 from sample_report import make_report, with_agent
 
-from reports.models import IntradaySeries
+from reports.models import IntradaySeries, Report
 from reports.presentation.charts import (
     CAPTION_LIMIT,
     HEIGHT_PX,
@@ -20,7 +24,9 @@ from reports.presentation.charts import (
     intraday_chart,
     plain,
     render_charts,
+    style,
 )
+from reports.presentation.charts.agents import agents_chart
 from reports.presentation.tgtext import visible_length
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -126,3 +132,95 @@ def test_time_zones_and_dst_days_render(timezone: str) -> None:
     report = make_report(2, report_date=date(2024, 3, 10), timezone=timezone)
     chart = intraday_chart(report, agent_colors(report))
     assert struct.unpack(">II", png_chunks(chart.png)[0][1][:8]) == (WIDTH_PX, HEIGHT_PX)
+
+
+# -- tick labels: each one reads as its tick's value -------------------------------------------------
+
+
+def label_value(text: str) -> float:
+    """The number a USDT tick label shows: ``−7.5`` → -7.5, ``+1,250`` → 1250, ``−4.5%`` → -4.5."""
+    return float(text.replace("\u2212", "-").replace("+", "").replace(",", "").removesuffix("%"))
+
+
+def usd_axes(figures: list[Figure]) -> Iterator[Axis]:
+    for fig in figures:
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                if isinstance(axis.get_major_formatter(), style.UsdFormatter):
+                    yield axis
+
+
+def assert_labels_are_values(axis: Axis) -> int:
+    """Every drawn tick's label equals its location; returns how many ticks were checked."""
+    lo, hi = sorted(axis.get_view_interval())
+    locs = axis.get_majorticklocs()
+    labels = [t.get_text() for t in axis.get_majorticklabels()]
+    assert len(locs) == len(labels)
+    checked = 0
+    for loc, label in zip(locs, labels, strict=True):
+        if not lo <= loc <= hi:
+            continue  # outside the axis: not drawn
+        assert label_value(label) == pytest.approx(loc, rel=1e-9, abs=1e-9), (label, loc, list(locs))
+        checked += 1
+    return checked
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
+    """The figures the charts draw on, kept after their PNG was encoded (which draws every label)."""
+    figures: list[Figure] = []
+    make = style.figure
+
+    def keep() -> Figure:
+        figures.append(make())
+        return figures[-1]
+
+    monkeypatch.setattr(style, "figure", keep)
+    return figures
+
+
+def scaled(report: Report, factor: float) -> Report:
+    """The report with every agent's P&L figures multiplied by ``factor`` (a quiet day: small amounts)."""
+    fields = ("fees", "realized_pnl", "net_realized_pnl", "unrealized_pnl", "total_pnl", "unrealized_change")
+    agents = tuple(
+        replace(a, totals=replace(a.totals, **{f: getattr(a.totals, f) * factor for f in fields}))
+        for a in report.agents
+    )
+    return replace(report, agents=agents)
+
+
+@pytest.mark.parametrize("factor", [1.0, 0.1, 0.06, 0.01, 0.002])
+def test_every_chart_tick_label_reads_as_the_tick_value(drawn: list[Figure], factor: float) -> None:
+    report = scaled(make_report(6, seed=3), factor)
+    render_charts(report)
+    checked = [assert_labels_are_values(axis) for axis in usd_axes(drawn)]
+    assert len(checked) >= 5 and all(n >= 2 for n in checked)
+
+
+def test_agents_chart_with_ticks_two_and_a_half_apart_keeps_the_half(drawn: list[Figure]) -> None:
+    # The demo day of the issue: P&L between about -9 and +6, ticks every 2.5 ("-7.5" read "-8").
+    report = make_report(3, seed=4)
+    totals = [(-7.9, 0.4), (1.2, 0.1), (5.8, 0.05)]
+    agents = tuple(
+        replace(a, totals=replace(a.totals, net_realized_pnl=pnl - fee, fees=fee, unrealized_change=0.0, total_pnl=pnl))
+        for a, (pnl, fee) in zip(report.agents, totals, strict=True)
+    )
+    agents_chart(replace(report, agents=agents), agent_colors(report))
+    (axis,) = usd_axes(drawn)
+    steps = set(np.round(np.diff(axis.get_majorticklocs()), 9))
+    assert steps == {2.5}, steps  # the case in point, whatever matplotlib's version picks elsewhere
+    assert assert_labels_are_values(axis) >= 4
+    assert "\u22127.5" in [t.get_text() for t in axis.get_majorticklabels()]
+
+
+def test_tick_labels_on_axes_of_every_range(drawn: list[Figure]) -> None:
+    rng = np.random.default_rng(12)
+    spans = [(-7.9, 3.1), (0.0, 0.3), (-0.013, 0.004), (1_234.5, 1_290.0), (-2.6e5, 1.1e5), (99.9, 100.2)]
+    spans += [tuple(sorted(rng.uniform(-1, 1, 2) * 10.0 ** rng.integers(-3, 6))) for _ in range(40)]
+    for lo, hi in spans:
+        fig = Figure()
+        ax = fig.add_subplot()
+        style.usd_axis(ax, "x", bins=int(rng.integers(3, 9)))
+        ax.set_xlim(lo, hi)
+        fig.canvas.draw()
+        assert assert_labels_are_values(ax.xaxis) >= 2, (lo, hi)

@@ -117,16 +117,33 @@ def png(draw: Callable[[Figure], None]) -> bytes:
     return buf.getvalue()
 
 
+MAX_TICK_DIGITS = 6
+
+
+def tick_digits(locs: Sequence[float]) -> int:
+    """The fewest decimals that write every tick exactly: ticks 2.5 apart get one (−7.5, never "−8")."""
+    values = np.asarray(locs, dtype=float)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return 0
+    # Locator ticks are multiples of their step computed in floating point (0.30000000000000004): a
+    # tolerance far below any shown digit lets them count as the round numbers they are.
+    tolerance = 1e-9 * max(1.0, float(np.max(np.abs(values))))
+    for digits in range(MAX_TICK_DIGITS):
+        if np.all(np.abs(values - np.round(values, digits)) <= tolerance):
+            return digits
+    return MAX_TICK_DIGITS
+
+
 class UsdFormatter(Formatter):
-    """USDT tick labels: whole numbers when ticks are at least 1 apart, cents otherwise."""
+    """USDT tick labels with as many decimals as the ticks need to read as their values, no more."""
 
     def __init__(self, signed: bool, suffix: str = "") -> None:
         self.signed, self.suffix, self.digits = signed, suffix, 0
 
     def set_locs(self, locs: Sequence[float]) -> None:
         super().set_locs(locs)
-        steps = np.diff(np.asarray(locs, dtype=float))
-        self.digits = 0 if len(steps) == 0 or float(np.min(np.abs(steps))) >= 1 else 2 if steps.min() < 0.1 else 1
+        self.digits = tick_digits(locs)
 
     def __call__(self, x: float, pos: int | None = None) -> str:
         text = fmt_pnl(x, self.digits) if self.signed else fmt_usd(x, self.digits)
