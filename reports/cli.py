@@ -58,7 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="use the embedded demo data; implies --dry-run")
     parser.add_argument("--send", action="store_true", help="with --demo: send to Telegram after all")
     parser.add_argument("--force", action="store_true", help="send again even if this date was already delivered")
-    parser.add_argument("--rebuild", action="store_true", help="ignore the cache of closed days: read every fill")
+    parser.add_argument(
+        "--rebuild", action="store_true", help="forget the store of closed days: read the whole history again"
+    )
+    parser.add_argument(
+        "--rebuild-from",
+        metavar="YYYY-MM-DD",
+        help="forget the stored days from this one on: read them again (after a correction upstream)",
+    )
     _verbose(parser)
     parser.set_defaults(command=_report)
     commands = parser.add_subparsers(title="commands", metavar="[COMMAND]", parser_class=_Parser)
@@ -80,6 +87,17 @@ def _parser() -> argparse.ArgumentParser:
     schedule.add_argument("--output", type=Path, metavar="DIR", help="write each day's artifacts to DIR/<date>/")
     _verbose(schedule)
     schedule.set_defaults(command=_schedule)
+
+    verify = commands.add_parser(
+        "verify",
+        help="compare the stored days with the trading service, day by day",
+        description="Read every day of the range from the trading service again and compare it with the "
+        "store of closed days; one line per day; exit 1 when a stored day differs.",
+    )
+    verify.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", required=True, help="first day to check")
+    verify.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", required=True, help="last day to check")
+    _verbose(verify)
+    verify.set_defaults(command=_verify)
 
     check = commands.add_parser(
         "check",
@@ -164,7 +182,15 @@ def _report(args: argparse.Namespace) -> int:
     from reports.operations.pipeline import RunOptions, run
 
     with run_context(day):
-        options = RunOptions(day, demo=args.demo, send=send, output=args.output, force=args.force, rebuild=args.rebuild)
+        options = RunOptions(
+            day,
+            demo=args.demo,
+            send=send,
+            output=args.output,
+            force=args.force,
+            rebuild=args.rebuild,
+            rebuild_from=_rebuild_from(args),
+        )
         outcome = run(options, settings)
     totals = outcome.report.totals
     where = f", artifacts in {outcome.output_dir}" if outcome.output_dir else ""
@@ -184,12 +210,50 @@ def _backfill(args: argparse.Namespace, settings: Settings, send: bool) -> int:
     from reports.operations.backfill import backfill, failure_summary, render_table
 
     results = backfill(
-        first, last, settings, demo=args.demo, send=send, output=args.output, force=args.force, rebuild=args.rebuild
+        first,
+        last,
+        settings,
+        demo=args.demo,
+        send=send,
+        output=args.output,
+        force=args.force,
+        rebuild=args.rebuild,
+        rebuild_from=_rebuild_from(args),
     )
     print(render_table(results))
     problem = failure_summary(results)
     if problem:
         raise ReportError(problem)
+    return 0
+
+
+def _rebuild_from(args: argparse.Namespace) -> date | None:
+    if args.rebuild_from is None:
+        return None
+    if args.rebuild:
+        raise UsageError("--rebuild and --rebuild-from exclude each other: --rebuild forgets every stored day")
+    return parse_date(args.rebuild_from, "--rebuild-from")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """``report verify``: the stored days against the service; exit 1 when one differs."""
+    settings = _settings(args.verbose)
+    first = check_ended(parse_date(args.date_from, "--from"), settings.timezone, "--from")
+    last = check_ended(parse_date(args.date_to, "--to"), settings.timezone, "--to")
+    if last < first:
+        raise UsageError(f"--to {last} is before --from {first}: give the range oldest first")
+    from reports.operations.verify import verify
+
+    checks = verify(settings, first, last)
+    for check in checks:
+        print(check.render(), flush=True)
+    differ = [c.date.isoformat() for c in checks if c.outcome == "differs"]
+    print(f"{len(checks)} day(s): {len(checks) - len(differ)} as stored or not stored, {len(differ)} differ")
+    if differ:
+        raise ReportError(
+            f"{len(differ)} stored day(s) differ from the trading service ({', '.join(differ[:5])}"
+            f"{', ...' if len(differ) > 5 else ''}): run 'report --rebuild-from {differ[0]}' to read them again"
+        )
     return 0
 
 

@@ -10,11 +10,13 @@ the real one does when its database is gone. ``/healthz`` and ``/dashboard`` as 
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -28,9 +30,12 @@ def _parse(ts: str) -> datetime:
 
 
 def _row_time(row: dict[str, Any]) -> datetime:
-    from datetime import UTC
+    return _timestamp(row["timestamp"])
 
-    parsed = datetime.fromisoformat(row["timestamp"].replace("Z", "+00:00"))
+
+@functools.lru_cache(maxsize=1 << 20)  # the same rows are scanned by every request: parse each string once
+def _timestamp(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -45,6 +50,8 @@ class FakeTradingService:
     requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
     health: dict[str, Any] = field(default_factory=lambda: {"running": True, "paper_trading": True, "last_error": None})
     database_down: bool = False
+    delay: float = 0.0
+    """Seconds each history request waits before answering (a slow service)."""
     income: list[dict[str, Any]] = field(default_factory=list)
     income_page_cap: int = 100
     admin_token: str | None = None
@@ -113,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         url = urlparse(self.path)
+        if self.fake.delay and url.path == "/api/trades/history":
+            time.sleep(self.fake.delay)
         query = parse_qs(url.query)
         self.fake.requests.append((url.path, query))
         queued = self.fake.failures.get(url.path)

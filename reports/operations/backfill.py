@@ -110,14 +110,15 @@ def backfill(
     output: Path | None = None,
     force: bool = False,
     rebuild: bool = False,
+    rebuild_from: date | None = None,
     progress: Progress | None = None,
 ) -> list[DayResult]:
     """Build (and unless a dry run, send) the report of every day from ``first`` to ``last``, oldest first.
 
     With ``output``, each day's artifacts go to ``output/<date>/`` (a day already delivered is built and
-    written too; its delivery then sends nothing new). ``rebuild`` ignores the cache for the first day; the
-    days after it then use the cache that day wrote. Never raises for one day's failure: the day's result says
-    ``failed`` with the reason, and the next day runs.
+    written too; its delivery then sends nothing new). ``rebuild`` (``rebuild_from``) drops the stored days
+    (from that one on) before the first day; the days after it use what that day stored. Never raises for one
+    day's failure: the day's result says ``failed`` with the reason, and the next day runs.
     """
     from reports.operations.pipeline import RunOptions
 
@@ -136,6 +137,7 @@ def backfill(
             output=output / day.isoformat() if output else None,
             force=force,
             rebuild=rebuild and day == days[0],
+            rebuild_from=rebuild_from if day == days[0] else None,
         )
         result = _run_one(options, settings)
         if already and result.outcome == "sent":  # built and written; the delivery only edited or left it

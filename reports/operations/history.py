@@ -53,8 +53,8 @@ class DayInput:
     fills_read: int
 
 
-def _lost(service: TradingService, first: date, last: date, got: int, stored: int) -> DataLossError:
-    span = first.isoformat() if first == last else f"{first}..{last}"
+def _lost(service: TradingService, first: date, last: date, got: int, stored: int, part: str = "") -> DataLossError:
+    span = part + (first.isoformat() if first == last else f"{first}..{last}")
     return DataLossError(
         f"the trading service at {service.base_url} returned {got:,} fills for {span}; the stored copy has "
         f"{stored:,}: its database may be down (it then answers with no rows while /healthz says running). "
@@ -111,7 +111,7 @@ class History:
         if len(tail) == last.tail_fills and fills_digest(tail) == last.tail_digest:
             return days
         if len(tail) < last.tail_fills:
-            raise _lost(self.service, last.date, last.date, len(tail), last.tail_fills)
+            raise _lost(self.service, last.date, last.date, len(tail), last.tail_fills, "the last hour of ")
         fills = self._read(day.start, day.end)
         if len(fills) < last.fills:
             raise _lost(self.service, last.date, last.date, len(fills), last.fills)

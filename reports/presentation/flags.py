@@ -1,9 +1,10 @@
 """Attention flags: the few things in a day's report that need a trader's look.
 
-Each flag is a plain sentence (the templates escape it). Checked, in this order:
-a degraded source, an operations drawdown past the limit, a new 30-day maximum drawdown of the
-portfolio, an agent whose day is more than three standard deviations from its own 30-day mean, and
-an agent that did not fill today after five straight days with fills.
+Each flag is a plain sentence (the templates escape it). Checked, in this order: a day without any fill
+after five days with fills (the trading service may have stopped recording), a degraded source, an
+operations drawdown past the limit, a new 30-day maximum drawdown of the portfolio, an agent whose day is
+more than three standard deviations from its own 30-day mean, and an agent that did not fill today after
+five straight days with fills.
 """
 
 from __future__ import annotations
@@ -127,13 +128,30 @@ def silence_flag(agent: AgentReport, day: date) -> str | None:
     return None
 
 
+def no_fills_flag(report: Report) -> str | None:
+    """A flag when the portfolio has no fill today after fills on each of the five days before."""
+    if report.totals.trades > 0:
+        return None
+    by_date = {p.date: p for p in report.daily}
+    day = report.day.date
+    streak = [by_date.get(day - timedelta(days=k)) for k in range(1, STREAK_DAYS + 1)]
+    if all(p is not None and had_fills(p) for p in streak):
+        return (
+            f"No fills today: check that the trading service records trades (the agents filled on each of the "
+            f"{STREAK_DAYS} days before)"
+        )
+    return None
+
+
 def attention_flags(report: Report) -> list[str]:
     """Everything that needs a look, most urgent first, as plain sentences."""
-    flags = source_flags(report) + operations_flags(report)
+    silent = no_fills_flag(report)
+    flags = ([silent] if silent else []) + source_flags(report) + operations_flags(report)
     drawdown = new_max_drawdown(report)
     if drawdown:
         flags.append(drawdown)
     day = report.day.date
     for agent in sorted(report.agents, key=lambda a: a.agent_id):
-        flags.extend(f for f in (outlier_flag(agent, day), silence_flag(agent, day)) if f)
+        # When nobody filled, one flag says it: not one per agent.
+        flags.extend(f for f in (outlier_flag(agent, day), None if silent else silence_flag(agent, day)) if f)
     return flags

@@ -1,0 +1,232 @@
+"""The store of closed days: runs from checkpoints equal one replay of the whole history, to the last bit.
+
+Against the fake trading service over a real socket; the reference is the whole history read in one go
+and replayed from its first fill (``build_report``), as the report did before the store existed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fake_trading import FakeTradingService, running_service
+from history_data import history_rows
+
+from reports.models import Report
+from reports.numbers.compute import build_report, trading_day
+from reports.operations.history import DataLossError
+from reports.operations.pipeline import build
+from reports.operations.verify import verify
+from reports.presentation import report_json
+from reports.settings import Settings
+from reports.sources.store import DayStore, store_path
+from reports.sources.trading_service import TradingService
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def settings_for(url: str, state: Path, timezone: str = "UTC") -> Settings:
+    return Settings(trading_service_url=url, state_dir=state, timezone=timezone)
+
+
+def reference(settings: Settings, d: date) -> Report:
+    """The cold replay: every fill up to the end of the day, read at once, replayed from the first."""
+    day = trading_day(d, settings.timezone)
+    with TradingService(settings.trading_service_url) as service:
+        report = build_report(
+            service.fills(end=day.end).fills,
+            day,
+            settings.capital,
+            generated_at=NOW,
+            agent_info=service.agents(),
+            daily_pnl_target=settings.daily_pnl_target,
+            target_win_rate=settings.target_win_rate,
+        )
+    return dataclasses.replace(report, max_drawdown_limit=settings.max_drawdown_limit)
+
+
+def run(settings: Settings, d: date, **kw) -> Report:
+    return build(settings, trading_day(d, settings.timezone), demo=False, clock=lambda: NOW, **kw)
+
+
+def figures(report: Report) -> dict:
+    """report.json less what is about the run rather than the numbers."""
+    doc = json.loads(report_json.dumps(report))
+    for key in ("warnings", "sources"):
+        doc.pop(key)
+    return doc
+
+
+def stored_dates(settings: Settings) -> list[date]:
+    with DayStore(store_path(settings.state_dir, settings.trading_service_url, settings.timezone)) as store:
+        return store.dates()
+
+
+SPANS = [
+    ("UTC", date(2025, 3, 1)),
+    ("America/New_York", date(2025, 2, 25)),  # spring forward on 2025-03-09: a 23-hour day
+    ("America/New_York", date(2025, 10, 20)),  # fall back on 2025-11-02: a 25-hour day
+    ("Asia/Kolkata", date(2025, 3, 1)),
+]
+
+
+@pytest.mark.parametrize(("timezone", "first"), SPANS, ids=[f"{z}-{d}" for z, d in SPANS])
+def test_thirty_checkpointed_days_equal_the_cold_replay(tmp_path, timezone, first):
+    rows = history_rows(first - timedelta(days=12), first + timedelta(days=31))
+    with running_service(FakeTradingService(trades=rows, page_cap=100)) as fake:
+        kept = settings_for(fake.url, tmp_path / "kept", timezone)
+        for k in range(30):
+            d = first + timedelta(days=k)
+            got = run(kept, d)
+            assert figures(got) == figures(reference(kept, d)), d
+            assert got.warnings == ()
+            # The next-day run reads the report day and the hour before it, not the history.
+            if k:
+                assert got.fills_read < 4 * 26 * 2, d
+        assert stored_dates(kept)[-1] == first + timedelta(days=29)
+        cold = settings_for(fake.url, tmp_path / "cold", timezone)
+        last = first + timedelta(days=29)
+        assert figures(run(cold, last)) == figures(reference(cold, last))
+        assert stored_dates(cold) == stored_dates(kept)[: len(stored_dates(cold))]
+
+
+@pytest.fixture
+def stocked(tmp_path):
+    """A service with 40 days of fills and a store holding the first 30 of them."""
+    rows = history_rows(date(2025, 5, 1), date(2025, 6, 9))
+    with running_service(FakeTradingService(trades=rows, page_cap=60)) as fake:
+        settings = settings_for(fake.url, tmp_path / "state")
+        run(settings, date(2025, 5, 31))
+        assert stored_dates(settings) == [date(2025, 5, 1) + timedelta(days=k) for k in range(31)]
+        yield fake, settings
+
+
+def _db(settings: Settings) -> sqlite3.Connection:
+    return sqlite3.connect(store_path(settings.state_dir, settings.trading_service_url, settings.timezone))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "not an object", "deleted"])
+def test_a_damaged_or_missing_day_is_computed_again_with_a_warning(stocked, damage):
+    _, settings = stocked
+    with _db(settings) as db:
+        if damage == "deleted":
+            db.execute("DELETE FROM days WHERE date = '2025-05-20'")
+        else:
+            data = "\x00\xff garbage" if damage == "garbage" else "[]"
+            db.execute("UPDATE days SET data = ? WHERE date = '2025-05-20'", (data,))
+    got = run(settings, date(2025, 6, 2))
+    assert figures(got) == figures(reference(settings, date(2025, 6, 2)))
+    assert any("2025-05-20" in w and "computed again" in w for w in got.warnings), got.warnings
+    assert stored_dates(settings)[-1] == date(2025, 6, 2) and len(stored_dates(settings)) == 33
+
+
+def test_an_unreadable_store_file_is_set_aside_and_rebuilt(stocked):
+    _, settings = stocked
+    path = store_path(settings.state_dir, settings.trading_service_url, settings.timezone)
+    path.write_bytes(b"this is not a database" * 100)
+    got = run(settings, date(2025, 6, 1))
+    assert figures(got) == figures(reference(settings, date(2025, 6, 1)))
+    assert any("set aside" in w for w in got.warnings)
+    assert path.with_name(path.name + ".unusable").exists()
+
+
+def test_a_store_of_another_format_is_never_read(stocked):
+    _, settings = stocked
+    with _db(settings) as db:
+        db.execute("PRAGMA user_version = 99")
+    got = run(settings, date(2025, 6, 1))
+    assert any("format 99" in w for w in got.warnings)
+    assert figures(got) == figures(reference(settings, date(2025, 6, 1)))
+
+
+def test_the_old_fill_cache_is_removed_once_with_a_warning(stocked):
+    _, settings = stocked
+    old = settings.state_dir / "cache" / "fills-0123456789abcdef.npz"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"PK old format")
+    got = run(settings, date(2025, 6, 1))
+    assert not old.exists()
+    assert any("earlier version" in w for w in got.warnings)
+    assert not any("earlier version" in w for w in run(settings, date(2025, 6, 2)).warnings)
+
+
+def _edit(fake: FakeTradingService, when: datetime, **change) -> int:
+    """Change the first fill at or after ``when``; returns its id."""
+    row = min((r for r in fake.trades if datetime.fromisoformat(r["timestamp"]) >= when), key=lambda r: r["timestamp"])
+    row.update(change)
+    return row["id"]
+
+
+def test_a_correction_in_the_overlap_is_seen_by_the_next_run(stocked):
+    fake, settings = stocked
+    _edit(fake, datetime(2025, 5, 31, 23, 10, tzinfo=UTC), price=1.0)  # the last hour of the last stored day
+    got = run(settings, date(2025, 6, 1))
+    assert figures(got) == figures(reference(settings, date(2025, 6, 1)))
+    assert any("2025-05-31" in w and "differ from the stored copy" in w for w in got.warnings)
+
+
+def test_an_older_correction_is_found_by_verify_and_fixed_by_rebuild_from(stocked):
+    fake, settings = stocked
+    _edit(fake, datetime(2025, 5, 20, 12, 0, tzinfo=UTC), quantity=0.001)
+    stale = run(settings, date(2025, 6, 1))
+    assert figures(stale) != figures(reference(settings, date(2025, 6, 1)))  # older than the overlap: not seen
+    checks = verify(settings, date(2025, 5, 18), date(2025, 5, 22))
+    assert [(c.date.day, c.outcome) for c in checks] == [(18, "same"), (19, "same"), (20, "differs"), (21, "same"),
+                                                         (22, "same")]  # fmt: skip
+    assert "report --rebuild-from 2025-05-20" in checks[2].render()
+    fixed = run(settings, date(2025, 6, 1), rebuild_from=date(2025, 5, 20))
+    assert figures(fixed) == figures(reference(settings, date(2025, 6, 1)))
+    assert all(c.outcome == "same" for c in verify(settings, date(2025, 5, 18), date(2025, 5, 22)))
+
+
+def test_rebuild_forgets_every_day(stocked):
+    fake, settings = stocked
+    got = run(settings, date(2025, 6, 1), rebuild=True)
+    assert got.fills_read >= len([r for r in fake.trades if r["timestamp"] < "2025-06-02"])
+    assert figures(got) == figures(reference(settings, date(2025, 6, 1)))
+
+
+def test_no_rows_from_a_service_that_had_them_is_data_loss_and_the_store_is_kept(stocked):
+    fake, settings = stocked
+    with _db(settings) as db:
+        before = db.execute("SELECT date, sha256 FROM days ORDER BY date").fetchall()
+    fake.database_down = True
+    with pytest.raises(DataLossError) as caught:
+        run(settings, date(2025, 6, 1))
+    message = str(caught.value)
+    assert "returned 0 fills for the last hour of 2025-05-31; the stored copy has 3" in message
+    assert "database may be down" in message
+    with _db(settings) as db:
+        assert db.execute("SELECT date, sha256 FROM days ORDER BY date").fetchall() == before
+    # A re-run of a stored day gets the same answer, never a zero day.
+    with pytest.raises(DataLossError, match=r"returned 0 fills for the last hour of 2025-05-09; the stored copy has 3"):
+        run(settings, date(2025, 5, 10))
+    with pytest.raises(DataLossError, match=r"returned 0 fills for 2025-05-01; the stored copy has 7\d"):
+        run(settings, date(2025, 5, 1))
+
+
+def test_fewer_fills_for_a_stored_day_is_data_loss(stocked):
+    fake, settings = stocked
+    fake.trades[:] = [r for r in fake.trades if not r["timestamp"].startswith("2025-05-12T1")]  # 10:00 to 19:59
+    with pytest.raises(DataLossError, match=r"returned 42 fills for 2025-05-12; the stored copy has 72"):
+        run(settings, date(2025, 5, 12))
+
+
+def test_a_quiet_day_after_busy_days_is_flagged_not_refused(tmp_path):
+    from reports.presentation.render import render_summary
+
+    rows = history_rows(date(2025, 7, 1), date(2025, 7, 12), skip=(date(2025, 7, 10),))
+    with running_service(FakeTradingService(trades=rows)) as fake:
+        settings = settings_for(fake.url, tmp_path / "state")
+        run(settings, date(2025, 7, 9))
+        quiet = run(settings, date(2025, 7, 10))
+        assert quiet.totals.trades == 0
+        summary = "".join(render_summary(quiet, None))
+        assert "No fills today: check that the trading service records trades" in summary
+        assert summary.index("No fills today") < summary.index("Agents")
+        assert figures(quiet) == figures(reference(settings, date(2025, 7, 10)))
+        assert "No fills today" not in "".join(render_summary(run(settings, date(2025, 7, 11)), None))
