@@ -67,3 +67,21 @@ def sending_settings(trading_url: str, telegram_url: str, token: str, chat: int,
         state_dir=state_dir,
         **extra,
     )
+
+
+def run_report(*args: str, env: dict[str, str] | None = None, cwd: Any = None) -> Any:
+    """``report ARGS`` as a subprocess, with no setting from this machine's environment and a fresh state folder
+    (``env`` may set ``REPORT_STATE_DIR`` to keep one)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS", "PUSHGATEWAY"))
+    }
+    base["REPORT_STATE_DIR"] = tempfile.mkdtemp(prefix="report-state-")
+    base.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "reports", *args], capture_output=True, text=True, env=base, cwd=cwd, timeout=120
+    )

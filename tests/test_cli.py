@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
-import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from factories import make_row
+from factories import make_row, run_report
 from fake_trading import FakeTradingService, running_service
 from sample_report import SIX_AGENTS
 
@@ -29,17 +26,6 @@ TOTAL_KEYS = (
     "capital",
     "equity",
 )
-
-
-def run_report(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    base = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS", "PUSHGATEWAY"))
-    }
-    base["REPORT_STATE_DIR"] = tempfile.mkdtemp(prefix="report-state-")
-    base.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "reports", *args], capture_output=True, text=True, env=base, cwd=cwd, timeout=120
-    )
 
 
 @pytest.fixture(scope="module")
