@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from reports.redact import redact_text
+
 
 class ReportError(Exception):
-    """Something went wrong while running: the report could not be built or delivered (exit 1)."""
+    """Something went wrong while running: the report could not be built or delivered (exit 1).
+
+    The message is redacted as it is made (``reports.redact``): a URL in it never shows its credentials,
+    wherever the error is shown (the last line, a log, the backfill table, the failure notice in the chats).
+    """
 
     exit_code = 1
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact_text(a) if isinstance(a, str) else a for a in args))
 
 
 class UsageError(ReportError):

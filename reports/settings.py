@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reports import redact
 from reports.errors import UsageError
 
 DEFAULT_TRADING_SERVICE_URL = "http://trading-system-cloud-trader.trading.svc.cluster.local:8080"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_SCHEDULE = "5 0 * * *"
+_CHAT_ID = re.compile(r"-?[0-9]+")  # a numeric chat id: a user, a group, or -100... for a supergroup or channel
+_CHAT_NAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{1,31}")  # @channelusername (Telegram: letters, digits, _)
+_THREAD = re.compile(r"[0-9]+")
 
 
 class Secret:
@@ -88,6 +93,20 @@ class Settings:
     max_drawdown_limit: float = 0.25
     log_format: str = "text"
 
+    def __post_init__(self) -> None:
+        # Any password or secret query value in a URL setting is masked in every line shown from now on.
+        redact.remember(self.urls())
+
+    def urls(self) -> tuple[str, ...]:
+        """Every URL setting that is set (each may hold credentials: show it through ``redact``)."""
+        urls = (self.trading_service_url, self.prometheus_url, self.pushgateway_url, self.telegram_api_url)
+        return tuple(u for u in urls if u)
+
+    def secrets(self) -> list[str]:
+        """Every secret value of the settings: the tokens, and the credentials in the URL settings."""
+        tokens = [s.reveal() for s in (self.telegram_bot_token, self.admin_api_token) if s is not None]
+        return tokens + [part for url in self.urls() for part in redact.url_secrets(url)]
+
     @property
     def zone(self) -> ZoneInfo:
         """The report's time zone."""
@@ -161,14 +180,27 @@ def check_timezone(name: str) -> ZoneInfo:
 
 
 def parse_chats(raw: str) -> tuple[ChatTarget, ...]:
-    """Parse ``TELEGRAM_CHAT_ID``: comma-separated chats, ``CHAT:THREAD`` for a forum topic."""
+    """Parse ``TELEGRAM_CHAT_ID``: comma-separated chats, ``CHAT:THREAD`` for a forum topic.
+
+    A chat is a number (``-1001234567890``) or ``@channelname``; THREAD a number. An empty entry or any other
+    text is a :class:`UsageError` naming the entry, found before any request is made.
+    """
+    if not raw.strip():
+        return ()
     chats: list[ChatTarget] = []
-    for part in (p.strip() for p in raw.split(",")):
+    entries = raw.split(",")
+    for number, part in enumerate((p.strip() for p in entries), start=1):
         if not part:
-            continue
+            raise UsageError(
+                f"TELEGRAM_CHAT_ID={raw!r} has an empty entry (number {number} of {len(entries)}): "
+                "remove the extra comma; use CHAT or CHAT:THREAD, comma-separated"
+            )
         chat, sep, thread = part.partition(":")
-        if not chat or (sep and not thread.isdigit()):
-            raise UsageError(f"TELEGRAM_CHAT_ID entry {part!r} is malformed: use CHAT or CHAT:THREAD, comma-separated")
+        if not (_CHAT_ID.fullmatch(chat) or _CHAT_NAME.fullmatch(chat)) or (sep and not _THREAD.fullmatch(thread)):
+            raise UsageError(
+                f"TELEGRAM_CHAT_ID entry {part!r} is malformed: use a chat id (e.g. -1001234567890) or "
+                "@channelname, optionally :THREAD (a topic number), comma-separated"
+            )
         chats.append(ChatTarget(chat, int(thread) if sep else None))
     return tuple(chats)
 

@@ -3,7 +3,8 @@ what came back.
 
 ``fail`` marks a link the report cannot be sent without (the command exits 1, or 2 for a bad setting);
 ``warn`` a link whose loss degrades the report or the job's monitoring but does not stop it.
-The bot token is sent to the Bot API and shown nowhere: every line is scrubbed.
+The bot token is sent to the Bot API and shown nowhere: every line is scrubbed, and every URL in it shows
+no credentials (``reports.redact``).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def exit_status(lines: list[CheckLine]) -> int:
 def run_checks(settings: Settings, *, now: datetime | None = None, timeout: float = TIMEOUT) -> Iterator[CheckLine]:
     """Every check in order, each line as soon as it is known; never raises for a broken link."""
     now = now or datetime.now(UTC)
-    secrets = [s.reveal() for s in (settings.telegram_bot_token, settings.admin_api_token) if s is not None]
+    secrets = settings.secrets()  # the tokens, and any password or secret query value in a URL setting
     with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0))) as http:
         for check in (_trading, _admin, _prometheus, _pushgateway, _telegram, _state, _schedule):
             try:
@@ -60,7 +61,8 @@ def run_checks(settings: Settings, *, now: datetime | None = None, timeout: floa
             except Exception as exc:  # a check that breaks is one broken line, never a traceback
                 lines = [CheckLine(check.__name__.strip("_"), "fail", f"check failed: {type(exc).__name__}: {exc}")]
             for line in lines:
-                yield CheckLine(line.link, line.status, scrub(line.text, secrets), line.usage)
+                # The link names a URL too: neither half shows a credential.
+                yield CheckLine(scrub(line.link, secrets), line.status, scrub(line.text, secrets), line.usage)
 
 
 def _trading(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:

@@ -2,7 +2,8 @@
 
 Every line carries the report date and a run id (set with :func:`run_context`; ``None`` outside a run).
 Every handler installed here scrubs the secrets it was given, and anything shaped like a bot token,
-from the message, its arguments and any traceback, so a token never reaches a log.
+from the message, its arguments and any traceback, so a token never reaches a log; every URL in a line
+loses its credentials (``reports.redact``), at every level, library lines included.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import IO, Any
 
+from reports.redact import redact_text
+
 _REPORT_DATE: ContextVar[str | None] = ContextVar("report_date", default=None)
 _RUN_ID: ContextVar[str | None] = ContextVar("run_id", default=None)
 _TOKEN_RE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")  # the shape of any Telegram bot token
@@ -26,7 +29,7 @@ _MIN_SECRET = 4  # a shorter "secret" would scrub ordinary words out of every li
 # Libraries whose INFO lines are noise, and whose request lines hold the bot token in the URL.
 _NOISY = ("httpx", "httpcore", "telegram", "apscheduler", "matplotlib", "PIL")
 _MARK = "_reports_handler"
-_state: dict[str, str] = {"format": "text"}
+_state: dict[str, Any] = {"format": "text", "secrets": ()}
 
 
 def new_run_id() -> str:
@@ -53,11 +56,12 @@ def current_context() -> tuple[str | None, str | None]:
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with each secret, and anything shaped like a bot token, replaced by ``<secret>``."""
+    """``text`` with each secret, and anything shaped like a bot token, replaced by ``<secret>``; every URL
+    in it without its credentials."""
     for secret in secrets:
         if len(secret) >= _MIN_SECRET:
             text = text.replace(secret, "<secret>")
-    return _TOKEN_RE.sub("<secret>", text)
+    return redact_text(_TOKEN_RE.sub("<secret>", text))
 
 
 class ContextFilter(logging.Filter):
@@ -213,11 +217,16 @@ def setup_logging(
     for name in _NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)
     _state["format"] = fmt
+    _state["secrets"] = tuple(s for s in secrets if s)
     return handler
 
 
 def failure_line(text: str) -> None:
-    """The one line a failed command ends with: plain on standard error, or a JSON error record in JSON mode."""
+    """The one line a failed command ends with: plain on standard error, or a JSON error record in JSON mode.
+
+    Scrubbed like a log line: no secret, no credentials in a URL.
+    """
+    text = scrub(text, _state["secrets"])
     if _state["format"] == "json":
         logging.getLogger("reports").error("%s", text)
     else:

@@ -11,6 +11,7 @@ import httpx
 import orjson
 
 from reports.errors import FetchError
+from reports.redact import redact_url
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -40,9 +41,10 @@ def get_json(
 
     Connection errors, timeouts and 5xx answers are retried ``attempts`` times in all, waiting
     ``backoff * 2**k`` seconds between tries; any other error status fails at once. Every failure
-    raises :class:`FetchError` (or :class:`HttpStatusError`) whose message names ``what`` and the URL,
-    never the query's headers (they may hold a token).
+    raises :class:`FetchError` (or :class:`HttpStatusError`) whose message names ``what`` and the URL
+    without its credentials (``reports.redact``), never the query's headers (they may hold a token).
     """
+    shown = redact_url(url)
     last: str = ""
     for attempt in range(attempts):
         if attempt:
@@ -63,19 +65,19 @@ def get_json(
             if attempt + 1 < attempts:
                 continue
             raise HttpStatusError(
-                f"{what} at {url} {last} after {attempts} tries", response.status_code, _detail(response)
+                f"{what} at {shown} {last} after {attempts} tries", response.status_code, _detail(response)
             )
         if response.status_code >= 400:
             raise HttpStatusError(
-                f"{what} at {url} answered {response.status_code}{_detail(response)}",
+                f"{what} at {shown} answered {response.status_code}{_detail(response)}",
                 response.status_code,
                 _detail(response),
             )
         try:
             return _decode(response.content)
         except ValueError:
-            raise FetchError(f"{what} at {url} answered with a body that is not JSON") from None
-    raise FetchError(f"{what} at {url} {last} after {attempts} tries")
+            raise FetchError(f"{what} at {shown} answered with a body that is not JSON") from None
+    raise FetchError(f"{what} at {shown} {last} after {attempts} tries")
 
 
 def _decode(content: bytes) -> Any:

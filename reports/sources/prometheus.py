@@ -31,6 +31,7 @@ import yaml
 
 from reports.errors import FetchError, UsageError
 from reports.models import EquityStats, Executions, Operations, TradingDay
+from reports.redact import redact_url
 from reports.settings import Settings
 from reports.sources.http import HttpStatusError, get_json
 
@@ -354,5 +355,6 @@ def _rejected(key: str, expr: str, exc: HttpStatusError) -> str:
 
 
 def _unavailable(url: str, exc: FetchError) -> str:
+    url = redact_url(url)  # this line goes into report.json, report.html and the chats: no credentials
     text = str(exc) if url in str(exc) else f"Prometheus at {url}: {exc}"
     return f"{text}; check PROMETHEUS_URL and that Prometheus is up. The Operations section is left out"
