@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -62,7 +63,7 @@ class FakeChat:
     username: str | None = None
     is_forum: bool = False
     topics: set[int] = field(default_factory=set)
-    bot_status: str = "administrator"  # "member", "administrator", "left" or "kicked"
+    bot_status: str = "administrator"  # "member", "administrator", "left", "kicked"; "blocked" in a private chat
     migrated_to: int | None = None
 
 
@@ -105,6 +106,7 @@ class FakeTelegram:
         self.messages: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)  # chat -> id -> message
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._holds: dict[str, Hold] = {}
+        self._on_call: Callable[[Call], None] | None = None
         self._sent_at: dict[int, deque[float]] = defaultdict(deque)
         self._next_id: dict[int, int] = defaultdict(lambda: 1)
         self._lock = threading.Lock()
@@ -167,6 +169,10 @@ class FakeTelegram:
         if hold is not None:
             hold.released.set()
 
+    def on_call(self, hook: Callable[[Call], None] | None) -> None:
+        """Run ``hook(call)`` after each accepted call, before its answer is sent (to fill a disk, kill a client)."""
+        self._on_call = hook
+
     def clear_failures(self) -> None:
         """Forget the failures still queued: the outage is over."""
         with self._lock:
@@ -216,7 +222,10 @@ class FakeTelegram:
             params, files = decode_body(content_type, body, urlsplit(path).query)
             with self._lock:
                 result, chat_id = self._dispatch(method, params, files)
-                self.calls.append(Call(method, chat_id, params, files, result, time.monotonic()))
+                call = Call(method, chat_id, params, files, result, time.monotonic())
+                self.calls.append(call)
+            if self._on_call is not None:
+                self._on_call(call)
             payload = json.dumps({"ok": True, "result": result}).encode()
         except ApiError as err:
             status = err.code
@@ -281,6 +290,8 @@ class FakeTelegram:
             raise ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
         if chat.bot_status == "kicked":
             raise ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
+        if chat.bot_status == "blocked":  # a user who blocked the bot in their private chat
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat
 
     def _get_chat(self, chat: FakeChat, p: dict[str, Any], files: Any) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from telegram.error import (
 
 from reports.delivery.records import DeliveryRecord
 from reports.presentation.tgtext import to_plain_text, truncate_plain
+from reports.redact import redact_text
 
 if TYPE_CHECKING:
     from reports.delivery.plan import DeliveryPolicy, PlannedCall
@@ -40,16 +41,21 @@ class Stop(Exception):
     """A chat (or every chat) cannot get the report now; ``message`` says what to fix."""
 
     def __init__(self, message: str) -> None:
-        message = " ".join(message.split())  # one line, whatever Telegram's description held
+        message = redact_text(" ".join(message.split()))  # one line, whatever Telegram's description held
         super().__init__(message)
         self.message = message
 
 
 def scrub(text: str, token: str) -> str:
-    """``text`` without the token, nor anything shaped like a bot token."""
+    """``text`` without the token, nor anything shaped like a bot token, nor credentials in a URL."""
     if token:
         text = text.replace(token, "<token>")
-    return _TOKEN_RE.sub("<token>", text)
+    return redact_text(_TOKEN_RE.sub("<token>", text))
+
+
+def _secs(value: float) -> str:
+    """A duration as said in a line: ``91 s``, or ``0.3 s`` below ten seconds."""
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
 
 
 def _seconds(value: float | timedelta) -> float:
@@ -251,7 +257,9 @@ class CallRunner:
         same (one message possibly twice rather than a report lost), and the record is written only on success.
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.policy.retry_budget
+        started = loop.time()
+        tries = 0
+        deadline = started + self.policy.retry_budget
         # Flood control is waited out (CONTRACT 5): it has its own, longer bound, kept under the Job's deadline.
         flood_deadline = loop.time() + self.policy.flood_budget
         delay = self.policy.backoff_initial
@@ -259,6 +267,7 @@ class CallRunner:
         while True:
             if record is not None:
                 await self._pace(record.chat)
+            tries += 1
             try:
                 return await call(record.chat_id if record else "")
             except RetryAfter as err:
@@ -283,9 +292,11 @@ class CallRunner:
                 raise
             except (TimedOut, NetworkError) as err:
                 if loop.time() + delay > deadline:
+                    # What was spent, not the budget: the next wait would have overrun it, so retrying stops short.
                     raise Stop(
                         f"Telegram did not take {what}{where} ({self._desc(err)}), still failing after "
-                        f"{self.policy.retry_budget:g} s of retries: re-run later, only what is missing is sent"
+                        f"{_secs(loop.time() - started)} of retries ({tries} tries): re-run later, only what is "
+                        "missing is sent"
                     ) from None
                 self.log.warning("Telegram %s%s failed (%s); retrying in %g s", what, where, self._desc(err), delay)
                 await asyncio.sleep(delay)
@@ -302,12 +313,24 @@ class CallRunner:
         chat = record.chat_id if record else "-"
         if isinstance(err, InvalidToken):
             return Stop(f"TELEGRAM_BOT_TOKEN was rejected by Telegram ({desc}): set the token BotFather gave the bot")
+        lowered = desc.lower()
+        if isinstance(err, Forbidden) and "blocked by the user" in lowered:
+            return Stop(
+                f"the bot was blocked by the user of private chat {chat} ({desc}): ask them to unblock it (open the "
+                f"chat with the bot and press Restart), or remove {chat} from TELEGRAM_CHAT_ID"
+            )
+        if isinstance(err, Forbidden) and "user is deactivated" in lowered:
+            return Stop(f"the user of private chat {chat} is deactivated ({desc}): remove it from TELEGRAM_CHAT_ID")
+        if isinstance(err, Forbidden) and "initiate conversation" in lowered:
+            return Stop(
+                f"the bot may not write first to user {chat} ({desc}): they must open the bot and press Start, "
+                f"or remove {chat} from TELEGRAM_CHAT_ID"
+            )
         if isinstance(err, Forbidden):
             return Stop(
                 f"the bot is not a member of chat {chat} or may not post there ({desc}): add the bot to the chat "
                 "with the right to post, or fix TELEGRAM_CHAT_ID"
             )
-        lowered = desc.lower()
         if "chat not found" in lowered:
             return Stop(
                 f"chat {chat} was not found ({desc}): check TELEGRAM_CHAT_ID (a group id starts with -100) "

@@ -1,8 +1,11 @@
 """Deliver a day's report to Telegram exactly once per chat (CONTRACT 5).
 
 For each chat: the summary messages, the charts as albums, ``report.html`` as a document, through
-python-telegram-bot against ``TELEGRAM_API_URL``. A delivery record (``reports.delivery.records``) is written after
-every successful call, so a re-run edits or leaves what was sent and only sends what is missing.
+python-telegram-bot against ``TELEGRAM_API_URL``. A delivery record (``reports.delivery.records``) is reserved
+before the first call of the run and written after every successful call, so a re-run edits or leaves what was
+sent and only sends what is missing; a record that cannot be read or written stops its chat, never reposts.
+The one window left: a run killed after Telegram took a call and before its record was written (no Bot API
+call is idempotent) posts that one item again on the re-run.
 The bot token is sent to the Bot API and shown nowhere else.
 """
 
@@ -26,6 +29,7 @@ from reports.delivery.outbox import Outbox
 from reports.delivery.plan import PLACEHOLDER_CHAT, DeliveryPolicy, PlannedCall, plan_calls, write_call_artifacts
 from reports.delivery.records import DeliveryRecord, DeliveryStore, SentCall, digest
 from reports.errors import DeliveryError, UsageError
+from reports.redact import redact_text
 from reports.settings import ChatTarget, Settings
 
 __all__ = [
@@ -170,29 +174,51 @@ async def _deliver_all(
         results = tuple(ChatDelivery(str(c), c.chat_id, error=stop.message) for c in settings.telegram_chats)
         await runner.close()
         return DeliveryResult(results, tuple(warned))
+    # Every chat's record is read and its space reserved before the first message of the run: a full disk
+    # or a damaged record is found while nothing has been sent yet.
+    ready = [_prepare(store, outbox, chat, force) for chat in settings.telegram_chats]
     async with bot:
-        for chat in settings.telegram_chats:
-            chats.append(await _deliver_chat(runner, store, outbox, chat, force, log, should_stop))
+        for chat, prepared in zip(settings.telegram_chats, ready, strict=True):
+            if isinstance(prepared, ChatDelivery):
+                chats.append(prepared)
+                continue
+            chats.append(await _deliver_chat(runner, store, chat, *prepared, log, should_stop))
     return DeliveryResult(tuple(chats), tuple(warned))
+
+
+def _prepare(
+    store: DeliveryStore, outbox: Outbox, chat: ChatTarget, force: bool
+) -> tuple[DeliveryRecord, list[PlannedCall]] | ChatDelivery:
+    """The chat's record (read and checked, its file reserved) and its calls; or the chat's failure."""
+    try:
+        record = None if force else store.load(outbox.report_date, chat)
+        record = record or store.new(outbox.report_date, chat)
+        planned = plan_calls(outbox, chat)
+        store.reserve(record, _slots(record, planned))
+    except DeliveryError as err:
+        return ChatDelivery(str(chat), chat.chat_id, error=str(err))
+    return record, planned
+
+
+def _slots(record: DeliveryRecord, planned: list[PlannedCall]) -> list[tuple[str, str, int]]:
+    """What this run may still add to the record: the calls not sent yet, and a failure notice."""
+    if record.complete:
+        return []  # a delivered date gets edits only: ids and digests keep their size
+    slots = [(c.key, c.method, len(_digests(c))) for c in planned if c.key not in record.calls]
+    return [*slots, (NOTICE_KEY, "sendMessage", 1)]
 
 
 async def _deliver_chat(
     runner: CallRunner,
     store: DeliveryStore,
-    outbox: Outbox,
     chat: ChatTarget,
-    force: bool,
+    record: DeliveryRecord,
+    planned: list[PlannedCall],
     log: logging.Logger,
     should_stop: Callable[[], bool] | None = None,
 ) -> ChatDelivery:
     sent = edited = skipped = 0
-    try:
-        record = None if force else store.load(outbox.report_date, chat)
-    except DeliveryError as err:
-        return ChatDelivery(str(chat), chat.chat_id, error=str(err))
-    record = record or store.new(outbox.report_date, chat)
     was_complete = record.complete
-    planned = plan_calls(outbox, chat)
     try:
         for call in planned:
             if should_stop is not None and should_stop():
@@ -222,6 +248,8 @@ async def _deliver_chat(
         store.save(record)
     except Stop as stop:
         return ChatDelivery(str(chat), record.chat_id, sent, edited, skipped, error=stop.message)
+    except DeliveryError as err:  # a record write failed: no further call to this chat in this run
+        return ChatDelivery(str(chat), record.chat_id, sent, edited, skipped, error=str(err))
     return ChatDelivery(str(chat), record.chat_id, sent, edited, skipped)
 
 
@@ -276,7 +304,9 @@ def send_failure_notice(
     try:
         with _quiet_url_loggers(token), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*`retry_after`", category=PTBDeprecationWarning)
-            asyncio.run(_notify(settings, token, report_date, text, policy))
+            # The date's lock: a run delivering this date writes its records; the notice must not race it.
+            with DeliveryStore(settings.state_dir).lock(report_date, wait=10.0):
+                asyncio.run(_notify(settings, token, report_date, text, policy))
     except Exception as err:  # best effort: the run is failing already, say so and go on
         _LOG.warning("the failure notice could not be sent: %s", scrub(str(err), token))
 
@@ -309,6 +339,12 @@ async def _notify(settings: Settings, token: str, report_date: date, text: str, 
             if chat.thread_id is not None:
                 params["message_thread_id"] = chat.thread_id
             try:
+                if keep:  # room for the notice's slot first: a notice we could not record would be repeated
+                    store.reserve(record, [(NOTICE_KEY, "sendMessage", 1)])
+            except DeliveryError as err:
+                _LOG.warning("the failure notice was not sent to chat %s: %s", chat, err)
+                continue
+            try:
                 messages, plain = await runner.send(
                     record, PlannedCall(NOTICE_KEY, "sendMessage", chat.chat_id, params)
                 )
@@ -317,7 +353,10 @@ async def _notify(settings: Settings, token: str, report_date: date, text: str, 
                 continue
             record.calls[NOTICE_KEY] = SentCall("sendMessage", [m.message_id for m in messages], [digest(text)], plain)
             if keep:
-                store.save(record)
+                try:
+                    store.save(record)
+                except DeliveryError as err:
+                    _LOG.warning("the failure notice sent to chat %s could not be recorded: %s", chat, err)
 
 
 def _escape(text: str) -> str:
@@ -332,7 +371,8 @@ class _Scrub(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if self.token and self.token in message:
-            record.msg, record.args = message.replace(self.token, "<token>"), None
+            message = message.replace(self.token, "<token>")
+        record.msg, record.args = redact_text(message), None  # PTB logs its base URL, credentials and all
         return True
 
 
