@@ -8,9 +8,17 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-AGENTS = ("trend-momentum-agent", "vpin-hft", "financial-sentiment-agent", None)
-SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
-BASE_PRICE = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 150.0}
+AGENTS = (
+    "trend-momentum-agent",
+    "strategy-optimization-agent",
+    "financial-sentiment-agent",
+    "market-prediction-agent",
+    "volume-microstructure-agent",
+    "vpin-hft",
+    None,
+)
+BASE_PRICE = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 150.0, "BNBUSDT": 600.0, "XRPUSDT": 0.6}
+SYMBOLS = tuple(BASE_PRICE)
 
 
 def history_rows(first: date, last: date, per_hour: int = 3, seed: int = 7, skip: tuple[date, ...] = ()) -> list[dict]:
