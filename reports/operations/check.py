@@ -55,7 +55,7 @@ def run_checks(settings: Settings, *, now: datetime | None = None, timeout: floa
     now = now or datetime.now(UTC)
     secrets = settings.secrets()  # the tokens, and any password or secret query value in a URL setting
     with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0))) as http:
-        for check in (_trading, _admin, _prometheus, _pushgateway, _telegram, _state, _schedule):
+        for check in (_trading, _store, _admin, _prometheus, _pushgateway, _telegram, _state, _schedule):
             try:
                 lines = list(check(settings, http, now, timeout))
             except Exception as exc:  # a check that breaks is one broken line, never a traceback
@@ -63,6 +63,12 @@ def run_checks(settings: Settings, *, now: datetime | None = None, timeout: floa
             for line in lines:
                 # The link names a URL too: neither half shows a credential.
                 yield CheckLine(scrub(line.link, secrets), line.status, scrub(line.text, secrets), line.usage)
+
+
+def _store(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
+    from reports.operations.check_store import store_lines  # it builds on CheckLine, defined here
+
+    return store_lines(settings, http, now, timeout)
 
 
 def _trading(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:

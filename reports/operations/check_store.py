@@ -28,9 +28,9 @@ def store_lines(settings: Settings, http: httpx.Client, now: datetime, timeout: 
     del timeout
     url = settings.trading_service_url.rstrip("/")
     path = store_path(settings.state_dir, url, settings.timezone)
-    link = f"store of closed days {path}"
+    link = "store of closed days"
     if not path.exists():
-        yield CheckLine(link, "ok", "empty: the first run reads the whole history, one day at a time")
+        yield CheckLine(link, "ok", f"{path}: empty: the first run reads the whole history, one day at a time")
         return
     try:
         store = DayStore(path)
@@ -44,15 +44,15 @@ def store_lines(settings: Settings, http: httpx.Client, now: datetime, timeout: 
         params = {"start_date": day.start.isoformat(), "end_date": day.end.isoformat(), "limit": PAGE}
         try:
             body = get_json(http, f"{url}/api/trades/history", params=params, what="the trading service", attempts=1)
-        except FetchError as exc:
-            yield CheckLine(link, "fail", f"one page of {yesterday}'s fills: {exc}")
+        except FetchError:  # the trading service's own line says what is wrong
+            yield CheckLine(link, "ok", f"{path}: not compared with the service, which could not be read")
             return
         rows = body.get("trades") if isinstance(body, dict) else None
         if not isinstance(rows, list):
             yield CheckLine(link, "fail", f"one page of {yesterday}'s fills: the answer has no 'trades' list")
             return
         got = len(rows)
-        span = f"{len(dates)} day(s) stored" + (f", {dates[0]} to {dates[-1]}" if dates else "")
+        span = f"{path}: {len(dates)} day(s) stored" + (f", {dates[0]} to {dates[-1]}" if dates else "")
         stored = store.get(yesterday)
         if stored is not None and got < min(stored.fills, PAGE):
             yield CheckLine(
