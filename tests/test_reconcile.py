@@ -153,7 +153,15 @@ def test_tolerance_is_max_of_one_usdt_and_one_percent(ours: float, theirs: float
 
 def test_check_lines(service: tuple[FakeTradingService, str]) -> None:
     _, url = service
-    assert check(settings(url)) == (True, f"Reconciliation: ADMIN_API_TOKEN accepted at {url}/api/exchange/income")
-    ok, line = check(settings(url, token="wrong"))
-    assert not ok and "rejected ADMIN_API_TOKEN (401)" in line and "wrong" not in line
-    assert check(settings(url, token=None))[0]
+    assert check(settings(url)) == ("ok", f"Reconciliation: ADMIN_API_TOKEN accepted at {url}/api/exchange/income")
+    status, line = check(settings(url, token="wrong"))
+    assert status == "fail" and "rejected ADMIN_API_TOKEN (401)" in line and "wrong" not in line
+    assert check(settings(url, token=None))[0] == "ok"
+
+
+def test_an_income_endpoint_that_answers_500_is_a_warning_not_a_failure(service: tuple[FakeTradingService, str]):
+    # The real service's income endpoint answers 500 at the version checked: the report still goes out.
+    fake, url = service
+    fake.fail("/api/exchange/income", 500)
+    status, line = check(settings(url))
+    assert status == "warn" and "500" in line and "reconciliation 'unavailable'" in line

@@ -108,8 +108,8 @@ def _trading(settings: Settings, http: httpx.Client, now: datetime, timeout: flo
 def _admin(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
     from reports.sources.reconcile import check
 
-    ok, text = check(settings, timeout=timeout)
-    yield CheckLine("admin token", "ok" if ok else "fail", _after_link(text))
+    status, text = check(settings, timeout=timeout)
+    yield CheckLine("admin token", status, _after_link(text))
 
 
 def _prometheus(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:

@@ -80,10 +80,14 @@ def reconcile(
     return compare(ledger, realized_pnl, fees)
 
 
-def check(settings: Settings, *, timeout: float = 5.0) -> tuple[bool, str]:
-    """One line for ``report check``: does the service accept ``ADMIN_API_TOKEN`` on the income endpoint."""
+def check(settings: Settings, *, timeout: float = 5.0) -> tuple[str, str]:
+    """One line for ``report check``: does the service accept ``ADMIN_API_TOKEN`` on the income endpoint.
+
+    ``fail`` only for a rejected token, which stops a run too; an endpoint that cannot be read is ``warn``,
+    since a run then goes out with reconciliation ``unavailable``.
+    """
     if settings.admin_api_token is None:
-        return True, "Reconciliation: not configured (ADMIN_API_TOKEN unset): the report says it was skipped"
+        return "ok", "Reconciliation: not configured (ADMIN_API_TOKEN unset): the report says it was skipped"
     url = f"{settings.trading_service_url}{INCOME_PATH}"
     now = round(datetime.now(UTC).timestamp() * 1000)
     params = {"income_type": "COMMISSION", "start_time": now - 3_600_000, "end_time": now, "limit": 1}
@@ -93,11 +97,11 @@ def check(settings: Settings, *, timeout: float = 5.0) -> tuple[bool, str]:
             get_json(http, url, params=params, headers=headers, what="exchange income", attempts=1)
         except HttpStatusError as exc:
             if exc.status in (401, 403):
-                return False, f"Reconciliation: the trading service rejected ADMIN_API_TOKEN ({exc.status}) at {url}"
-            return False, f"Reconciliation: {exc}"
+                return "fail", f"Reconciliation: the trading service rejected ADMIN_API_TOKEN ({exc.status}) at {url}"
+            return "warn", f"Reconciliation: {exc}: the report goes out with reconciliation 'unavailable'"
         except FetchError as exc:
-            return False, f"Reconciliation: {exc}"
-    return True, f"Reconciliation: ADMIN_API_TOKEN accepted at {url}"
+            return "warn", f"Reconciliation: {exc}: the report goes out with reconciliation 'unavailable'"
+    return "ok", f"Reconciliation: ADMIN_API_TOKEN accepted at {url}"
 
 
 def compare(ledger: dict[str, list[IncomeRow]], realized_pnl: float, fees: float) -> tuple[str, list[str]]:
