@@ -48,9 +48,10 @@ class Stop(Exception):
 
 def scrub(text: str, token: str) -> str:
     """``text`` without the token, nor anything shaped like a bot token, nor credentials in a URL."""
+    text = redact_text(text)  # first: the URL must still parse as one
     if token:
         text = text.replace(token, "<token>")
-    return redact_text(_TOKEN_RE.sub("<token>", text))
+    return _TOKEN_RE.sub("<token>", text)
 
 
 def _secs(value: float) -> str:

@@ -58,10 +58,11 @@ def current_context() -> tuple[str | None, str | None]:
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with each secret, and anything shaped like a bot token, replaced by ``<secret>``; every URL
     in it without its credentials."""
+    text = redact_text(text)  # first: a URL whose password became "<secret>" would no longer parse as one
     for secret in secrets:
         if len(secret) >= _MIN_SECRET:
             text = text.replace(secret, "<secret>")
-    return redact_text(_TOKEN_RE.sub("<secret>", text))
+    return _TOKEN_RE.sub("<secret>", text)
 
 
 class ContextFilter(logging.Filter):
