@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--date", metavar="YYYY-MM-DD", help="trading day to report (default: the last complete day)")
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day of a range of reports")
     parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day of a range of reports")
+    parser.add_argument(
+        "--period",
+        choices=("day", "week", "month"),
+        default="day",
+        help="report a day (default), a week (Monday to Sunday) or a calendar month; --date names one of its days",
+    )
     parser.add_argument("--dry-run", action="store_true", help="build everything, send nothing, write the artifacts")
     parser.add_argument("--output", type=Path, metavar="DIR", help="write the artifacts to DIR (created if missing)")
     parser.add_argument("--demo", action="store_true", help="use the embedded demo data; implies --dry-run")
@@ -175,7 +181,7 @@ def _report(args: argparse.Namespace) -> int:
     send = not args.dry_run and (not args.demo or args.send)
     if args.date_from:
         return _backfill(args, settings, send)
-    day = check_ended(parse_date(args.date), settings.timezone) if args.date else last_complete_day(settings.timezone)
+    day = _report_day(args, settings.timezone)
     if send:
         _need_telegram(settings)
     from reports.operations.logs import run_context
@@ -190,19 +196,46 @@ def _report(args: argparse.Namespace) -> int:
             force=args.force,
             rebuild=args.rebuild,
             rebuild_from=_rebuild_from(args),
+            period=args.period,
         )
         outcome = run(options, settings)
     totals = outcome.report.totals
     where = f", artifacts in {outcome.output_dir}" if outcome.output_dir else ""
     sent = f", {outcome.messages_sent} Telegram messages sent" if send else " (dry run, nothing sent)"
-    print(f"report {day.isoformat()}: total P&L {totals.total_pnl:+,.2f} USDT{sent}{where}")
+    figures = outcome.report.period
+    what = day.isoformat() if figures is None else f"{args.period} {figures.period.first}..{figures.period.last}"
+    print(f"report {what}: total P&L {totals.total_pnl:+,.2f} USDT{sent}{where}")
     return 0
+
+
+def _report_day(args: argparse.Namespace, timezone: str) -> date:
+    """The report's last day: the day asked for, or the last day of the week or month that holds it."""
+    if args.period == "day":
+        return check_ended(parse_date(args.date), timezone) if args.date else last_complete_day(timezone)
+    from reports.numbers.periods import last_complete, period_of
+
+    latest = last_complete_day(timezone)
+    if not args.date:
+        return last_complete(args.period, latest + timedelta(days=1), timezone).last
+    period = period_of(args.period, parse_date(args.date), timezone)
+    if period.last > latest:
+        done = last_complete(args.period, latest + timedelta(days=1), timezone)
+        raise UsageError(
+            f"--date {args.date} is in the {args.period} {period.first}..{period.last}, which has not ended yet in "
+            f"{timezone}: the latest complete {args.period} is {done.first}..{done.last}"
+        )
+    return period.last
 
 
 def _backfill(args: argparse.Namespace, settings: Settings, send: bool) -> int:
     """``report --from D1 --to D2``: every day of the range, then the table; exit 1 if any day failed."""
     first = check_ended(parse_date(args.date_from, "--from"), settings.timezone, "--from")
     last = check_ended(parse_date(args.date_to, "--to"), settings.timezone, "--to")
+    if args.period != "day":
+        from reports.numbers.periods import period_of
+
+        end = period_of(args.period, last, settings.timezone).last
+        check_ended(end, settings.timezone, f"the {args.period} of --to {last}, ending")
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}: give the range oldest first")
     if send:
@@ -219,6 +252,7 @@ def _backfill(args: argparse.Namespace, settings: Settings, send: bool) -> int:
         force=args.force,
         rebuild=args.rebuild,
         rebuild_from=_rebuild_from(args),
+        period=args.period,
     )
     print(render_table(results))
     problem = failure_summary(results)
@@ -240,6 +274,11 @@ def _verify(args: argparse.Namespace) -> int:
     settings = _settings(args.verbose)
     first = check_ended(parse_date(args.date_from, "--from"), settings.timezone, "--from")
     last = check_ended(parse_date(args.date_to, "--to"), settings.timezone, "--to")
+    if args.period != "day":
+        from reports.numbers.periods import period_of
+
+        end = period_of(args.period, last, settings.timezone).last
+        check_ended(end, settings.timezone, f"the {args.period} of --to {last}, ending")
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}: give the range oldest first")
     from reports.operations.verify import verify

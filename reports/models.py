@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from reports.days import PeriodFigures
 
 UNATTRIBUTED = "unattributed"
 """Agent id given to fills whose ``agent_id`` is null (CONTRACT 1.1)."""
@@ -300,70 +303,6 @@ class Report:
     max_drawdown_limit: float = 0.25
     fills_read: int = 0
     """Fills of the whole history read for this report (the job's own metrics)."""
+    period: PeriodFigures | None = None
+    """A week's or a month's own figures; None for a day. ``day`` is then the period's last day."""
 
-
-# ---- closed days: what the store keeps of each day, so a run replays only the fills after it
-
-
-@dataclass(frozen=True, slots=True)
-class EngineState:
-    """The average-cost engine at an instant: the open positions and the last price of every symbol seen.
-
-    ``positions`` are ``(agent_id, symbol, signed quantity, average entry)``, ``marks`` ``(symbol, price)``,
-    both sorted by name.
-    """
-
-    positions: tuple[tuple[str, str, float, float], ...] = ()
-    marks: tuple[tuple[str, float], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class AgentDay:
-    """One agent's figures of one closed day: every sum a later report needs from that day."""
-
-    agent_id: str
-    trades: int
-    volume: float
-    fees: float
-    realized_pnl: float
-    net_flow: float
-    """Σ (realized − fee) fill by fill, the way the daily series adds it (not realized_pnl − fees)."""
-    unrealized_pnl: float
-    """At the end of the day."""
-    closing_fills: int
-    wins: int
-    losses: int
-    win_sum: float
-    """Σ of the positive closing nets."""
-    loss_sum: float
-    """Σ of the negative closing nets (≤ 0)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SymbolDay:
-    """One symbol's figures of one closed day, over every agent."""
-
-    symbol: str
-    trades: int
-    volume: float
-    fees: float
-    realized_pnl: float
-
-
-@dataclass(frozen=True, slots=True)
-class ClosedDay:
-    """A trading day that has ended, as the store keeps it.
-
-    ``agents`` has a row for every agent with a fill up to the end of the day (the day itself or before);
-    ``state`` is the engine at the end of the day. ``fills``/``digest`` identify the day's fills and
-    ``tail_fills``/``tail_digest`` those of its last hour, which the next run reads again.
-    """
-
-    date: date
-    agents: tuple[AgentDay, ...]
-    symbols: tuple[SymbolDay, ...]
-    state: EngineState
-    fills: int
-    digest: str
-    tail_fills: int
-    tail_digest: str

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from reports.models import AgentDay, AgentInfo, EngineState, Fills, Report, SymbolDay, TradingDay
+from reports.days import AgentDay, EngineState, SymbolDay
+from reports.models import AgentInfo, Fills, Report, TradingDay
 from reports.numbers.compute import History, ReportDay, _grid, assemble
 from reports.numbers.engine import Replay, closing_nets, replay
 from reports.settings import CapitalPolicy

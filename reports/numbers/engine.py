@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reports.models import EngineState, Fills
+from reports.days import EngineState
+from reports.models import Fills
 
 FLAT_EPSILON = 1e-9
 _NEVER = 2**63 - 1  # a snapshot instant after every fill

@@ -46,6 +46,19 @@ def days_between(first: date, last: date) -> list[date]:
     return [first + timedelta(days=k) for k in range((last - first).days + 1)]
 
 
+def period_ends(kind: str, first: date, last: date, timezone: str) -> list[date]:
+    """The last day of every week or month that holds a day from ``first`` to ``last``, oldest first."""
+    from reports.numbers.periods import period_of
+
+    ends: list[date] = []
+    d = first
+    while d <= last:
+        end = period_of(kind, d, timezone).last
+        ends.append(end)
+        d = end + timedelta(days=1)
+    return ends
+
+
 def delivered_everywhere(settings: Settings, day: date) -> bool:
     """True when every configured chat has a complete delivery record for ``day``.
 
@@ -112,6 +125,7 @@ def backfill(
     rebuild: bool = False,
     rebuild_from: date | None = None,
     progress: Progress | None = None,
+    period: str = "day",
 ) -> list[DayResult]:
     """Build (and unless a dry run, send) the report of every day from ``first`` to ``last``, oldest first.
 
@@ -122,7 +136,7 @@ def backfill(
     """
     from reports.operations.pipeline import RunOptions
 
-    days = days_between(first, last)
+    days = days_between(first, last) if period == "day" else period_ends(period, first, last, settings.timezone)
     progress = progress or Progress(len(days))
 
     def run_day(day: date) -> DayResult:
@@ -138,6 +152,7 @@ def backfill(
             force=force,
             rebuild=rebuild and day == days[0],
             rebuild_from=rebuild_from if day == days[0] else None,
+            period=period,
         )
         result = _run_one(options, settings)
         if already and result.outcome == "sent":  # built and written; the delivery only edited or left it

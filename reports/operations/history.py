@@ -10,13 +10,15 @@ day it stored. An answer with fewer fills than the store holds for a day is neve
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from reports.days import AgentDay, ClosedDay, EngineState
 from reports.errors import FetchError
-from reports.models import AgentDay, ClosedDay, EngineState, Fills, TradingDay
+from reports.models import Fills, TradingDay
 from reports.numbers.compute import trading_day
 from reports.numbers.days import close_day
 from reports.operations.logs import status_line
@@ -45,6 +47,8 @@ class DayInput:
     """What the report of one day needs: the closed days before it, the engine at its start, its fills."""
 
     past: list[tuple[date, tuple[AgentDay, ...]]]
+    closed: list[ClosedDay]
+    """The stored days before the report day, oldest first (``past`` is their per-agent rows)."""
     start: EngineState
     fills: Fills
     stored: ClosedDay | None
@@ -175,6 +179,7 @@ class History:
             raise _lost(self.service, days[0].date, day.date, 0, history_fills)
         return DayInput(
             past=[(d.date, d.agents) for d in days],
+            closed=days,
             start=days[-1].state if days else EngineState(),
             fills=fills,
             stored=stored,
@@ -182,19 +187,22 @@ class History:
             fills_read=self.fills_read,
         )
 
-    def close(self, day: TradingDay, given: DayInput) -> str | None:
-        """Store the report day once built (it has ended); a stored copy that differs is replaced and the days
-        after it are dropped, to be computed again. Returns a warning for that case."""
+    def close(self, day: TradingDay, given: DayInput) -> tuple[ClosedDay, str | None]:
+        """The report day closed (it has ended) and stored; a stored copy that differs is replaced and the days
+        after it dropped, to be computed again. Returns the day and a warning for what the reader should know."""
         known = [row.agent_id for row in given.past[-1][1]] if given.past else []
         fresh = self.closed_day(day.date, given.fills, known, given.start)
         if given.stored is not None and given.stored.digest == fresh.digest:
-            return None
-        if given.stored is not None:
-            self.store.drop_from(day.date)
-        self.store.put([fresh])
+            return fresh, None
+        try:
+            if given.stored is not None:
+                self.store.drop_from(day.date)
+            self.store.put([fresh])
+        except sqlite3.Error as exc:
+            return fresh, f"could not store {day.date} in {self.store.path} ({exc}): the next run reads it again"
         if given.stored is None:
-            return None
-        return (
+            return fresh, None
+        return fresh, (
             f"the trading service's fills of {day.date} differ from the stored copy: the stored day was replaced "
             "and the days after it will be computed again"
         )

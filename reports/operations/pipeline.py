@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from reports.days import ClosedDay
 from reports.delivery.outbox import Attachment, Outbox
 from reports.errors import ReportError
-from reports.models import Report, TradingDay
+from reports.models import Fills, Report, TradingDay
 from reports.numbers.compute import build_report, trading_day
 from reports.presentation import report_json
 from reports.presentation.workers import chart_workers, draw_charts
@@ -35,6 +36,8 @@ class RunOptions:
     rebuild: bool = False
     rebuild_from: date | None = None
     """Forget the stored days from this one on: they are read again from the trading service."""
+    period: str = "day"
+    """``day``, ``week`` or ``month``; for a week or a month, ``report_date`` is its last day."""
     should_stop: Callable[[], bool] | None = None
     """Asked before each Telegram call (the scheduler's SIGTERM): yes ends the run there, all recorded."""
 
@@ -74,8 +77,10 @@ def build(
     rebuild: bool = False,
     rebuild_from: date | None = None,
     clock: Clock = _utcnow,
+    period: str = "day",
 ) -> Report:
-    """Fetch and compute the report of ``day``, with its operations and reconciliation."""
+    """Fetch and compute the report of ``day`` (or of the week or month that ends on it), with its operations and
+    reconciliation."""
     if demo:
         from reports.sources.demo import demo_fills
 
@@ -94,15 +99,47 @@ def build(
                 target_win_rate=settings.target_win_rate,
             )
         read = len(fetched.fills)
+        if period != "day":
+            report = _period(report, _closed_in_memory(fetched.fills, report, period), period)
     else:
-        report, read = _build_from_store(settings, day, rebuild=rebuild, rebuild_from=rebuild_from, clock=clock)
+        report, read, closed = _build_from_store(settings, day, rebuild=rebuild, rebuild_from=rebuild_from, clock=clock)
+        if period != "day":
+            report = _period(report, closed, period)
     report = dataclasses.replace(report, fills_read=read, max_drawdown_limit=settings.max_drawdown_limit)
     return _with_sources(report, settings, demo=demo)
 
 
+def _period(last_day: Report, closed: list[ClosedDay], kind: str) -> Report:
+    from reports.numbers.periods import period_of, period_report
+
+    period = period_of(kind, last_day.day.date, last_day.day.timezone)
+    return period_report(last_day, closed, period)
+
+
+def _closed_in_memory(fills: Fills, report: Report, kind: str) -> list[ClosedDay]:
+    """The demo's closed days of the period, computed as the store would keep them."""
+    from reports.days import EngineState
+    from reports.numbers.days import close_day
+    from reports.numbers.periods import period_of
+
+    period = period_of(kind, report.day.date, report.day.timezone)
+    first = min((p.date for p in report.daily), default=period.first)
+    state, known, closed = EngineState(), [], []
+    d = first
+    while d <= period.last:
+        day = trading_day(d, report.day.timezone)
+        own = fills.since(day.start).before(day.end)
+        rows, symbols, state = close_day(own, day, state, known)
+        known = [r.agent_id for r in rows]
+        if d >= period.first:
+            closed.append(ClosedDay(d, rows, symbols, state, len(own), "", 0, ""))
+        d += timedelta(days=1)
+    return closed
+
+
 def _build_from_store(
     settings: Settings, day: TradingDay, *, rebuild: bool, rebuild_from: date | None, clock: Clock
-) -> tuple[Report, int]:
+) -> tuple[Report, int, list[ClosedDay]]:
     """The report from the store of closed days and the fills the store does not hold yet."""
     import sqlite3
 
@@ -128,10 +165,7 @@ def _build_from_store(
                     "REPORT_STATE_DIR, then run again; the days already stored are kept"
                 ) from None
             log.info("fetched %d fills (%d for %s)", given.fills_read, len(given.fills), day.date)
-            try:
-                note = history.close(day, given)
-            except sqlite3.Error as exc:
-                note = f"could not store {day.date} in {store.path} ({exc}): the next run reads it again"
+            closed, note = history.close(day, given)
             with stage("engine"):
                 report, _, _ = build_report_from(
                     given.past,
@@ -145,7 +179,7 @@ def _build_from_store(
                     daily_pnl_target=settings.daily_pnl_target,
                     target_win_rate=settings.target_win_rate,
                 )
-    return report, given.fills_read
+    return report, given.fills_read, [*given.closed, closed]
 
 
 def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
@@ -230,6 +264,7 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
                     rebuild=options.rebuild,
                     rebuild_from=options.rebuild_from,
                     clock=clock,
+                    period=options.period,
                 )
                 fills = report.fills_read
                 outbox, _ = render(report, settings, pool)

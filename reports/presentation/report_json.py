@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from reports.days import AgentPeriod, PeriodFigures
 from reports.models import AgentReport, DailyPoint, Operations, Report, Risk, Totals
 from reports.numbers.conventions import CONVENTIONS
 
@@ -65,7 +66,7 @@ def _daily(p: DailyPoint) -> dict[str, Any]:
     }
 
 
-def _agent(a: AgentReport) -> dict[str, Any]:
+def _agent(a: AgentReport, extra: AgentPeriod | None = None) -> dict[str, Any]:
     return {
         "agent_id": a.agent_id,
         **({"name": a.name} if a.name else {}),
@@ -82,6 +83,40 @@ def _agent(a: AgentReport) -> dict[str, Any]:
             for p in a.open_positions
         ],
         "risk": {name: risk_dict(r) for name, r in a.risk.items()},
+        **(_agent_period(extra) if extra else {}),
+    }
+
+
+def _day(p: DailyPoint | None) -> dict[str, Any] | None:
+    return None if p is None else {"date": p.date.isoformat(), "total_pnl": _num(p.total_pnl)}
+
+
+def _agent_period(e: AgentPeriod) -> dict[str, Any]:
+    """What a week or a month adds per agent."""
+    return {
+        "best_day": _day(e.best_day),
+        "worst_day": _day(e.worst_day),
+        "expectancy": _num(e.expectancy),
+        "average_win": _num(e.average_win),
+        "average_loss": _num(e.average_loss),
+        "period_risk": risk_dict(e.risk),
+    }
+
+
+def _period_keys(f: PeriodFigures, report: Report) -> dict[str, Any]:
+    """What a week or a month adds at the top level."""
+    return {
+        "period_risk": risk_dict(f.risk),
+        "best_day": _day(f.best_day),
+        "worst_day": _day(f.worst_day),
+        "previous": {
+            "start": _local(f.previous.start, report),
+            "end": _local(f.previous.end, report),
+            "total_pnl": _num(f.previous_total_pnl),
+        },
+        "monthly": [
+            {"year": m.year, "month": m.month, "return": _num(m.return_), "pnl": _num(m.pnl)} for m in f.monthly
+        ],
     }
 
 
@@ -108,16 +143,21 @@ def operations_dict(o: Operations | None) -> dict[str, Any] | None:
 
 def to_dict(report: Report) -> dict[str, Any]:
     """The whole report as the JSON-ready dict of CONTRACT 4."""
+    f = report.period
     return {
         "schema_version": SCHEMA_VERSION,
         "report_date": report.day.date.isoformat(),
         "timezone": report.day.timezone,
-        "period": {"start": _local(report.day.start, report), "end": _local(report.day.end, report)},
+        "period": {
+            "kind": f.period.kind if f else "day",
+            "start": _local(f.period.start if f else report.day.start, report),
+            "end": _local(f.period.end if f else report.day.end, report),
+        },
         "generated_at": report.generated_at.isoformat(),
         "currency": "USDT",
         "conventions": dict(CONVENTIONS),
         "totals": totals_dict(report.totals),
-        "agents": [_agent(a) for a in report.agents],
+        "agents": [_agent(a, f.agents.get(a.agent_id) if f else None) for a in report.agents],
         "symbols": [
             {
                 "symbol": s.symbol,
@@ -138,6 +178,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         },
         "operations": operations_dict(report.operations),
         "warnings": list(report.warnings),
+        **(_period_keys(f, report) if f else {}),
     }
 
 

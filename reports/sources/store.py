@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from reports.models import AgentDay, ClosedDay, EngineState, Fills, SymbolDay
+from reports.days import AgentDay, ClosedDay, EngineState, SymbolDay
+from reports.models import Fills
 
 FORMAT = 1
 _log = logging.getLogger("reports")

@@ -1,0 +1,130 @@
+"""Records of whole days and periods: what the store keeps of each closed day, and a week's or a month's figures.
+
+Like :mod:`reports.models`, shared by the stages and importing none of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from reports.models import DailyPoint, Risk
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """The average-cost engine at an instant: the open positions and the last price of every symbol seen.
+
+    ``positions`` are ``(agent_id, symbol, signed quantity, average entry)``, ``marks`` ``(symbol, price)``,
+    both sorted by name.
+    """
+
+    positions: tuple[tuple[str, str, float, float], ...] = ()
+    marks: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDay:
+    """One agent's figures of one closed day: every sum a later report needs from that day."""
+
+    agent_id: str
+    trades: int
+    volume: float
+    fees: float
+    realized_pnl: float
+    net_flow: float
+    """Σ (realized − fee) fill by fill, the way the daily series adds it (not realized_pnl − fees)."""
+    unrealized_pnl: float
+    """At the end of the day."""
+    closing_fills: int
+    wins: int
+    losses: int
+    win_sum: float
+    """Σ of the positive closing nets."""
+    loss_sum: float
+    """Σ of the negative closing nets (≤ 0)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolDay:
+    """One symbol's figures of one closed day, over every agent."""
+
+    symbol: str
+    trades: int
+    volume: float
+    fees: float
+    realized_pnl: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedDay:
+    """A trading day that has ended, as the store keeps it.
+
+    ``agents`` has a row for every agent with a fill up to the end of the day (the day itself or before);
+    ``state`` is the engine at the end of the day. ``fills``/``digest`` identify the day's fills and
+    ``tail_fills``/``tail_digest`` those of its last hour, which the next run reads again.
+    """
+
+    date: date
+    agents: tuple[AgentDay, ...]
+    symbols: tuple[SymbolDay, ...]
+    state: EngineState
+    fills: int
+    digest: str
+    tail_fills: int
+    tail_digest: str
+
+
+# ---- periods: a week (Monday to Sunday) or a calendar month, in the report's time zone
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The days a report covers: ``kind`` is ``day``, ``week`` or ``month``; ``start``/``end`` in UTC."""
+
+    kind: str
+    first: date
+    last: date
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPeriod:
+    """What a period adds for one agent: its best and worst day, and its trade statistics."""
+
+    best_day: DailyPoint | None
+    worst_day: DailyPoint | None
+    expectancy: float | None
+    """Mean net per closing fill."""
+    average_win: float | None
+    average_loss: float | None
+    risk: Risk
+    """Over the period's own days."""
+
+
+@dataclass(frozen=True, slots=True)
+class MonthRow:
+    """One calendar month of the portfolio's history: compounded return and P&L."""
+
+    year: int
+    month: int
+    return_: float | None
+    pnl: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodFigures:
+    """The figures a week or a month adds to a report."""
+
+    period: Period
+    days: tuple[DailyPoint, ...]
+    """The portfolio's days of the period."""
+    risk: Risk
+    agents: dict[str, AgentPeriod]
+    previous: Period
+    previous_total_pnl: float | None
+    """None when the history does not reach back into the previous period."""
+    monthly: tuple[MonthRow, ...]
+    best_day: DailyPoint | None
+    worst_day: DailyPoint | None
