@@ -305,4 +305,3 @@ class Report:
     """Fills of the whole history read for this report (the job's own metrics)."""
     period: PeriodFigures | None = None
     """A week's or a month's own figures; None for a day. ``day`` is then the period's last day."""
-
