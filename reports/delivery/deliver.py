@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger(__name__)
+_NAMES = {"day": "daily", "week": "weekly", "month": "monthly"}
 NOTICE_KEY = "failure-notice"  # the failure notice's slot in a delivery record
 # Loggers that may print the request URL, which holds the token (PTB's Bot logs its base URL at DEBUG).
 _URL_LOGGERS = ("httpx", "httpcore", "telegram.Bot", "telegram.BaseRequest", "telegram.HTTPXRequest")
@@ -125,7 +126,7 @@ def deliver(
     with _quiet_url_loggers(token), warnings.catch_warnings():
         # PTB 22 warns when RetryAfter.retry_after is read as a number; we accept either type.
         warnings.filterwarnings("ignore", message=r".*`retry_after`", category=PTBDeprecationWarning)
-        store = DeliveryStore(settings.state_dir)
+        store = DeliveryStore(settings.state_dir, outbox.kind)
         store.check_writable(outbox.report_date)  # before the first message: a record we cannot keep means a repost
         with store.lock(outbox.report_date):
             result = asyncio.run(_deliver_all(outbox, settings, force, log, policy or DeliveryPolicy(), should_stop))
@@ -163,7 +164,7 @@ async def _deliver_all(
     should_stop: Callable[[], bool] | None,
 ) -> DeliveryResult:
     token = settings.telegram_bot_token.reveal() if settings.telegram_bot_token else ""
-    store = DeliveryStore(settings.state_dir)
+    store = DeliveryStore(settings.state_dir, outbox.kind)
     warned: list[str] = []
     chats: list[ChatDelivery] = []
     bot = _bot(settings, token, policy)
@@ -238,7 +239,6 @@ async def _deliver_chat(
                 messages, plain = await runner.send(record, call)
                 ids = [m.message_id for m in messages]
                 record.calls[call.key] = SentCall(call.method, ids, _digests(call), plain)
-                store.save(record)
                 sent += len(ids)
                 log.info("chat %s: %s sent (%s)", chat, call.key, call.method)
         stale = sorted(set(record.calls) - {c.key for c in planned} - {NOTICE_KEY})
@@ -289,7 +289,7 @@ async def _refresh(runner: CallRunner, record: DeliveryRecord, call: PlannedCall
 
 
 def send_failure_notice(
-    settings: Settings, report_date: date, reason: str, *, policy: DeliveryPolicy | None = None
+    settings: Settings, report_date: date, reason: str, *, policy: DeliveryPolicy | None = None, kind: str = "day"
 ) -> None:
     """Tell the chats that the report for ``report_date`` could not be built. Best effort: never raises."""
     if settings.telegram_bot_token is None or not settings.telegram_chats:
@@ -297,7 +297,7 @@ def send_failure_notice(
     token = settings.telegram_bot_token.reveal()
     reason = scrub(reason, token)
     text = (
-        f"⚠️ <b>The daily report for {report_date.isoformat()} could not be built.</b>\n"
+        f"⚠️ <b>The {_NAMES.get(kind, 'daily')} report for {report_date.isoformat()} could not be built.</b>\n"
         f"{_escape(reason)}\nThe job will report it again on its next run."
     )
     policy = policy or DeliveryPolicy(retry_budget=30.0)
@@ -305,13 +305,15 @@ def send_failure_notice(
         with _quiet_url_loggers(token), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*`retry_after`", category=PTBDeprecationWarning)
             # The date's lock: a run delivering this date writes its records; the notice must not race it.
-            with DeliveryStore(settings.state_dir).lock(report_date, wait=10.0):
-                asyncio.run(_notify(settings, token, report_date, text, policy))
+            with DeliveryStore(settings.state_dir, kind).lock(report_date, wait=10.0):
+                asyncio.run(_notify(settings, token, report_date, text, policy, kind))
     except Exception as err:  # best effort: the run is failing already, say so and go on
         _LOG.warning("the failure notice could not be sent: %s", scrub(str(err), token))
 
 
-async def _notify(settings: Settings, token: str, report_date: date, text: str, policy: DeliveryPolicy) -> None:
+async def _notify(
+    settings: Settings, token: str, report_date: date, text: str, policy: DeliveryPolicy, kind: str = "day"
+) -> None:
     bot = _bot(settings, token, policy)
     runner = CallRunner(bot, policy, token, _LOG, [])
     try:
@@ -320,7 +322,7 @@ async def _notify(settings: Settings, token: str, report_date: date, text: str, 
         _LOG.warning("the failure notice could not be sent: %s", stop.message)
         await runner.close()
         return
-    store = DeliveryStore(settings.state_dir)
+    store = DeliveryStore(settings.state_dir, kind)
     async with bot:
         for chat in settings.telegram_chats:
             try:

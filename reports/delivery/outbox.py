@@ -28,3 +28,5 @@ class Outbox:
     messages: tuple[str, ...]
     photos: tuple[Attachment, ...]
     document: Attachment | None
+    kind: str = "day"
+    """``day``, ``week`` or ``month``: the records of each are kept apart, by the period's last day."""

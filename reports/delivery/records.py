@@ -188,10 +188,12 @@ def write_error(folder: Path, err: OSError, after: str = _AFTER) -> DeliveryErro
 
 
 class DeliveryStore:
-    """Delivery records under ``<state_dir>/deliveries/<date>/<chat>.json``."""
+    """Delivery records under ``<state_dir>/deliveries/<date>/<chat>.json``; a week's or a month's under
+    ``deliveries-week/`` or ``deliveries-month/``, by the period's last day."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self.root = Path(state_dir) / "deliveries"
+    def __init__(self, state_dir: Path, kind: str = "day") -> None:
+        self.kind = kind
+        self.root = Path(state_dir) / ("deliveries" if kind == "day" else f"deliveries-{kind}")
 
     def path(self, report_date: date, chat: ChatTarget) -> Path:
         """The record file of one date and chat; the chat is percent-encoded (``:`` included)."""

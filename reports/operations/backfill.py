@@ -59,14 +59,15 @@ def period_ends(kind: str, first: date, last: date, timezone: str) -> list[date]
     return ends
 
 
-def delivered_everywhere(settings: Settings, day: date) -> bool:
-    """True when every configured chat has a complete delivery record for ``day``.
+def delivered_everywhere(settings: Settings, day: date, kind: str = "day") -> bool:
+    """True when every configured chat has a complete delivery record for ``day`` (for a week or a month, the
+    one that ends on ``day``).
 
     An unreadable record counts as not delivered: the run then says what is wrong with it.
     """
     if not settings.telegram_chats:
         return False
-    store = DeliveryStore(settings.state_dir)
+    store = DeliveryStore(settings.state_dir, kind)
     for chat in settings.telegram_chats:
         try:
             record = store.load(day, chat)
@@ -140,7 +141,7 @@ def backfill(
     progress = progress or Progress(len(days))
 
     def run_day(day: date) -> DayResult:
-        already = send and not force and delivered_everywhere(settings, day)
+        already = send and not force and delivered_everywhere(settings, day, period)
         if already and output is None:
             log.info("report %s was already delivered to every chat: skipped (--force sends it again)", day)
             return DayResult(day, "skipped", None, "already delivered")

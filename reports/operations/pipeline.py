@@ -218,11 +218,16 @@ def render(report: Report, settings: Settings, pool: Executor | None = None) -> 
     with stage("render"):
         html = render_html(report, charts, settings.templates_dir)
         messages = render_summary(report, settings.templates_dir)
+    kind = report.period.period.kind if report.period else "day"
+    title = f"Full report {report.day.date.isoformat()}"
+    if report.period:
+        title = f"Full {kind}ly report {report.period.period.first.isoformat()} – {report.day.date.isoformat()}"
     outbox = Outbox(
         report_date=report.day.date,
         messages=messages,
         photos=tuple(Attachment(c.filename, c.png, c.caption) for c in charts),
-        document=Attachment("report.html", html.encode("utf-8"), f"Full report {report.day.date.isoformat()}"),
+        document=Attachment("report.html", html.encode("utf-8"), title),
+        kind=kind,
     )
     return outbox, html
 
@@ -273,7 +278,7 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
                 from reports.delivery.deliver import send_failure_notice
 
                 reason = str(exc) if isinstance(exc, ReportError) else f"internal error ({type(exc).__name__})"
-                send_failure_notice(settings, options.report_date, reason)
+                send_failure_notice(settings, options.report_date, reason, kind=options.period)
             raise
         if output is not None:
             write_artifacts(report, outbox, settings, output)
