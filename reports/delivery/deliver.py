@@ -239,6 +239,7 @@ async def _deliver_chat(
                 messages, plain = await runner.send(record, call)
                 ids = [m.message_id for m in messages]
                 record.calls[call.key] = SentCall(call.method, ids, _digests(call), plain)
+                store.save(record)  # at once: a run killed after this call must not post it again
                 sent += len(ids)
                 log.info("chat %s: %s sent (%s)", chat, call.key, call.method)
         stale = sorted(set(record.calls) - {c.key for c in planned} - {NOTICE_KEY})
