@@ -30,6 +30,8 @@ VALUE_SETS = ["defaults", *(p.name for p in CI_FILES)]
 # Helm accepts release names up to 53 characters.
 LONG_RELEASE = "trading-system-production-europe-west1-canary-blue-02"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
 CRON_DESCRIPTORS = {
     "@yearly": "0 0 1 1 *",
@@ -40,6 +42,20 @@ CRON_DESCRIPTORS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
+
+
+def next_runs(schedule: str, zone: str, count: int, start: datetime | None = None) -> list[datetime]:
+    """The next ``count`` runs of a CronJob schedule in that time zone, from ``start`` (2026-01-01 UTC)."""
+    trigger = CronTrigger.from_crontab(CRON_DESCRIPTORS.get(schedule, schedule), timezone=ZoneInfo(zone))
+    runs, last = [], None
+    now = start or datetime(2026, 1, 1, tzinfo=UTC)
+    for _ in range(count):
+        last = trigger.get_next_fire_time(last, now if last is None else last)
+        if last is None:
+            break
+        runs.append(last)
+        now = last
+    return runs
 
 
 def values_of(value_set: str) -> dict[str, Any]:
@@ -71,6 +87,13 @@ def one(objects: list[dict], kind: str) -> dict:
     found = [o for o in objects if o["kind"] == kind]
     assert len(found) == 1, f"expected one {kind}, got {len(found)}"
     return found[0]
+
+
+def cronjobs(objects: list[dict]) -> list[dict]:
+    """Every CronJob (one per report and period), in the order rendered."""
+    found = [o for o in objects if o["kind"] == "CronJob"]
+    assert found, "no CronJob rendered"
+    return found
 
 
 def pod_spec(obj: dict) -> dict:
@@ -116,9 +139,20 @@ def api_server_problems(obj: dict) -> list[str]:
     limit = {"CronJob": 52, "Service": 63, "Job": 63}.get(obj["kind"], 253)
     if len(meta["name"]) > limit or not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", meta["name"]):
         problems.append(f"{obj['kind']} name {meta['name']!r} is not a valid name of at most {limit}")
-    for key, value in meta.get("labels", {}).items():
-        if len(str(value)) > 63:
-            problems.append(f"label {key}={value!r} is longer than 63")
+    label_sets = [meta.get("labels", {})]
+    if obj["kind"] == "CronJob":
+        template = obj["spec"]["jobTemplate"]
+        label_sets += [
+            template.get("metadata", {}).get("labels", {}),
+            template["spec"]["template"]["metadata"]["labels"],
+        ]
+    for labels in label_sets:
+        for key, value in labels.items():
+            if len(str(value)) > 63 or not LABEL_VALUE.match(str(value)):
+                problems.append(f"label {key}={value!r} is not a valid label value of at most 63")
+            prefix, _, name = key.rpartition("/")
+            if not LABEL_NAME.match(name) or (prefix and not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", prefix)):
+                problems.append(f"label key {key!r} is invalid")
     if obj["kind"] not in POD_KINDS:
         return problems
     spec = pod_spec(obj)
@@ -206,10 +240,11 @@ def test_lint_finds_no_errors(value_set: str) -> None:
 def test_renders_the_report_and_the_trading_service(value_set: str) -> None:
     values = values_of(value_set)
     objects = render(values)
-    cronjob = one(objects, "CronJob")
+    names = [c["metadata"]["name"] for c in cronjobs(objects)]
     merged = helm.Chart.load(str(CHART)).merge_values(values)
     fullname = RELEASE
-    assert cronjob["metadata"]["name"] == f"{fullname}-daily-report"
+    # Every value set keeps the report "daily" and its day CronJob under the name it always had.
+    assert f"{fullname}-daily-report" in names and len(set(names)) == len(names)
     traders = [o for o in objects if o["metadata"]["name"] == f"{fullname}-cloud-trader"]
     if merged["cloudTrader"]["enabled"]:
         assert sorted(o["kind"] for o in traders) == ["Deployment", "Service"]
@@ -244,10 +279,10 @@ def test_every_pod_runs_as_a_service_account_that_exists(value_set: str) -> None
 @pytest.mark.parametrize("version", KUBE_VERSIONS)
 @pytest.mark.parametrize("value_set", VALUE_SETS)
 def test_job_created_from_the_cronjob_is_valid(value_set: str, version: str) -> None:
-    cronjob = one(render(values_of(value_set)), "CronJob")
-    job = job_from_cronjob(cronjob, f"{cronjob['metadata']['name']}-manual")
-    kubernetes_validate.validate(job, version, strict=True)
-    assert api_server_problems(job) == []
+    for cronjob in cronjobs(render(values_of(value_set))):
+        job = job_from_cronjob(cronjob, f"{cronjob['metadata']['name']}-manual")
+        kubernetes_validate.validate(job, version, strict=True)
+        assert api_server_problems(job) == []
 
 
 def test_names_fit_kubernetes_limits_for_a_long_release_name(tmp_path: Path) -> None:
@@ -276,13 +311,12 @@ def test_the_report_points_at_the_rendered_trading_service(release: str) -> None
 
 @pytest.mark.parametrize("value_set", VALUE_SETS)
 def test_the_schedule_is_valid_cron_in_a_valid_zone(value_set: str) -> None:
-    spec = one(render(values_of(value_set)), "CronJob")["spec"]
-    schedule = spec["schedule"]
-    # Kubernetes refuses TZ= in the schedule: the zone goes in timeZone.
-    assert "TZ" not in schedule
-    zone = ZoneInfo(spec["timeZone"])
-    trigger = CronTrigger.from_crontab(CRON_DESCRIPTORS.get(schedule, schedule), timezone=zone)
-    assert trigger.get_next_fire_time(None, datetime(2026, 1, 1, tzinfo=UTC)) is not None
+    for cronjob in cronjobs(render(values_of(value_set))):
+        spec = cronjob["spec"]
+        schedule = spec["schedule"]
+        # Kubernetes refuses TZ= in the schedule: the zone goes in timeZone.
+        assert "TZ" not in schedule
+        assert next_runs(schedule, spec["timeZone"], 1)
 
 
 def only_required(values: Any, schema: dict) -> Any:
@@ -374,7 +408,12 @@ def test_cronjob_defaults() -> None:
 
 @pytest.mark.parametrize("value_set", VALUE_SETS)
 def test_report_pod_is_hardened(value_set: str) -> None:
-    spec = pod_spec(one(render(values_of(value_set)), "CronJob"))
+    for cronjob in cronjobs(render(values_of(value_set))):
+        assert_hardened(pod_spec(cronjob))
+
+
+def assert_hardened(spec: dict) -> None:
+    """The report pod's security settings."""
     pod = spec["securityContext"]
     assert (pod["runAsNonRoot"], pod["runAsUser"], pod["fsGroup"]) == (True, 1000, 2000)
     assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
