@@ -47,8 +47,9 @@ class AgentDay:
 
 @dataclass(frozen=True, slots=True)
 class SymbolDay:
-    """One symbol's figures of one closed day, over every agent."""
+    """One agent's figures in one symbol on one closed day (a desk's report sums its own agents' rows)."""
 
+    agent_id: str
     symbol: str
     trades: int
     volume: float

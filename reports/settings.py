@@ -92,6 +92,10 @@ class Settings:
     queries_file: Path | None = None
     max_drawdown_limit: float = 0.25
     log_format: str = "text"
+    periods: tuple[str, ...] = ("day", "week", "month")
+    """What ``report schedule`` sends: the day, and after it the week on Mondays and the month on the 1st."""
+    agents: tuple[str, ...] = ()
+    """A desk's own report: only these agents (empty: every agent)."""
 
     def __post_init__(self) -> None:
         # Any password or secret query value in a URL setting is masked in every line shown from now on.
@@ -160,7 +164,33 @@ class Settings:
             queries_file=Path(queries) if queries else None,
             max_drawdown_limit=number("REPORT_MAX_DRAWDOWN_LIMIT", 0.25),
             log_format=log_format,
+            periods=parse_periods(get("REPORT_PERIODS")),
+            agents=parse_agents(get("REPORT_AGENTS")),
         )
+
+
+PERIODS = ("day", "week", "month")
+
+
+def parse_periods(raw: str | None) -> tuple[str, ...]:
+    """``REPORT_PERIODS``: some of day, week, month, comma-separated (default all three), in that order."""
+    if raw is None:
+        return PERIODS
+    names = [p.strip().lower() for p in raw.split(",")]
+    bad = [p for p in names if p not in PERIODS]
+    if bad or not names:
+        raise UsageError(f"REPORT_PERIODS={raw!r}: use some of day, week, month, comma-separated (e.g. day,week)")
+    return tuple(p for p in PERIODS if p in names)
+
+
+def parse_agents(raw: str | None) -> tuple[str, ...]:
+    """``REPORT_AGENTS``: agent ids, comma-separated; unset or empty: every agent."""
+    if not raw:
+        return ()
+    names = [a.strip() for a in raw.split(",")]
+    if any(not a for a in names):
+        raise UsageError(f"REPORT_AGENTS={raw!r} has an empty entry: give agent ids, comma-separated")
+    return tuple(dict.fromkeys(names))
 
 
 def default_state_dir(env: Mapping[str, str]) -> Path:

@@ -55,18 +55,21 @@ def rows_for(days: list[date]) -> list[dict[str, Any]]:
 
 
 class FailingDay(FakeTradingService):
-    """The fake service, answering 500 to every request for the fills of one day (retries included)."""
+    """The fake service, answering 500 to the requests for the fills of one day during that day's run, retries
+    included: a passing outage (the next day's run reads that day again, since its figures depend on it)."""
 
-    def __init__(self, rows: list[dict[str, Any]], day: date) -> None:
+    def __init__(self, rows: list[dict[str, Any]], day: date, budget: int = 4) -> None:
         super().__init__(trades=rows)
         self.end = (datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)).isoformat()
+        self.budget = budget
         service = self
 
         class Requests(list):
             def append(self, item: tuple[str, dict[str, list[str]]]) -> None:
                 super().append(item)
                 path, query = item
-                if path == "/api/trades/history" and query.get("end_date") == [service.end]:
+                if path == "/api/trades/history" and query.get("end_date") == [service.end] and service.budget:
+                    service.budget -= 1
                     service.fail(path, 500)  # answered before the handler reads the queue
 
         self.requests = Requests()

@@ -38,8 +38,8 @@ from reports.operations.schedule import (
     next_runs,
     parse_schedule,
     report_date_for,
-    run_report,
 )
+from reports.operations.scheduled import run_report
 from reports.settings import ChatTarget
 
 BERLIN = ZoneInfo("Europe/Berlin")

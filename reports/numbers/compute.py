@@ -107,6 +107,7 @@ def build_report(
     warnings: tuple[str, ...] = (),
     daily_pnl_target: float = 350.0,
     target_win_rate: float = 0.55,
+    agents: tuple[str, ...] = (),
 ) -> Report:
     """Compute every figure of the report day from one replay of the whole fill history up to its end.
 
@@ -157,6 +158,7 @@ def build_report(
         warnings=warnings,
         daily_pnl_target=daily_pnl_target,
         target_win_rate=target_win_rate,
+        agents=agents,
     )
 
 
@@ -171,8 +173,15 @@ def assemble(
     warnings: tuple[str, ...] = (),
     daily_pnl_target: float = 350.0,
     target_win_rate: float = 0.55,
+    agents: tuple[str, ...] = (),
 ) -> Report:
-    """The report from the per-day history (the report day included, last) and the report day's own replay."""
+    """The report from the per-day history (the report day included, last) and the report day's own replay.
+
+    ``agents`` limits it to those agents (a desk's report): their rows are those of the whole report, the
+    totals and the capital theirs; the marks stay those of the whole market.
+    """
+    if agents:
+        history, own = _only(history, own, set(agents))
     info = dict(agent_info or {})
     agents = history.agents
     n_agents = len(agents)
@@ -236,6 +245,35 @@ def assemble(
         daily_pnl_target=daily_pnl_target,
         target_win_rate=target_win_rate,
     )
+
+
+def _only(history: History, own: ReportDay, keep: set[str]) -> tuple[History, ReportDay]:
+    """The history and the report day of the agents in ``keep``, from the first day one of them filled."""
+    idx = np.array([i for i, a in enumerate(history.agents) if a in keep], dtype=np.int64)
+    first = int(history.first_day[idx].min()) if len(idx) else len(history.dates) - 1
+    first = min(first, len(history.dates) - 1)
+    at = np.full(len(history.agents), -1, dtype=np.int64)
+    at[idx] = np.arange(len(idx))
+    mask = np.isin(own.codes, idx)
+    kept = History(
+        agents=tuple(history.agents[i] for i in idx),
+        dates=history.dates[first:],
+        net_flow=history.net_flow[idx, first:],
+        unrealized=history.unrealized[idx, first:],
+        trades=history.trades[idx, first:],
+        first_day=history.first_day[idx] - first,
+    )
+    day = ReportDay(
+        frame=own.frame[mask],
+        codes=at[own.codes[mask]],
+        realized=own.realized[mask],
+        closed_qty=own.closed_qty[mask],
+        nets=own.nets[mask],
+        snapshot_ns=own.snapshot_ns,
+        unrealized=own.unrealized[:, idx],
+        positions=tuple(p for p in own.positions if p.agent_id in keep),
+    )
+    return kept, day
 
 
 def _per_agent_day(agent: np.ndarray, day_idx: np.ndarray, values: np.ndarray, n_agents: int, n_days: int):

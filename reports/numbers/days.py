@@ -76,20 +76,25 @@ def agent_days(fills: Fills, result: Replay, known: Sequence[str]) -> tuple[Agen
 
 
 def symbol_days(fills: Fills, result: Replay) -> tuple[SymbolDay, ...]:
-    """Per symbol traded that day: trades, volume, fees, gross realized."""
+    """Per agent and symbol traded that day: trades, volume, fees, gross realized."""
     frame = fills.frame
     if not len(frame):
         return ()
     work = pd.DataFrame(
-        {"symbol": frame["symbol"].to_numpy(), "notional": frame["notional"].to_numpy(), "fee": frame["fee"].to_numpy()}
+        {
+            "agent": frame["agent_id"].to_numpy(),
+            "symbol": frame["symbol"].to_numpy(),
+            "notional": frame["notional"].to_numpy(),
+            "fee": frame["fee"].to_numpy(),
+            "realized": result.realized,
+        }
     )
-    work["realized"] = result.realized
-    grouped = work.groupby("symbol", sort=True).agg(
+    grouped = work.groupby(["agent", "symbol"], sort=True).agg(
         trades=("notional", "size"), volume=("notional", "sum"), fees=("fee", "sum"), realized=("realized", "sum")
     )
     return tuple(
-        SymbolDay(str(sym), int(row.trades), float(row.volume), float(row.fees), float(row.realized))
-        for sym, row in grouped.iterrows()
+        SymbolDay(str(agent), str(sym), int(row.trades), float(row.volume), float(row.fees), float(row.realized))
+        for (agent, sym), row in grouped.iterrows()
     )
 
 
@@ -126,6 +131,7 @@ def build_report_from(
     warnings: tuple[str, ...] = (),
     daily_pnl_target: float = 350.0,
     target_win_rate: float = 0.55,
+    agents: tuple[str, ...] = (),
 ) -> tuple[Report, tuple[AgentDay, ...], Replay]:
     """The report of ``day`` from the closed days before it and its own fills replayed from ``start``.
 
@@ -161,5 +167,6 @@ def build_report_from(
         warnings=warnings,
         daily_pnl_target=daily_pnl_target,
         target_win_rate=target_win_rate,
+        agents=agents,
     )
     return report, today, result

@@ -114,10 +114,12 @@ def _agent_totals(agent: AgentReport, days: Sequence[ClosedDay], period: Period)
     return totals, extra
 
 
-def _symbols(days: Sequence[ClosedDay]) -> tuple[SymbolReport, ...]:
+def _symbols(days: Sequence[ClosedDay], agents: set[str]) -> tuple[SymbolReport, ...]:
     sums: dict[str, list[float]] = {}
     for d in days:
         for s in d.symbols:
+            if s.agent_id not in agents:
+                continue
             row = sums.setdefault(s.symbol, [0, 0.0, 0.0, 0.0])
             row[0] += s.trades
             row[1] += s.volume
@@ -141,9 +143,10 @@ def period_report(last_day: Report, days: Sequence[ClosedDay], period: Period) -
     t = last_day.totals
     trades, closing = sum(a.totals.trades for a in agents), sum(a.totals.closing_fills for a in agents)
     wins = sum(a.totals.wins for a in agents)
-    win_sum = sum(row.win_sum for d in days for row in d.agents)
-    loss_sum = sum(row.loss_sum for d in days for row in d.agents)
-    losses = sum(row.losses for d in days for row in d.agents)
+    kept = {a.agent_id for a in agents}  # a desk's report: its own agents only
+    rows = [row for d in days for row in d.agents if row.agent_id in kept]
+    win_sum, loss_sum = sum(r.win_sum for r in rows), sum(r.loss_sum for r in rows)
+    losses = sum(r.losses for r in rows)
     fees, realized = sum(a.totals.fees for a in agents), sum(a.totals.realized_pnl for a in agents)
     total = _total(points)
     totals = dataclasses.replace(
@@ -174,4 +177,6 @@ def period_report(last_day: Report, days: Sequence[ClosedDay], period: Period) -
         best_day=best,
         worst_day=worst,
     )
-    return dataclasses.replace(last_day, totals=totals, agents=tuple(agents), symbols=_symbols(days), period=figures)
+    return dataclasses.replace(
+        last_day, totals=totals, agents=tuple(agents), symbols=_symbols(days, kept), period=figures
+    )

@@ -97,6 +97,7 @@ def build(
                 warnings=fetched.warnings,
                 daily_pnl_target=settings.daily_pnl_target,
                 target_win_rate=settings.target_win_rate,
+                agents=settings.agents,
             )
         read = len(fetched.fills)
         if period != "day":
@@ -178,6 +179,7 @@ def _build_from_store(
                     warnings=(*given.warnings, *([note] if note else [])),
                     daily_pnl_target=settings.daily_pnl_target,
                     target_win_rate=settings.target_win_rate,
+                    agents=settings.agents,
                 )
     return report, given.fills_read, [*given.closed, closed]
 

@@ -383,26 +383,10 @@ class ReportScheduler:
         self.stop()
 
 
-def run_report(
-    settings: Settings,
-    day: date,
-    *,
-    send: bool,
-    output: Path | None,
-    should_stop: Callable[[], bool] | None = None,
-) -> str:
-    """The production run: build and (unless a dry run) send one day's report; a one-line outcome."""
-    from reports.operations.pipeline import RunOptions, run
-
-    options = RunOptions(day, send=send, output=output / day.isoformat() if output else None, should_stop=should_stop)
-    outcome = run(options, settings)
-    done = f"{outcome.messages_sent} Telegram messages" if send else f"artifacts in {outcome.output_dir}"
-    return f"report {day}: total P&L {outcome.report.totals.total_pnl:+,.2f} USDT, {done}"
-
-
 def run_schedule(settings: Settings, *, send: bool, output: Path | None, grace: float = DEFAULT_GRACE) -> int:
     """``report schedule``: check the schedule, then run in the foreground until SIGTERM/SIGINT."""
     from reports.operations.backfill import delivered_everywhere
+    from reports.operations.scheduled import run_report
 
     trigger = parse_schedule(settings.schedule, settings.timezone)
     if grace <= 0:
