@@ -44,9 +44,24 @@ CRON_DESCRIPTORS = {
 }
 
 
+def cron_weekdays(field: str) -> str:
+    """A crontab weekday field (0 and 7 are Sunday, as Kubernetes reads it) in APScheduler 3's terms (0 is Monday)."""
+    names = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+    days = []
+    for part in field.split(","):
+        if part == "*":
+            return "*"
+        low, _, high = part.partition("-")
+        days += [names[n % 7] for n in range(int(low), int(high or low) + 1)]
+    return ",".join(days)
+
+
 def next_runs(schedule: str, zone: str, count: int, start: datetime | None = None) -> list[datetime]:
     """The next ``count`` runs of a CronJob schedule in that time zone, from ``start`` (2026-01-01 UTC)."""
-    trigger = CronTrigger.from_crontab(CRON_DESCRIPTORS.get(schedule, schedule), timezone=ZoneInfo(zone))
+    minute, hour, day, month, weekday = CRON_DESCRIPTORS.get(schedule, schedule).split()
+    trigger = CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=cron_weekdays(weekday), timezone=ZoneInfo(zone)
+    )
     runs, last = [], None
     now = start or datetime(2026, 1, 1, tzinfo=UTC)
     for _ in range(count):
@@ -561,3 +576,400 @@ def test_readme_documents_every_value() -> None:
 
     missing = [k for k in leaves(helm.Chart.load(str(CHART)).values) if f"`{k}`" not in readme]
     assert missing == []
+
+
+# --- several reports (issue 13): one CronJob per report and period -------------------------------------------
+
+THREE_REPORTS = "multi-report-values.yaml"
+# The chart before dailyReport.reports existed: the defaults and the older ci/ files must render as they did.
+BASELINE_COMMIT = "d1370fa2a631d2ee90bab89d6c31f59e7cf940f1"
+BASELINE_VALUE_SETS = ["defaults", *(p.name for p in CI_FILES if p.name != THREE_REPORTS)]
+THREE_REPORT_CRONJOBS = {
+    # name: (report, period)
+    f"{RELEASE}-daily-report": ("daily", "day"),
+    f"{RELEASE}-daily-report-week": ("daily", "week"),
+    f"{RELEASE}-daily-report-month": ("daily", "month"),
+    f"{RELEASE}-asia-report": ("asia", "day"),
+    f"{RELEASE}-asia-report-week": ("asia", "week"),
+    f"{RELEASE}-hft-report": ("hft", "day"),
+    f"{RELEASE}-hft-report-month": ("hft", "month"),
+}
+
+
+def container_env(cronjob: dict) -> dict[str, str]:
+    """The report container's environment: plain values, and the Secret key of each secretKeyRef."""
+    env = {}
+    for e in pod_spec(cronjob)["containers"][0]["env"]:
+        env[e["name"]] = e["value"] if "value" in e else e["valueFrom"]["secretKeyRef"]["key"]
+    return env
+
+
+def by_name(objects: list[dict]) -> dict[str, dict]:
+    """The CronJobs by name."""
+    return {c["metadata"]["name"]: c for c in cronjobs(objects)}
+
+
+def baseline_chart(tmp_path: Path) -> Path:
+    """The chart at BASELINE_COMMIT with today's Chart.yaml (so only the chart version label is the same)."""
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", BASELINE_COMMIT, "helm/trading-system"], capture_output=True
+    )
+    if archive.returncode != 0:
+        pytest.skip(f"the git history with {BASELINE_COMMIT} is needed: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive.stdout, check=True)
+    chart = tmp_path / "helm" / "trading-system"
+    shutil.copy(CHART / "Chart.yaml", chart / "Chart.yaml")
+    return chart
+
+
+def rendered_files(values: dict, chart: Path = CHART, release: str = RELEASE) -> dict[str, str]:
+    """Every rendered file of the chart, as text."""
+    return helm.Chart.load(str(chart)).render(values, name=release, namespace=NAMESPACE)
+
+
+@pytest.mark.parametrize("value_set", BASELINE_VALUE_SETS)
+def test_existing_values_render_byte_for_byte_as_before(value_set: str, tmp_path: Path) -> None:
+    before = rendered_files(values_of(value_set), baseline_chart(tmp_path))
+    after = rendered_files(values_of(value_set))
+    cronjob = f"{RELEASE}/templates/cronjob.yaml"
+    assert after[cronjob] == before[cronjob]
+    assert yaml.safe_load(after[cronjob])["metadata"]["name"] == f"{RELEASE}-daily-report"
+    # Everything else too: NetworkPolicy, PrometheusRule, claim, NOTES.
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "reports",
+    [
+        None,
+        [],
+        [{"name": "daily"}],
+        [{"name": "daily", "periods": None, "schedule": "", "agents": [], "suspend": None}],
+    ],
+    ids=["null", "empty", "daily", "daily-with-empty-settings"],
+)
+def test_the_default_report_list_is_the_one_daily_report(reports: list | None) -> None:
+    spelled = rendered_files({"dailyReport": {"reports": reports}})
+    assert spelled == rendered_files({})
+
+
+@pytest.mark.parametrize("release", [RELEASE, LONG_RELEASE])
+def test_three_reports_render_valid_cronjobs_with_unique_names(release: str, tmp_path: Path) -> None:
+    values = values_of(THREE_REPORTS)
+    objects = render(values, release=release)
+    names = [c["metadata"]["name"] for c in cronjobs(objects)]
+    assert len(names) == len(set(names)) == 7
+    assert all(len(n) <= 52 and DNS_LABEL.match(n) for n in names)
+    # The Jobs of each append 11 characters and must fit in 63.
+    assert all(len(n + "-29000000") <= 63 for n in names)
+    if release == RELEASE:
+        assert set(names) == set(THREE_REPORT_CRONJOBS)
+    # The day CronJob of "daily" keeps its name whatever else is listed.
+    assert names[0] == one(render({}, release=release), "CronJob")["metadata"]["name"]
+    for version in KUBE_VERSIONS:
+        validate_all(objects, version, tmp_path)
+        for cronjob in cronjobs(objects):
+            job = job_from_cronjob(cronjob, f"{cronjob['metadata']['name'][:40]}-manual")
+            kubernetes_validate.validate(job, version, strict=True)
+            assert api_server_problems(job) == []
+    accounts = {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"}
+    assert {pod_spec(c)["serviceAccountName"] for c in cronjobs(objects)} <= accounts and accounts
+    # Labels tell them apart, on the CronJob, its Jobs and their pods.
+    for cronjob in cronjobs(objects):
+        template = cronjob["spec"]["jobTemplate"]
+        label_sets = [cronjob["metadata"]["labels"], template["metadata"]["labels"]]
+        label_sets.append(template["spec"]["template"]["metadata"]["labels"])
+        for labels in label_sets:
+            pair = (labels["trading-system/report"], labels["trading-system/period"])
+            assert labels["app.kubernetes.io/component"] == "daily-report"
+            if release == RELEASE:
+                assert pair == THREE_REPORT_CRONJOBS[cronjob["metadata"]["name"]]
+    pairs = {
+        (c["metadata"]["labels"]["trading-system/report"], c["metadata"]["labels"]["trading-system/period"])
+        for c in cronjobs(objects)
+    }
+    assert len(pairs) == 7
+
+
+def test_three_reports_use_an_existing_service_account_when_told_so() -> None:
+    values = deep_merge(values_of(THREE_REPORTS), {"serviceAccount": {"create": False, "name": "trading-bot"}})
+    objects = render(values)
+    assert not [o for o in objects if o["kind"] == "ServiceAccount"]
+    assert {pod_spec(c)["serviceAccountName"] for c in cronjobs(objects)} == {"trading-bot"}
+
+
+def test_week_and_month_run_at_the_daily_minute_and_hour_with_their_period() -> None:
+    values = deep_merge(values_of(THREE_REPORTS), {"dailyReport": {"args": ["--output", "/tmp/out"]}})
+    jobs = by_name(render(values))
+    for name, (report, period) in THREE_REPORT_CRONJOBS.items():
+        spec = jobs[name]["spec"]
+        day = jobs[f"{RELEASE}-{report}-report"]["spec"]
+        args = pod_spec(jobs[name])["containers"][0]["args"]
+        if period == "day":
+            assert args == ["--output", "/tmp/out"]
+            continue
+        # --period before the user's arguments: it is an option of `report` itself, before any subcommand.
+        assert args == ["--period", period, "--output", "/tmp/out"]
+        assert spec["timeZone"] == day["timeZone"]
+        minute, hour = day["schedule"].split()[:2]
+        assert spec["schedule"] == f"{minute} {hour} " + ("* * 1" if period == "week" else "1 * *")
+        daily_times = {(r.hour, r.minute) for r in next_runs(day["schedule"], day["timeZone"], 3)}
+        runs = next_runs(spec["schedule"], spec["timeZone"], 14)
+        assert {(r.hour, r.minute) for r in runs} == daily_times
+        if period == "week":
+            assert {r.isoweekday() for r in runs} == {1}
+        else:
+            assert {r.day for r in runs} == {1} and len({(r.year, r.month) for r in runs}) == 14
+    # Without dailyReport.args the day runs `report` alone, as before.
+    plain = by_name(render(values_of(THREE_REPORTS)))
+    assert "args" not in pod_spec(plain[f"{RELEASE}-daily-report"])["containers"][0]
+    assert pod_spec(plain[f"{RELEASE}-asia-report-week"])["containers"][0]["args"] == ["--period", "week"]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "week"),
+    [("30 6 * * 1-5", "30 6 * * 1"), ("@daily", "0 0 * * 1"), ("05  7 * * *", "5 7 * * 1")],
+)
+def test_the_week_schedule_is_derived_from_the_daily_one(schedule: str, week: str) -> None:
+    values = {"dailyReport": {"schedule": schedule, "reports": [{"name": "daily", "periods": ["day", "week"]}]}}
+    jobs = by_name(render(values))
+    assert jobs[f"{RELEASE}-daily-report"]["spec"]["schedule"] == schedule
+    assert jobs[f"{RELEASE}-daily-report-week"]["spec"]["schedule"] == week
+
+
+def test_each_report_has_its_own_chat_agents_zone_and_state() -> None:
+    values = values_of(THREE_REPORTS)
+    jobs = by_name(render(values))
+    expected = {
+        "daily": {
+            "TELEGRAM_CHAT_ID": "TELEGRAM_CHAT_ID",
+            "REPORT_AGENTS": None,
+            "REPORT_TIMEZONE": "UTC",
+            "REPORT_STATE_DIR": "/var/lib/report",
+            "REPORT_AGENT_CAPITAL": "100",
+            "REPORT_DAILY_PNL_TARGET": "350",
+            "REPORT_TARGET_WIN_RATE": "0.55",
+        },
+        "asia": {
+            "TELEGRAM_CHAT_ID": "ASIA_TELEGRAM_CHAT_ID",
+            "REPORT_AGENTS": "momentum-sg,mean-revert-hk",
+            "REPORT_TIMEZONE": "Asia/Singapore",
+            "REPORT_STATE_DIR": "/var/lib/report/asia",
+            "REPORT_AGENT_CAPITAL": "250",
+            "REPORT_DAILY_PNL_TARGET": "350",
+            "REPORT_TARGET_WIN_RATE": "0.55",
+        },
+        "hft": {
+            "TELEGRAM_CHAT_ID": "RISK_TELEGRAM_CHAT_ID",
+            "REPORT_AGENTS": "vpin-hft,market-maker",
+            "REPORT_TIMEZONE": "UTC",
+            "REPORT_STATE_DIR": "/var/lib/report/hft",
+            "REPORT_AGENT_CAPITAL": "100",
+            "REPORT_DAILY_PNL_TARGET": "120",
+            "REPORT_TARGET_WIN_RATE": "0.6",
+        },
+    }
+    shared = container_env(jobs[f"{RELEASE}-daily-report"])
+    for name, (report, _period) in THREE_REPORT_CRONJOBS.items():
+        cronjob = jobs[name]
+        env = container_env(cronjob)
+        assert {k: env.get(k) for k in expected[report]} == expected[report], name
+        assert env["REPORT_SCHEDULE"] == cronjob["spec"]["schedule"]
+        assert cronjob["spec"]["timeZone"] == env["REPORT_TIMEZONE"]
+        # Everything else is the shared dailyReport.
+        different = {k for k in env.keys() | shared.keys() if env.get(k) != shared.get(k)}
+        assert different <= {*expected[report], "REPORT_SCHEDULE"}, name
+        secrets = {
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for e in pod_spec(cronjob)["containers"][0]["env"]
+            if "valueFrom" in e
+        }
+        assert secrets == {"cloud-trader-secrets"}
+        # The state dir is on the one state volume.
+        spec = pod_spec(cronjob)
+        mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+        assert Path(env["REPORT_STATE_DIR"]).is_relative_to(mounts["state"])
+        assert {v["name"]: v for v in spec["volumes"]}["state"]["persistentVolumeClaim"]["claimName"] == (
+            f"{RELEASE}-daily-report-state"
+        )
+    # Two reports never share delivery records: one folder per report, the periods of a report share it.
+    folders = {container_env(jobs[n])["REPORT_STATE_DIR"] for n in THREE_REPORT_CRONJOBS}
+    assert len(folders) == 3
+
+
+def test_empty_settings_of_a_report_are_the_daily_report_defaults() -> None:
+    empty = {"schedule": "", "timeZone": "", "chatIdKey": "", "agents": [], "agentCapital": ""}
+    empty |= {"dailyPnlTarget": None, "targetWinRate": None, "suspend": None}
+    values = {"dailyReport": {"timeZone": "Europe/Berlin", "suspend": True, "dailyPnlTarget": 0}}
+    values["dailyReport"]["reports"] = [{"name": "daily"}, {"name": "desk", **empty}]
+    jobs = by_name(render(values))
+    daily, desk = jobs[f"{RELEASE}-daily-report"], jobs[f"{RELEASE}-desk-report"]
+    assert container_env(desk) == container_env(daily) | {"REPORT_STATE_DIR": "/var/lib/report/desk"}
+    assert (desk["spec"]["schedule"], desk["spec"]["timeZone"], desk["spec"]["suspend"]) == (
+        "5 0 * * *",
+        "Europe/Berlin",
+        True,
+    )
+    # A set value wins, even a zero or false.
+    values["dailyReport"]["reports"][1] |= {"dailyPnlTarget": 0, "targetWinRate": 0, "suspend": False}
+    desk = by_name(render(values))[f"{RELEASE}-desk-report"]
+    env = container_env(desk)
+    assert (env["REPORT_DAILY_PNL_TARGET"], env["REPORT_TARGET_WIN_RATE"], desk["spec"]["suspend"]) == ("0", "0", False)
+
+
+def test_every_report_pod_is_covered_by_the_network_policy_and_the_alert() -> None:
+    objects = render(values_of(THREE_REPORTS))
+    selector = one(objects, "NetworkPolicy")["spec"]["podSelector"]["matchLabels"]
+    rule = one(objects, "PrometheusRule")["spec"]["groups"][0]["rules"][0]
+    description = " ".join(rule["annotations"]["description"].split())
+    alert_selector = dict(
+        pair.split("=") for pair in re.search(r"get jobs -l (\S+?),? ", description).group(1).split(",")
+    )
+    for cronjob in cronjobs(objects):
+        template = cronjob["spec"]["jobTemplate"]
+        pod_labels = template["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= pod_labels.items(), cronjob["metadata"]["name"]
+        assert alert_selector.items() <= template["metadata"]["labels"].items(), cronjob["metadata"]["name"]
+        assert cronjob["metadata"]["name"] in description
+    # Every run pushes to the one group the alert watches (no report label yet: see the README).
+    assert 'job="daily_report"' in rule["expr"]
+
+
+def test_notes_list_every_report_and_chat_key() -> None:
+    text = notes(values_of(THREE_REPORTS))
+    for name in THREE_REPORT_CRONJOBS:
+        assert f"  {name}: report " in text
+    assert "TELEGRAM_CHAT_ID, ASIA_TELEGRAM_CHAT_ID, RISK_TELEGRAM_CHAT_ID" in text
+
+
+def three_reports_with(change: dict, index: int = 1) -> dict:
+    """The three-report values with one entry changed."""
+    values = copy.deepcopy(values_of(THREE_REPORTS))
+    values["dailyReport"]["reports"][index] |= change
+    return values
+
+
+def chart_without_schema(tmp_path: Path) -> Path:
+    """A copy of the chart without values.schema.json: the template's own checks (helm --skip-schema-validation)."""
+    chart = tmp_path / "trading-system"
+    shutil.copytree(CHART, chart)
+    (chart / "values.schema.json").unlink()
+    return chart
+
+
+@pytest.mark.parametrize(
+    ("values", "fault"),
+    [
+        (
+            three_reports_with({"name": "daily"}),
+            'dailyReport.reports[1] (name "daily"): the name is already used by dailyReport.reports[0]',
+        ),
+        (
+            three_reports_with({"name": "hft"}, 0),
+            'dailyReport.reports[2] (name "hft"): the name is already used by dailyReport.reports[0]',
+        ),
+        (
+            three_reports_with({"schedule": "*/30 * * * *"}),
+            "dailyReport.reports[1] (name \"asia\"): the week's and the month's CronJobs run at the minute and hour"
+            ' of the daily schedule "*/30 * * * *"',
+        ),
+        (
+            three_reports_with({"schedule": "@hourly"}),
+            "dailyReport.reports[1] (name \"asia\"): the week's and the month's",
+        ),
+        (three_reports_with({"schedule": "0 24 * * *"}), 'dailyReport.reports[1] (name "asia"): the week\'s'),
+    ],
+    ids=["duplicate", "duplicate-later", "no-fixed-minute", "descriptor", "hour-24"],
+)
+def test_a_bad_report_list_fails_rendering_naming_the_entry(values: dict, fault: str, tmp_path: Path) -> None:
+    with pytest.raises(helm.HelmRenderError, match=re.escape(fault)):
+        render(values)
+    # The same message without the schema (helm --skip-schema-validation).
+    with pytest.raises(helm.HelmRenderError, match=re.escape(fault)):
+        render(values, chart=chart_without_schema(tmp_path))
+
+
+TOO_LONG = "a-desk-name-of-thirty-one-chars"
+
+
+@pytest.mark.parametrize(
+    ("change", "schema_fault", "template_fault"),
+    [
+        (
+            {"name": TOO_LONG},
+            "/dailyReport/reports/1/name",
+            f'dailyReport.reports[1] (name "{TOO_LONG}"): the name is 31 characters, at most 30 fit',
+        ),
+        (
+            {"name": "Asia"},
+            "/dailyReport/reports/1/name",
+            'dailyReport.reports[1]: name "Asia" is not a lowercase DNS label',
+        ),
+        (
+            {"name": "store"},
+            "/dailyReport/reports/1/name",
+            'dailyReport.reports[1] (name "store"): the name is reserved',
+        ),
+        (
+            {"periods": ["day", "year"]},
+            "/dailyReport/reports/1/periods/1",
+            'dailyReport.reports[1] (name "asia"): period "year" is not one of day, week, month',
+        ),
+        (
+            {"periods": ["week", "week"]},
+            "/dailyReport/reports/1/periods",
+            'dailyReport.reports[1] (name "asia"): period week is listed twice',
+        ),
+        (
+            {"agents": ["a,b"]},
+            "/dailyReport/reports/1/agents/0",
+            'dailyReport.reports[1] (name "asia"): agent "a,b" must be an agent id',
+        ),
+    ],
+    ids=["too-long", "not-a-dns-label", "reserved", "unknown-period", "period-twice", "comma-in-agent"],
+)
+def test_a_bad_report_entry_is_refused_by_the_schema_and_the_template(
+    change: dict, schema_fault: str, template_fault: str, tmp_path: Path
+) -> None:
+    values = three_reports_with(change)
+    with pytest.raises(helm.HelmValuesError, match=re.escape(schema_fault)):
+        render(values)
+    with pytest.raises(helm.HelmRenderError, match=re.escape(template_fault)):
+        render(values, chart=chart_without_schema(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("change", "fault"),
+    [
+        ({"name": None}, "/dailyReport/reports/1/name"),
+        ({"chatId": "X"}, "chatId"),
+        ({"periods": []}, "/dailyReport/reports/1/periods"),
+        ({"timeZone": "Asia Singapore"}, "/dailyReport/reports/1/timeZone"),
+        ({"targetWinRate": 55}, "/dailyReport/reports/1/targetWinRate"),
+        ({"dailyPnlTarget": "120"}, "/dailyReport/reports/1/dailyPnlTarget"),
+    ],
+)
+def test_a_wrong_report_setting_is_refused_by_the_schema(change: dict, fault: str) -> None:
+    with pytest.raises(helm.HelmValuesError, match=re.escape(fault)):
+        render(three_reports_with(change))
+
+
+def test_the_longest_names_fit_a_long_release_name(tmp_path: Path) -> None:
+    name = "a-desk-name-of-exactly-30-char"
+    assert len(name) == 30
+    values = {
+        "dailyReport": {
+            "reports": [
+                {"name": "daily", "periods": ["day", "week", "month"]},
+                {"name": name, "periods": ["day", "week", "month"]},
+            ]
+        }
+    }
+    objects = render(values, release=LONG_RELEASE)
+    names = [c["metadata"]["name"] for c in cronjobs(objects)]
+    assert len(set(names)) == 6 and all(len(n) <= 52 for n in names)
+    # At least 8 characters of the release's name stay in front.
+    assert all(n.startswith(LONG_RELEASE[:8]) for n in names)
+    assert names[0] == f"{LONG_RELEASE[:38]}-daily-report"
+    validate_all(objects, KUBE_VERSIONS[-1], tmp_path)
