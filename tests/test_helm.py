@@ -912,6 +912,11 @@ TOO_LONG = "a-desk-name-of-thirty-one-chars"
             'dailyReport.reports[1] (name "store"): the name is reserved',
         ),
         (
+            {"name": "deliveries-week"},
+            "/dailyReport/reports/1/name",
+            'dailyReport.reports[1] (name "deliveries-week"): the name is reserved',
+        ),
+        (
             {"periods": ["day", "year"]},
             "/dailyReport/reports/1/periods/1",
             'dailyReport.reports[1] (name "asia"): period "year" is not one of day, week, month',
@@ -927,7 +932,15 @@ TOO_LONG = "a-desk-name-of-thirty-one-chars"
             'dailyReport.reports[1] (name "asia"): agent "a,b" must be an agent id',
         ),
     ],
-    ids=["too-long", "not-a-dns-label", "reserved", "unknown-period", "period-twice", "comma-in-agent"],
+    ids=[
+        "too-long",
+        "not-a-dns-label",
+        "reserved",
+        "reserved-records",
+        "unknown-period",
+        "period-twice",
+        "comma-in-agent",
+    ],
 )
 def test_a_bad_report_entry_is_refused_by_the_schema_and_the_template(
     change: dict, schema_fault: str, template_fault: str, tmp_path: Path

@@ -125,7 +125,8 @@ fails the same way, naming the entry.
 {{- $dr := .Values.dailyReport }}
 {{- $entries := $dr.reports | default (list (dict "name" "daily")) }}
 {{- $fullname := include "trading-system.fullname" . }}
-{{- $reserved := list "deliveries" "store" "cache" }}
+{{- /* the report's own folders in stateDir: deliveries, deliveries-<period>, store, cache */}}
+{{- $reserved := "^(deliveries(-.*)?|store|cache)$" }}
 {{- $seen := dict }}
 {{- $cronJobNames := dict }}
 {{- $jobs := list }}
@@ -142,8 +143,8 @@ fails the same way, naming the entry.
 {{- if gt (len $name) 30 }}
 {{- fail (printf "%s: the name is %d characters, at most 30 fit: its CronJob names (<release>-%s-report-month) must stay within Kubernetes' 52 with the release's name in front" $where (len $name) $name) }}
 {{- end }}
-{{- if has $name $reserved }}
-{{- fail (printf "%s: the name is reserved: the report keeps its own folders %s in dailyReport.stateDir, next to the folder of each other report" $where (join ", " $reserved)) }}
+{{- if regexMatch $reserved $name }}
+{{- fail (printf "%s: the name is reserved: the report keeps its own folders deliveries, deliveries-<period>, store and cache in dailyReport.stateDir, next to the folder of each other report" $where) }}
 {{- end }}
 {{- if hasKey $seen $name }}
 {{- fail (printf "%s: the name is already used by dailyReport.reports[%d]: each report needs its own name (its CronJobs and its REPORT_STATE_DIR are named after it)" $where (index $seen $name)) }}
