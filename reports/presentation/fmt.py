@@ -7,9 +7,10 @@ percentages with one or two decimals, ``None`` (not computable) as an em dash.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from reports.days import Period
 from reports.models import AgentReport
 
 MINUS = "\u2212"
@@ -93,3 +94,61 @@ def sign_class(x: float | None) -> str:
     if _bad(x) or abs(x) < 0.005:
         return ""
     return "pos" if x > 0 else "neg"
+
+
+# ---- weeks and months: names, and the diverging colours of the heatmaps (shared by the charts and report.html)
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")  # fmt: skip
+"""English month names, whatever the process locale."""
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+PERIOD_ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly"}
+
+
+def month_name(year: int, month: int, short: bool = False) -> str:
+    """``November 2026``, or ``Nov 2026`` when ``short``."""
+    name = MONTHS[month - 1]
+    return f"{name[:3] if short else name} {year}"
+
+
+def period_title(period: Period) -> str:
+    """A month as ``November 2026``, a week (or any other span) as ``2026-11-23 – 2026-11-29``."""
+    if period.kind == "month":
+        return month_name(period.first.year, period.first.month)
+    if period.first == period.last:
+        return period.first.isoformat()
+    return f"{period.first.isoformat()} – {period.last.isoformat()}"
+
+
+def fmt_weekday(d: date, year: bool = True) -> str:
+    """``Sat 2026-11-07``, or ``Sat 7 Nov`` without the year."""
+    if year:
+        return f"{WEEKDAYS[d.weekday()]} {d.isoformat()}"
+    return f"{WEEKDAYS[d.weekday()]} {d.day} {MONTHS[d.month - 1][:3]}"
+
+
+HEAT_LOSS, HEAT_ZERO, HEAT_GAIN = (215, 48, 39), (247, 247, 247), (26, 152, 80)
+"""The heatmaps' diverging scale: the charts' loss red, a near-white zero and the charts' gain green."""
+HEAT_GAMMA = 0.6
+"""Below 1 so that small amounts are tinted rather than white; the sign is never lost."""
+
+
+def heat_level(x: float | None, scale: float) -> float:
+    """Where ``x`` sits on the diverging scale: −1 (the largest loss) … 0 … +1 (the largest gain)."""
+    if _bad(x) or not scale or not math.isfinite(scale):
+        return 0.0
+    t = min(1.0, abs(x) / abs(scale)) ** HEAT_GAMMA
+    return t if x > 0 else -t
+
+
+def heat_color(x: float | None, scale: float) -> str:
+    """The heatmap colour of ``x`` (``#rrggbb``), centred on 0: white at 0, saturated at ±``scale``."""
+    level = heat_level(x, scale)
+    end = HEAT_GAIN if level > 0 else HEAT_LOSS
+    rgb = (round(z + (e - z) * abs(level)) for z, e in zip(HEAT_ZERO, end, strict=True))
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+def heat_ink(x: float | None, scale: float) -> str:
+    """Text colour that reads on :func:`heat_color`: white on the darker cells, near-black on the rest."""
+    return "#ffffff" if abs(heat_level(x, scale)) > 0.62 else "#222222"

@@ -41,10 +41,22 @@ def _agent_rows(report: Report) -> list[tuple[str, str, float, float, float, flo
     return [row(a) for a in head] + [others] + [row(a) for a in tail]
 
 
-def agents_chart(report: Report, colors: dict[str, str]) -> Chart:
-    """Horizontal stacked bars per agent: gross realized, unrealized change and fees; a diamond at the total."""
+def agents_chart(
+    report: Report,
+    colors: dict[str, str],
+    *,
+    when: str | None = None,
+    total: str = "day total",
+    filename: str = "02-agents-pnl.png",
+) -> Chart:
+    """Horizontal stacked bars per agent: gross realized, unrealized change and fees; a diamond at the total.
+
+    ``when`` (default ``on <date>``) ends the title, ``total`` names the diamond: a week's or a month's album
+    draws the same chart over its own sums.
+    """
     rows = _agent_rows(report)
-    title = f"P&L by agent on {report.day.date}"
+    when = when or f"on {report.day.date}"
+    title = f"P&L by agent {when}"
 
     def draw(fig: Figure) -> None:
         ax = fig.add_subplot()
@@ -82,12 +94,12 @@ def agents_chart(report: Report, colors: dict[str, str]) -> Chart:
             Patch(color="#9a9a9a", label="Realized (gross)"),
             Patch(facecolor="#77777759", edgecolor="#777777", hatch="//", label="Unrealized change"),
             Patch(color="#303030", label="Fees"),
-            Line2D([], [], marker="D", color=INK, lw=0, markersize=10, label="Day total"),
+            Line2D([], [], marker="D", color=INK, lw=0, markersize=10, label=total.capitalize()),
         ]
         fig.legend(handles=legend, loc="outside lower center", ncols=4, fontsize=17)
 
     best = rows[0] if rows else None
-    text = f"P&L by agent on {report.day.date}: gross realized, unrealized change and fees; ◆ day total"
+    text = f"P&L by agent {when}: gross realized, unrealized change and fees; ◆ {total}"
     if best is not None:
         text += f". Best {best[0]} {fmt_pnl(best[5])}, worst {rows[-1][0]} {fmt_pnl(rows[-1][5])} USDT"
-    return Chart("02-agents-pnl.png", png(draw), caption(text))
+    return Chart(filename, png(draw), caption(text))

@@ -21,20 +21,23 @@ from reports.presentation.charts.style import (
 from reports.presentation.fmt import fmt_pnl
 
 
-def symbols_chart(report: Report) -> Chart:
-    """Net realized P&L of the ten largest symbols by size, the rest summed as "others"."""
+def symbols_chart(report: Report, *, when: str | None = None, filename: str = "04-symbols-pnl.png") -> Chart:
+    """Net realized P&L of the ten largest symbols by size, the rest summed as "others".
+
+    ``when`` (default ``on <date>``) ends the title: a week's or a month's album draws it over its own sums.
+    """
     ranked = sorted(report.symbols, key=lambda s: (-abs(s.net_realized_pnl), s.symbol))
     rows = [(plain(s.symbol), s.net_realized_pnl) for s in ranked[:TOP_SYMBOLS]]
     if len(ranked) > TOP_SYMBOLS:
         rest = ranked[TOP_SYMBOLS:]
         rows.append((f"{len(rest)} others", float(sum(s.net_realized_pnl for s in rest))))
     rows.sort(key=lambda r: -r[1])
-    title = f"Net realized P&L by symbol on {report.day.date}"
+    title = f"Net realized P&L by symbol {when or f'on {report.day.date}'}"
 
     def draw(fig: Figure) -> None:
         ax = fig.add_subplot()
         if not rows:
-            empty(ax, title, "No fills today")
+            empty(ax, title, "No fills today" if when is None else "No fills in this period")
             return
         ys = np.arange(len(rows))
         values = [v for _, v in rows]
@@ -46,4 +49,4 @@ def symbols_chart(report: Report) -> Chart:
     text = title
     if rows:
         text += f": best {rows[0][0]} {fmt_pnl(rows[0][1])}, worst {rows[-1][0]} {fmt_pnl(rows[-1][1])} USDT"
-    return Chart("04-symbols-pnl.png", png(draw), caption(text))
+    return Chart(filename, png(draw), caption(text))
