@@ -1,16 +1,19 @@
 """A fast fake of the trading service (CONTRACT 1.1) over a real 127.0.0.1 socket, for the benchmark.
 
 Fast enough not to dominate what it measures: every row is serialised once, up front; a page is two
-``searchsorted`` calls and a join of ready-made bytes. Strict where the real service is: both bounds
-inclusive, newest first (id descending within a timestamp), at most ``min(limit, page_cap)`` rows,
-a bad query is a 422. ``visible`` hides the fills the service would not hold yet at the time of a run.
+``searchsorted`` calls and a zero-copy slice of ready-made bytes, written to the socket as it is. Strict
+where the real service is: both bounds inclusive, newest first (id descending within a timestamp), at most
+``min(limit, page_cap)`` rows, a bad query is a 422. Only the fills from :meth:`FakeService.show_from` to
+:meth:`FakeService.show_until` are held (the service's history at the time of a run). With ``record``,
+every page's query is kept, so that the very bytes served can be produced again (:meth:`FakeService.bodies`).
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -64,12 +67,12 @@ class Encoded:
         """Where blob entry ``k`` ends (the comma after it, or the end of the blob)."""
         return int(self.starts[k + 1]) - 1 if k + 1 < self.n else len(self.blob)
 
-    def page(self, lo: int, hi: int) -> bytes:
-        """Tape rows ``lo <= i < hi``, newest first, comma-joined."""
+    def page(self, lo: int, hi: int) -> memoryview:
+        """Tape rows ``lo <= i < hi``, newest first, comma-joined (a view into the blob, not a copy)."""
         if hi <= lo:
-            return b""
+            return memoryview(b"")
         first, last = self.n - hi, self.n - 1 - lo
-        return self.blob[int(self.starts[first]) : self._end(last)]
+        return memoryview(self.blob)[int(self.starts[first]) : self._end(last)]
 
     def row(self, i: int) -> bytes:
         """Tape row ``i`` alone."""
@@ -118,6 +121,10 @@ def _encode(tape: Tape, lo: int, hi: int) -> list[bytes]:
     ]
 
 
+def _ns(ts: datetime) -> int:
+    return (ts - EPOCH) // timedelta(microseconds=1) * 1000
+
+
 def parse_bound(raw: str) -> int:
     """An ISO-8601 bound as int64 ns (a naive one is UTC, as the real service reads it)."""
     parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -134,15 +141,27 @@ class FakeService:
         self.page_cap = page_cap
         self.dashboard_ok = dashboard_ok
         self.rows = Encoded(tape)
+        self.oldest = 0
         self.visible = len(tape)
         self.requests = 0
         self.rows_served = 0
+        self.record = False
+        self.recorded: list[tuple[dict[str, list[str]], int, int]] = []
         self._lock = threading.Lock()
         self.url = ""
 
     def show_until(self, now: datetime) -> None:
         """Hold only the fills strictly before ``now`` (the moment the report job runs)."""
-        self.visible = int(np.searchsorted(self.tape.ts, int((now - EPOCH) // timedelta(microseconds=1)) * 1000))
+        self.visible = int(np.searchsorted(self.tape.ts, _ns(now)))
+
+    def show_from(self, start: datetime) -> None:
+        """Hold only the fills at or after ``start`` (the first day of the service's history)."""
+        self.oldest = int(np.searchsorted(self.tape.ts, _ns(start)))
+
+    def held(self, start: datetime, end: datetime) -> int:
+        """Fills held with ``start <= ts < end``."""
+        lo, hi = np.searchsorted(self.tape.ts[self.oldest : self.visible], [_ns(start), _ns(end)])
+        return int(hi - lo)
 
     def reset_counters(self) -> None:
         """Start counting requests and rows served afresh."""
@@ -150,15 +169,30 @@ class FakeService:
             self.requests = 0
             self.rows_served = 0
 
-    def history(self, query: dict[str, list[str]]) -> bytes:
-        """The body of ``/api/trades/history``; raises ValueError/KeyError on a bad query."""
-        ts = self.tape.ts[: self.visible]
+    def history(self, query: dict[str, list[str]]) -> list[bytes | memoryview]:
+        """The body of ``/api/trades/history`` in pieces; raises ValueError/KeyError on a bad query."""
+        body = self._history(query, self.oldest, self.visible)
+        if self.record:
+            with self._lock:
+                self.recorded.append((query, self.oldest, self.visible))
+        return body
+
+    def bodies(self) -> Iterator[bytes]:
+        """Every ``/api/trades/history`` body served since :attr:`record` was set, byte for byte, in order."""
+        for query, oldest, visible in self.recorded:
+            yield b"".join(self._history(query, oldest, visible, count=False))
+
+    def _history(
+        self, query: dict[str, list[str]], oldest: int, visible: int, *, count: bool = True
+    ) -> list[bytes | memoryview]:
+        ts = self.tape.ts[oldest:visible]
         limit = int(query.get("limit", ["1000"])[0])
         if limit <= 0:
             raise ValueError("limit must be positive")
         limit = min(limit, self.page_cap)
         lo = int(np.searchsorted(ts, parse_bound(query["start_date"][0]), "left")) if "start_date" in query else 0
         hi = int(np.searchsorted(ts, parse_bound(query["end_date"][0]), "right")) if "end_date" in query else len(ts)
+        lo, hi = lo + oldest, hi + oldest
         if "agent_id" in query or "symbol" in query:
             mask = np.ones(max(hi - lo, 0), dtype=bool)
             if "agent_id" in query:
@@ -167,14 +201,15 @@ class FakeService:
             if "symbol" in query:
                 mask &= np.array(SYMBOL_NAMES, dtype=object)[self.tape.symbol[lo:hi]] == query["symbol"][0]
             picked = (np.nonzero(mask)[0][-limit:] + lo).tolist()[::-1]
-            count, body = len(picked), b",".join(self.rows.row(i) for i in picked)
+            n, body = len(picked), memoryview(b",".join(self.rows.row(i) for i in picked))
         else:
             first = max(lo, hi - limit)
-            count, body = max(hi - first, 0), self.rows.page(first, hi)
-        with self._lock:
-            self.requests += 1
-            self.rows_served += count
-        return b'{"trades":[' + body + b'],"count":' + str(count).encode() + b"}"
+            n, body = max(hi - first, 0), self.rows.page(first, hi)
+        if count:
+            with self._lock:
+                self.requests += 1
+                self.rows_served += n
+        return [b'{"trades":[', body, b'],"count":' + str(n).encode() + b"}"]
 
     def dashboard(self) -> bytes | None:
         """The ``/dashboard`` body, or None for its frequent 500."""
@@ -198,12 +233,19 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-    def _send(self, status: int, body: bytes) -> None:
+    def setup(self) -> None:
+        super().setup()
+        # The body goes out in several writes: no Nagle wait for the ACK of the one before.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _send(self, status: int, body: bytes | list[bytes | memoryview]) -> None:
+        pieces = [body] if isinstance(body, bytes) else body
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(len(p) for p in pieces)))
         self.end_headers()
-        self.wfile.write(body)
+        for piece in pieces:  # a page is written from the blob as it is, without joining a copy
+            self.wfile.write(piece)
 
     def do_GET(self) -> None:
         url = urlparse(self.path)

@@ -4,6 +4,7 @@
 .venv/bin/python -m bench.run --quick    # small sizes, a smoke test of the harness (no targets judged)
 .venv/bin/python -m bench.run --write    # full size, and write docs/benchmarks.md
 .venv/bin/python -m bench.run --cases history --profile history   # cProfile the child of one case
+.venv/bin/python -m bench.run --no-old   # the new code only (no side-by-side run of the old commit)
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from pathlib import Path
 
 from bench.cases import CASES, FULL, JOB_DELAY, QUICK, REPORT_DAY, STAGES, Context, Row, new_workdir, run_cases
 from bench.child import ROOT
+from bench.measure import NOT_SLOWER
+from bench.versions import OLD_COMMIT, Version, at_commit, working_tree
 
 COMMAND = ".venv/bin/python -m bench.run --write"
-PROFILABLE = ("history", "next_day", "big", "demo")
+PROFILABLE = ("history", "next_day", "big", "demo", "scale_first", "scale_next")
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -36,7 +39,8 @@ def _num(value: float | None, digits: int = 3) -> str:
 def table(rows: list[Row]) -> str:
     """The rows as a Markdown table; stage columns for every stage any run logged."""
     stages = list(STAGES) + sorted({k for r in rows for k in r.stages} - set(STAGES))
-    head = ["case", "fills", "wall s", "peak MB", "served", *stages, "vs quantstats", "target", "met", "note"]
+    head = ["case", "fills", "wall s", "peak MB", "served", *stages, "vs quantstats", "new/old", "target", "met"]
+    head.append("note")
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
         met = "—" if r.met is None else ("yes" if r.met else "**no**")
@@ -48,6 +52,7 @@ def table(rows: list[Row]) -> str:
             "" if r.served is None else f"{r.served:,}",
             *(_num(r.stages.get(s)) for s in stages),
             "" if r.vs_quantstats is None else f"{r.vs_quantstats:.2f}",
+            "" if r.vs_old is None else f"{r.vs_old:.2f}",
             r.target,
             met,
             r.note.replace("|", "\\|"),
@@ -56,7 +61,7 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> list[str]:
+def machine(ctx: Context) -> list[str]:
     """What the numbers were measured on."""
     import numpy
     import pandas
@@ -78,49 +83,61 @@ def machine() -> list[str]:
         versions += f", matplotlib {version('matplotlib')}, quantstats {version('quantstats')}"
     except Exception:  # a version we cannot read is not worth failing the write for
         pass
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT, check=False).stdout.strip()
-
-    head, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "--", "reports", "templates")
+    code = f"- code: new = commit {ctx.new.commit}"
+    code += f", old = commit {ctx.old.commit}" if ctx.old is not None else " (no old code compared)"
     return [
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- code: commit {head or 'unknown'}"
-        + (" with uncommitted changes in reports/ or templates/" if dirty else ""),
+        code,
         f"- `uname -a`: `{uname}`",
         f"- CPU: {cpu}, {len(os.sched_getaffinity(0))} cores usable; memory {mem}",
         f"- {versions}",
     ]
 
 
-def document(rows: list[Row], sizes_note: str) -> str:
+def document(rows: list[Row], sizes_note: str, ctx: Context) -> str:
     """The whole of docs/benchmarks.md."""
     missed = [r.case for r in rows if r.met is False]
     verdict = "Every target met." if not missed else "Targets missed: " + "; ".join(missed) + "."
     return "\n".join(
         [
-            "# Benchmarks (issue 7)",
+            "# Benchmarks (issues 7 and 11)",
             "",
             f"Run with `{COMMAND}` (without `--write` it only prints the table; `--quick` is a smoke test).",
             "",
             "What it does: generates deterministic fills (seeded per day: a day's fills never depend on the",
             "other days generated), serves them from a fake of the trading service on 127.0.0.1 that pages like",
             "CONTRACT 1.1 (newest first, inclusive bounds, at most `min(limit, 5000)` rows, keep-alive), and runs",
-            "the real `report --date D --dry-run --output DIR --verbose` as a child process with",
-            "`TRADING_SERVICE_URL` on the fake and `REPORT_STATE_DIR` in a temporary folder (no Prometheus, no",
-            "Telegram). Ten symbols, the six agents and 3 % null agents; about three fills per timestamp; the",
-            "first fill of each day exactly at midnight; positions stay open over midnight.",
+            "the real `report --date D --dry-run --output DIR --verbose` (as `python -m reports`) as a child",
+            "process with `TRADING_SERVICE_URL` on the fake and `REPORT_STATE_DIR` in a temporary folder (no",
+            "Prometheus, no Telegram). Ten symbols, the six agents and 3 % null agents; about three fills per",
+            "timestamp; the first fill of each day exactly at midnight; positions stay open over midnight.",
+            "",
+            "This machine's speed drifts by a factor of two from day to day and it is shared: every time target",
+            "is a ratio of runs made side by side in this one benchmark run, in alternating rounds (`A B`, then",
+            "`B A`), compared by their medians; memory is absolute.",
             "",
             "- *wall s*: spawn to exit. *peak MB*: the child's own `ru_maxrss` from `wait4`, read by a small",
             "  launcher (`bench/spawn.py`, about 10 MB: the floor of the column) so that the runner's own memory",
             "  is not carried into the child's figure.",
             "- *fills*: fills the service holds up to the end of the report day; *served*: fill rows the fake",
-            "  sent during that run (the cached next-day run should be close to one day's fills).",
-            "- stage columns: the `stage NAME 1.234s` lines of `--verbose`; empty where the run logged none.",
-            "- engine rows: `reports.numbers.engine.replay` in process (best of 2), a snapshot at every day's end.",
+            "  sent during that run (a next-day run should be close to one day's fills).",
+            "- stage columns: the `stage NAME 1.234s` lines of `--verbose` (medians); empty where none was logged.",
+            "- *new/old*: the new code's wall time over that of the code before the store of closed days (commit",
+            f"  {ctx.old.commit if ctx.old else OLD_COMMIT}, exported with `git archive` and run from its own tree",
+            "  with the same virtual environment), the two run alternately in the same rounds, medians (engine",
+            f"  rows: best of the rounds); *not slower* means new/old ≤ {NOT_SLOWER:.2f} (medians of a few runs",
+            "  on this shared machine move by a few per cent). The note gives the old code's time and peak.",
+            "- engine rows: `replay` of each version in a child process of its own (best of 2 per child),",
+            "  a snapshot at every day's end.",
             "- *vs quantstats*: the demo report's wall time over that of quantstats' `reports.html` on the demo's",
-            "  `daily[].return`, each a fresh process with its imports, run alternately in the same benchmark run",
-            "  (medians of 3); the note gives the ratio to the `reports.html` call alone too.",
+            "  `daily[].return`, each a fresh process with its imports, run alternately in the same rounds",
+            "  (medians); the note gives the ratio to the `reports.html` call alone too.",
+            "- issue 11 rows (20,000 fills a day): a first run (empty state) builds the store of each history",
+            "  (30, 180, 365 days); the store it leaves is copied aside and every next-day run starts from a",
+            "  fresh copy of it, the three lengths taking turns (30 180 365, 180 365 30, ...), medians compared.",
+            "  *Read rate*: fills served over the longest first run's wall time (spawn to exit, so imports and the",
+            "  report day's charts are in it), against `orjson.loads` alone on the very bodies the fake served in",
+            "  that run (produced again byte for byte after it, decoded in the runner's process, each timed).",
             "",
             sizes_note,
             "",
@@ -130,7 +147,7 @@ def document(rows: list[Row], sizes_note: str) -> str:
             "",
             "## Machine",
             "",
-            *machine(),
+            *machine(ctx),
             "",
         ]
     )
@@ -154,28 +171,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
     parser.add_argument("--profile", choices=PROFILABLE, help="run that child under cProfile and print hot spots")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (outputs, state, profiles)")
+    parser.add_argument("--old", default=OLD_COMMIT, metavar="COMMIT", help="the old code compared side by side")
+    parser.add_argument("--no-old", action="store_true", help="measure the new code only")
+    parser.add_argument(
+        "--new", metavar="COMMIT", help="measure this commit as the new code (default: the working tree as it is)"
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.cases.split(",") if n.strip()]
     unknown = [n for n in names if n not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}: choose among {list(CASES)}")
-    if args.write and (args.quick or args.profile or names != list(CASES)):
-        parser.error("--write records a full, unprofiled run of every case: drop --quick/--profile/--cases")
+    if args.write and (args.quick or args.profile or args.no_old or names != list(CASES)):
+        parser.error(
+            "--write records a full, unprofiled run of every case against the old code: drop --quick/"
+            "--profile/--cases/--no-old"
+        )
     sizes = QUICK if args.quick else FULL
     workdir = new_workdir()
-    ctx = Context(sizes=sizes, workdir=workdir, judge=not args.quick, profile=args.profile)
+    new: Version = working_tree() if args.new is None else at_commit("new", args.new, workdir)
+    old = None if args.no_old else at_commit("old", args.old, workdir)
+    ctx = Context(sizes=sizes, workdir=workdir, judge=not args.quick, new=new, old=old, profile=args.profile)
     try:
         rows = run_cases(ctx, names)
         sizes_note = (
             f"Report day {REPORT_DAY}; the job runs {JOB_DELAY.seconds // 60} minutes after midnight, so the service"
-            " already holds the first fills of the next day."
+            " already holds the first fills of the next day. Rounds: "
+            f"{sizes.repeats} (help: {max(3, sizes.repeats + 2)}, engine: {max(1, sizes.repeats - 1)}; "
+            f"next-day runs of issue 11: {sizes.scale_repeats} per length)."
             + (" Quick mode: small sizes, targets not judged." if args.quick else "")
         )
         print(table(rows))
         if args.json:
             args.json.write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=1), encoding="utf-8")
         if args.write:
-            (ROOT / "docs" / "benchmarks.md").write_text(document(rows, sizes_note), encoding="utf-8")
+            (ROOT / "docs" / "benchmarks.md").write_text(document(rows, sizes_note, ctx), encoding="utf-8")
             print(f"\nwritten to {ROOT / 'docs' / 'benchmarks.md'}")
         for path in ctx.profiles.values():
             print_profile(path)

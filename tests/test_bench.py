@@ -17,9 +17,11 @@ import httpx
 import numpy as np
 import pytest
 
-from bench.child import parse_stages, run_child
+from bench.child import child_env, parse_stages, run_child
 from bench.data import generate, generate_day, history
 from bench.fake import FakeService
+from bench.measure import rotations, rounds
+from bench.versions import OLD_COMMIT, at_commit
 from reports.sources.trading_service import TradingService
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +83,36 @@ def test_the_real_client_reads_exactly_the_tape_through_the_fake(tape) -> None:
     assert fake.rows_served >= len(tape) and fake.requests > len(tape) // 97
 
 
+def test_fake_holds_a_window_of_the_tape_and_gives_back_the_bytes_it_served(tape) -> None:
+    fake = FakeService(tape, page_cap=300)
+    first_day = datetime(2025, 6, 29, tzinfo=UTC)
+    fake.show_from(first_day)
+    fake.show_until(datetime(2025, 7, 1, tzinfo=UTC))
+    assert fake.held(datetime(1970, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC)) == 400 + 1_500
+    fake.record = True
+    with fake.serve():
+        bodies = [
+            _get(fake.url, start_date="1970-01-01T00:00:00", end_date=end, limit=5000).content
+            for end in ("2030-01-01T00:00:00", "2025-06-29T12:00:00", "2025-06-28T12:00:00")
+        ]
+    assert list(fake.bodies()) == bodies
+    pages = [json.loads(b)["trades"] for b in bodies]
+    noon = datetime(2025, 6, 29, 12, tzinfo=UTC)
+    assert [len(p) for p in pages] == [300, fake.held(first_day, noon + timedelta(microseconds=1)), 0]
+    assert all(datetime.fromisoformat(r["timestamp"]) >= first_day for page in pages for r in page)
+    assert fake.requests == 3 and fake.rows_served == sum(len(p) for p in pages)
+
+
+def test_versions_export_an_old_commit_that_runs_from_its_own_tree(tmp_path: Path) -> None:
+    old = at_commit("old", OLD_COMMIT, tmp_path)
+    assert (old.tree / "reports" / "__init__.py").is_file() and (old.tree / "templates").is_dir()
+    code = "import reports, sys; print(reports.__file__)"
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=child_env(old.env({})), cwd=old.tree, capture_output=True, text=True
+    )
+    assert run.stdout.strip() == str(old.tree / "reports" / "__init__.py")
+
+
 def test_stage_lines_are_parsed_and_summed() -> None:
     err = "2025-07-01 00:05:01 DEBUG stage fetch 1.250s\nnoise\nDEBUG stage charts 0.5s\nstage fetch 0.250s\n"
     assert parse_stages(err) == {"fetch": 1.5, "charts": 0.5}
@@ -102,6 +134,11 @@ def test_a_child_past_its_timeout_is_killed() -> None:
     assert run.exit_code == -9 and run.wall_s < 5 and "killed after 0.3 s" in run.error_line()
 
 
+def test_rounds_alternate_and_rotate() -> None:
+    assert [order for _, order in rounds(["a", "b"], 3)] == [["a", "b"], ["b", "a"], ["a", "b"]]
+    assert [order for _, order in rotations([1, 2, 3], 4)] == [[1, 2, 3], [2, 3, 1], [3, 1, 2], [1, 2, 3]]
+
+
 def test_quick_benchmark_has_every_case_with_sane_numbers(tmp_path: Path) -> None:
     out = tmp_path / "rows.json"
     done = subprocess.run(
@@ -114,16 +151,29 @@ def test_quick_benchmark_has_every_case_with_sane_numbers(tmp_path: Path) -> Non
     )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = {r["case"]: r for r in json.loads(out.read_text())}
+    reports = [
+        "2,000 fills on the day + 5 days × 300: first run (empty state)",
+        "2,000 fills on the day + 5 days × 300: next day, state kept",
+        "20,000 fills on the day (+ 2 days of history)",
+    ]
+    scale = [
+        "500 fills a day × 2 days: first run (empty state)",
+        "500 fills a day × 4 days: first run (empty state)",
+        "500 fills a day × 2 days: next day, state kept",
+        "500 fills a day × 4 days: next day, state kept",
+    ]
+    rate = "500 fills a day × 4 days: first run's read rate"
     expected = [
         "`report --help`",
         "engine replay, 10,000 fills",
         "engine replay, 20,000 fills",
         "engine replay, 40,000 fills",
-        "2,000 fills on the day + 5 days × 300: first run (empty state)",
-        "2,000 fills on the day + 5 days × 300: next day, state kept",
-        "20,000 fills on the day (+ 2 days of history)",
+        *reports,
         "demo report end to end (`report --demo`)",
         "quantstats `reports.html`, same daily returns, own process",
+        *scale[:2],
+        rate,
+        *scale[2:],
     ]
     assert list(rows) == expected
     for case in expected:
@@ -133,10 +183,17 @@ def test_quick_benchmark_has_every_case_with_sane_numbers(tmp_path: Path) -> Non
         assert 0 < row["wall_s"] < 120 and math.isfinite(row["wall_s"])
         for seconds in row["stages"].values():
             assert 0 <= seconds <= row["wall_s"]
-    for case in expected[4:]:
+    for case in [*reports, *scale]:
         assert 30 < rows[case]["peak_mb"] < 4096
-    first, following, big = (rows[c] for c in expected[4:7])
-    for row in (first, following, big):
-        assert "report.json has" not in row["note"], row["note"]  # the day's trade count is checked by the run
+        assert "report.json has" not in rows[case]["note"], rows[case]["note"]  # the day's trades are checked
+    first, following, big = (rows[c] for c in reports)
     assert first["served"] >= 3_500 and following["served"] >= 2_000 and big["served"] >= 20_600
-    assert 0 < rows[expected[7]]["vs_quantstats"] < 10 and rows[expected[7]]["fills"] > 0
+    assert 0 < rows["demo report end to end (`report --demo`)"]["vs_quantstats"] < 10
+    assert rows["demo report end to end (`report --demo`)"]["fills"] > 0
+    # The quick mode compares the old code in a few cases only: help and the history runs.
+    for case in ["`report --help`", *reports[:2]]:
+        assert 0 < rows[case]["vs_old"] < 10 and "old " in rows[case]["note"]
+    assert rows[reports[2]]["vs_old"] is None
+    assert rows[scale[0]]["served"] >= 1_500 and rows[scale[1]]["served"] >= 2_500
+    assert rows[scale[2]]["served"] < 1_000 and "the smallest" in rows[scale[3]]["note"]
+    assert rows[rate]["served"] == rows[scale[1]]["served"] and "of `orjson.loads` alone" in rows[rate]["note"]
