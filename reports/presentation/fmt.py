@@ -7,11 +7,11 @@ percentages with one or two decimals, ``None`` (not computable) as an em dash.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from reports.days import Period
-from reports.models import AgentReport
+from reports.models import AgentReport, Report
 
 MINUS = "\u2212"
 DASH = "\u2014"
@@ -152,3 +152,20 @@ def heat_color(x: float | None, scale: float) -> str:
 def heat_ink(x: float | None, scale: float) -> str:
     """Text colour that reads on :func:`heat_color`: white on the darker cells, near-black on the rest."""
     return "#ffffff" if abs(heat_level(x, scale)) > 0.62 else "#222222"
+
+
+def partial_months(report: Report) -> dict[tuple[int, int], str]:
+    """The months of the table that the history covers only in part, each with a note saying which days: the
+    first (the history started after the 1st) and the last (the report ends before the month does)."""
+    if not report.daily:
+        return {}
+    first, last = report.daily[0].date, report.daily[-1].date
+    starts_late = first.day != 1
+    ends_early = (last + timedelta(days=1)).month == last.month
+    notes = {}
+    if starts_late:
+        notes[(first.year, first.month)] = f"{month_name(first.year, first.month, short=True)} from {first}"
+    if ends_early:
+        key = (last.year, last.month)
+        notes[key] = notes.get(key, month_name(last.year, last.month, short=True)) + f" to {last}"
+    return notes

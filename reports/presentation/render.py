@@ -10,14 +10,16 @@ import base64
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
 
 from reports.models import AgentReport, Report, SymbolReport
-from reports.presentation.flags import attention_flags, drawdown_series, source_notes
+from reports.presentation.flags import attention_flags, drawdown_series, source_flags, source_notes
 from reports.presentation.fmt import (
+    PERIOD_ADJECTIVE,
     agent_label,
     fmt_count,
     fmt_local,
@@ -27,6 +29,12 @@ from reports.presentation.fmt import (
     fmt_qty,
     fmt_signed_pct,
     fmt_usd,
+    fmt_weekday,
+    heat_color,
+    heat_ink,
+    month_name,
+    partial_months,
+    period_title,
     sign_class,
     sign_emoji,
 )
@@ -38,7 +46,11 @@ if TYPE_CHECKING:
 DEFAULT_MAX_DRAWDOWN_LIMIT = 0.25
 SUMMARY_TEMPLATE = "summary.html.j2"
 HTML_TEMPLATE = "report.html.j2"
+PERIOD_SUMMARY_TEMPLATE = "period_summary.html.j2"
+PERIOD_HTML_TEMPLATE = "period_report.html.j2"
 SYMBOLS_SHOWN = 3
+NO_RETURN_BG, NO_RETURN_INK = "#eeeeee", "#66707a"
+"""A month with history but no computable return (its equity was 0): grey, like the chart's."""
 
 
 def packaged_templates_dir() -> Path:
@@ -140,6 +152,151 @@ def context(report: Report) -> dict[str, object]:
     }
 
 
+# ---- a week's or a month's context: the day's, plus what the period adds
+
+
+@dataclass(frozen=True, slots=True)
+class TradeStats:
+    """The portfolio's closing fills over a period: counts, win rate, profit factor, expectancy, average win/loss."""
+
+    closes: int
+    wins: int
+    win_rate: float | None
+    profit_factor: float | None
+    expectancy: float | None
+    average_win: float | None
+    average_loss: float | None
+
+
+def period_trade_stats(report: Report) -> TradeStats:
+    """The portfolio's trade statistics over the period, added up from its agents' (``report.period.agents``).
+
+    Per agent, Σ winning nets = average win × wins, Σ nets = expectancy × closes, and the losing closes are
+    (Σ nets − Σ winning nets) ÷ average loss: the sums the agents' figures were divided from.
+    """
+    figures = report.period
+    assert figures is not None
+    win_sum = loss_sum = 0.0
+    losses = 0
+    for agent in report.agents:
+        extra = figures.agents.get(agent.agent_id)
+        if extra is None:
+            continue
+        t = agent.totals
+        wins = t.wins * extra.average_win if extra.average_win is not None else 0.0
+        net = t.closing_fills * extra.expectancy if extra.expectancy is not None else 0.0
+        if extra.average_loss:
+            losses += round((net - wins) / extra.average_loss)
+            loss_sum += net - wins
+        win_sum += wins
+    t = report.totals
+    return TradeStats(
+        closes=t.closing_fills,
+        wins=t.wins,
+        win_rate=t.win_rate,
+        profit_factor=t.profit_factor,
+        expectancy=(win_sum + loss_sum) / t.closing_fills if t.closing_fills else None,
+        average_win=win_sum / t.wins if t.wins else None,
+        average_loss=loss_sum / losses if losses else None,
+    )
+
+
+def period_agent_rows(report: Report, active_only: bool = True) -> list[dict[str, object]]:
+    """Agents best period first, each with what the period adds (best/worst day, expectancy, risk)."""
+    figures = report.period
+    assert figures is not None
+    return [{"agent": a, "extra": figures.agents.get(a.agent_id)} for a in ranked_agents(report, active_only)]
+
+
+def period_ai_rows(report: Report) -> list[dict[str, object]]:
+    """Per agent with an AI cost (Prometheus): the cost and the period's P&L net of it, best net first."""
+    if report.operations is None or not report.operations.ai_cost_usd:
+        return []
+    return sorted(operations_rows(report), key=lambda r: (r["net"] is None, -(r["net"] or 0.0), r["agent_id"]))
+
+
+def monthly_table(report: Report) -> list[dict[str, object]]:
+    """The monthly returns table for report.html: one row per year (every year from the first to the last), twelve
+    cells each, coloured on the charts' diverging scale; a month without history is None."""
+    figures = report.period
+    assert figures is not None
+    rows = {(m.year, m.month): m for m in figures.monthly}
+    if not rows:
+        return []
+    scale = max((abs(m.return_) for m in figures.monthly if m.return_ is not None), default=0.0)
+    partial = partial_months(report)
+    current = (figures.period.last.year, figures.period.last.month) if figures.period.kind == "month" else None
+    table = []
+    for year in range(min(y for y, _ in rows), max(y for y, _ in rows) + 1):
+        cells: list[dict[str, object] | None] = []
+        for month in range(1, 13):
+            m = rows.get((year, month))
+            cells.append(
+                None
+                if m is None
+                else {
+                    "row": m,
+                    "bg": heat_color(m.return_, scale) if m.return_ is not None else NO_RETURN_BG,
+                    "ink": heat_ink(m.return_, scale) if m.return_ is not None else NO_RETURN_INK,
+                    "current": (year, month) == current,
+                    "partial": (year, month) in partial,
+                }
+            )
+        table.append({"year": year, "cells": cells})
+    return table
+
+
+def monthly_by_month(table: list[dict[str, object]]) -> dict[str, object]:
+    """The monthly returns table turned for a phone: a row per month of the year that has history in some year,
+    a column per year, the latest first."""
+    years = [row["year"] for row in reversed(table)]
+    rows = []
+    for month in range(12):
+        cells = [row["cells"][month] for row in reversed(table)]  # type: ignore[index]
+        if any(cells):
+            rows.append({"month": month + 1, "cells": cells})
+    return {"years": years, "rows": rows}
+
+
+def period_context(report: Report) -> dict[str, object]:
+    """Everything a week's or a month's template may use: the day's context, then the period's figures."""
+    figures = report.period
+    assert figures is not None
+    period, previous = figures.period, figures.previous
+    base = context(report)
+    first = report.daily[0].date if report.daily else None
+    days = figures.days
+    previous_pnl = figures.previous_total_pnl
+    table = monthly_table(report)
+    base.update(
+        figures=figures,
+        period=period,
+        kind=period.kind,
+        adjective=PERIOD_ADJECTIVE.get(period.kind, period.kind),
+        title=period_title(period),
+        previous_title=period_title(previous),
+        previous_from=first if previous_pnl is not None and first is not None and first > previous.first else None,
+        change=None if previous_pnl is None else report.totals.total_pnl - previous_pnl,
+        days_in_period=(period.last - period.first).days + 1,
+        history_from=first if first is not None and first > period.first else None,
+        start_equity=days[0].equity - days[0].total_pnl if days else None,
+        end_equity=days[-1].equity if days else None,
+        stats=period_trade_stats(report),
+        period_agents=period_agent_rows(report),
+        period_agents_all=period_agent_rows(report, active_only=False),
+        ai_rows=period_ai_rows(report),
+        ai_net_total=report.totals.total_pnl - report.operations.ai_cost_total_usd if report.operations else None,
+        # The day's flags judge one day (3 σ days, silences, today's drawdown): over a period only the sources'.
+        flags=source_flags(report),
+        monthly_table=table,
+        monthly_turned=monthly_by_month(table),
+        partial_months=list(partial_months(report).values()),
+        month_name=month_name,
+        weekday=fmt_weekday,
+    )
+    return base
+
+
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
@@ -150,8 +307,14 @@ def tidy(text: str) -> str:
 
 
 def render_summary(report: Report, templates_dir: Path | None = None) -> tuple[str, ...]:
-    """The Telegram summary in its HTML subset, split into parts of at most 4,096 visible characters."""
-    text = template_env(templates_dir).get_template(SUMMARY_TEMPLATE).render(context(report))
+    """The Telegram summary in its HTML subset, split into parts of at most 4,096 visible characters.
+
+    A day's comes from ``summary.html.j2``, a week's or a month's from ``period_summary.html.j2``.
+    """
+    if report.period is None:
+        text = template_env(templates_dir).get_template(SUMMARY_TEMPLATE).render(context(report))
+    else:
+        text = template_env(templates_dir).get_template(PERIOD_SUMMARY_TEMPLATE).render(period_context(report))
     return tuple(split_message(tidy(text)))
 
 
@@ -161,7 +324,12 @@ def data_uri(png: bytes) -> str:
 
 
 def render_html(report: Report, charts: Sequence[Chart], templates_dir: Path | None = None) -> str:
-    """The full report as one self-contained HTML page (inline CSS, charts embedded)."""
+    """The full report as one self-contained HTML page (inline CSS, charts embedded).
+
+    A day's comes from ``report.html.j2``, a week's or a month's from ``period_report.html.j2``.
+    """
     figures = [{"filename": c.filename, "caption": c.caption, "src": data_uri(c.png)} for c in charts]
     env = template_env(templates_dir)
-    return env.get_template(HTML_TEMPLATE).render(context(report), charts=figures)
+    if report.period is None:
+        return env.get_template(HTML_TEMPLATE).render(context(report), charts=figures)
+    return env.get_template(PERIOD_HTML_TEMPLATE).render(period_context(report), charts=figures)

@@ -3,8 +3,6 @@ month's compounded return in % (its P&L in USDT beneath), blank for months witho
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -13,7 +11,15 @@ from matplotlib.patches import Rectangle
 from reports.days import MonthRow
 from reports.models import Report
 from reports.presentation.charts.style import GAIN, INK, LOSS, OTHERS, Chart, caption, empty, png, usd_axis
-from reports.presentation.fmt import MONTHS, fmt_pnl, fmt_signed_pct, heat_color, heat_ink, month_name
+from reports.presentation.fmt import (
+    MONTHS,
+    fmt_pnl,
+    fmt_signed_pct,
+    heat_color,
+    heat_ink,
+    month_name,
+    partial_months,
+)
 
 MAX_YEARS = 8
 """Years drawn, the latest ones; a longer history is in report.json and report.html."""
@@ -29,23 +35,6 @@ def return_text(r: float) -> str:
 def pnl_text(x: float) -> str:
     """A month's P&L in a cell: cents below 1,000 USDT, whole USDT above."""
     return fmt_pnl(x, 0 if abs(x) >= 1000 else 2)
-
-
-def partial_months(report: Report) -> dict[tuple[int, int], str]:
-    """The months of the table that the history covers only in part, each with a note saying which days: the
-    first (the history started after the 1st) and the last (the report ends before the month does)."""
-    if not report.daily:
-        return {}
-    first, last = report.daily[0].date, report.daily[-1].date
-    starts_late = first.day != 1
-    ends_early = (last + timedelta(days=1)).month == last.month
-    notes = {}
-    if starts_late:
-        notes[(first.year, first.month)] = f"{month_name(first.year, first.month, short=True)} from {first}"
-    if ends_early:
-        key = (last.year, last.month)
-        notes[key] = notes.get(key, month_name(last.year, last.month, short=True)) + f" to {last}"
-    return notes
 
 
 def monthly_grid(
