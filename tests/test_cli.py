@@ -56,7 +56,7 @@ def test_demo_report_json_follows_the_contract(demo_run):
         "risk_free_rate": 0.0,
         "mark": "last_fill",
     }
-    assert doc["period"] == {"start": "2025-11-21T00:00:00+00:00", "end": "2025-11-22T00:00:00+00:00"}
+    assert doc["period"] == {"kind": "day", "start": "2025-11-21T00:00:00+00:00", "end": "2025-11-22T00:00:00+00:00"}
     assert {a["agent_id"] for a in doc["agents"]} >= set(SIX_AGENTS)
     for key in TOTAL_KEYS:
         assert doc["totals"][key] == pytest.approx(sum(a[key] for a in doc["agents"]), abs=1e-6), key
