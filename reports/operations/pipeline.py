@@ -144,7 +144,7 @@ def _build_from_store(
     """The report from the store of closed days and the fills the store does not hold yet."""
     import sqlite3
 
-    from reports.numbers.days import build_report_from
+    from reports.numbers.days import build_report_from, is_partial
     from reports.operations.history import History
     from reports.sources.store import DayStore
     from reports.sources.trading_service import TradingService
@@ -166,7 +166,8 @@ def _build_from_store(
                     "REPORT_STATE_DIR, then run again; the days already stored are kept"
                 ) from None
             log.info("fetched %d fills (%d for %s)", given.fills_read, len(given.fills), day.date)
-            closed, note = history.close(day, given)
+            # The day so far (report --today, /today) is never stored: only a day that has ended is closed.
+            closed, note = (None, None) if is_partial(day) else history.close(day, given)
             with stage("engine"):
                 report, _, _ = build_report_from(
                     given.past,
@@ -181,7 +182,7 @@ def _build_from_store(
                     target_win_rate=settings.target_win_rate,
                     agents=settings.agents,
                 )
-    return report, given.fills_read, [*given.closed, closed]
+    return report, given.fills_read, [*given.closed, *([closed] if closed else [])]
 
 
 def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
@@ -199,9 +200,15 @@ def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
         from reports.sources.prometheus import fetch_operations
         from reports.sources.reconcile import reconcile
 
-        operations, prometheus, prom_warnings = fetch_operations(settings, report.day)
+        # A week or a month: Prometheus' increases and the exchange's ledger over the whole period.
+        span = report.day
+        if report.period is not None:
+            span = TradingDay(
+                report.day.date, report.day.timezone, report.period.period.start, report.period.period.end
+            )
+        operations, prometheus, prom_warnings = fetch_operations(settings, span)
         warnings.extend(prom_warnings)
-        reconciliation, rec_warnings = reconcile(settings, report.day, report.totals.realized_pnl, report.totals.fees)
+        reconciliation, rec_warnings = reconcile(settings, span, report.totals.realized_pnl, report.totals.fees)
         warnings.extend(rec_warnings)
     return dataclasses.replace(
         report,
