@@ -59,10 +59,15 @@ def _parser() -> argparse.ArgumentParser:
         default="day",
         help="report a day (default), a week (Monday to Sunday) or a calendar month; --date names one of its days",
     )
+    parser.add_argument(
+        "--today",
+        action="store_true",
+        help="the day so far, up to now (not final, never stored); a dry run unless --send, which posts it once",
+    )
     parser.add_argument("--dry-run", action="store_true", help="build everything, send nothing, write the artifacts")
     parser.add_argument("--output", type=Path, metavar="DIR", help="write the artifacts to DIR (created if missing)")
     parser.add_argument("--demo", action="store_true", help="use the embedded demo data; implies --dry-run")
-    parser.add_argument("--send", action="store_true", help="with --demo: send to Telegram after all")
+    parser.add_argument("--send", action="store_true", help="with --demo or --today: send to Telegram after all")
     parser.add_argument("--force", action="store_true", help="send again even if this date was already delivered")
     parser.add_argument(
         "--rebuild", action="store_true", help="forget the store of closed days: read the whole history again"
@@ -104,6 +109,16 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", required=True, help="last day to check")
     _verbose(verify)
     verify.set_defaults(command=_verify)
+
+    bot = commands.add_parser(
+        "bot",
+        help="answer the allowed chats' commands (/today, /report, ...), in the foreground",
+        description="Answer commands from the chats of TELEGRAM_ALLOWED_CHATS (default: those of TELEGRAM_CHAT_ID) "
+        "by long polling, in the foreground, until SIGTERM or Ctrl-C. It changes nothing in the trading system.",
+    )
+    bot.add_argument("--demo", action="store_true", help="answer from the embedded demo data")
+    _verbose(bot)
+    bot.set_defaults(command=_bot)
 
     check = commands.add_parser(
         "check",
@@ -178,6 +193,8 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError("--date cannot be combined with --from/--to: give one day or a range")
     if bool(args.date_from) != bool(args.date_to):
         raise UsageError("--from and --to go together: give both, e.g. --from 2025-11-01 --to 2025-11-07")
+    if args.today:
+        return _today(args, settings)
     send = not args.dry_run and (not args.demo or args.send)
     if args.date_from:
         return _backfill(args, settings, send)
@@ -208,6 +225,36 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _today(args: argparse.Namespace, settings: Settings) -> int:
+    """``report --today``: the day so far; a dry run unless ``--send``, which posts it once (no delivery record)."""
+    if args.date or args.date_from or args.date_to:
+        raise UsageError("--today cannot be combined with --date or --from/--to: it reports the day in progress")
+    if args.period != "day":
+        raise UsageError(f"--today reports the day so far: it cannot be combined with --period {args.period}")
+    if args.force:
+        raise UsageError("--force has nothing to do with --today: the day so far has no delivery record to override")
+    send = args.send and not args.dry_run
+    if send:
+        _need_telegram(settings)
+    from reports.operations.logs import run_context
+    from reports.operations.today import run_today
+
+    with run_context(datetime.now(ZoneInfo(settings.timezone)).date()):
+        outcome = run_today(
+            settings,
+            demo=args.demo,
+            send=send,
+            output=args.output,
+            rebuild=args.rebuild,
+            rebuild_from=_rebuild_from(args),
+        )
+    where = f", artifacts in {outcome.output_dir}" if outcome.output_dir else ""
+    sent = f", {outcome.messages_sent} Telegram messages sent" if send else " (dry run, nothing sent)"
+    day = outcome.report.day.date.isoformat()
+    print(f"report {day} so far ({outcome.label}): total P&L {outcome.report.totals.total_pnl:+,.2f} USDT{sent}{where}")
+    return 0
+
+
 def _report_day(args: argparse.Namespace, timezone: str) -> date:
     """The report's last day: the day asked for, or the last day of the week or month that holds it."""
     if args.period == "day":
@@ -227,17 +274,23 @@ def _report_day(args: argparse.Namespace, timezone: str) -> date:
     return period.last
 
 
-def _backfill(args: argparse.Namespace, settings: Settings, send: bool) -> int:
-    """``report --from D1 --to D2``: every day of the range, then the table; exit 1 if any day failed."""
-    first = check_ended(parse_date(args.date_from, "--from"), settings.timezone, "--from")
-    last = check_ended(parse_date(args.date_to, "--to"), settings.timezone, "--to")
-    if args.period != "day":
+def _ended_range(args: argparse.Namespace, timezone: str, period: str) -> tuple[date, date]:
+    """``--from``/``--to`` as dates that have ended (for a week or a month: whose period has ended), in order."""
+    first = check_ended(parse_date(args.date_from, "--from"), timezone, "--from")
+    last = check_ended(parse_date(args.date_to, "--to"), timezone, "--to")
+    if period != "day":
         from reports.numbers.periods import period_of
 
-        end = period_of(args.period, last, settings.timezone).last
-        check_ended(end, settings.timezone, f"the {args.period} of --to {last}, ending")
+        end = period_of(period, last, timezone).last
+        check_ended(end, timezone, f"the {period} of --to {last}, ending")
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}: give the range oldest first")
+    return first, last
+
+
+def _backfill(args: argparse.Namespace, settings: Settings, send: bool) -> int:
+    """``report --from D1 --to D2``: every day of the range, then the table; exit 1 if any day failed."""
+    first, last = _ended_range(args, settings.timezone, getattr(args, "period", "day"))
     if send:
         _need_telegram(settings)
     from reports.operations.backfill import backfill, failure_summary, render_table
@@ -272,15 +325,7 @@ def _rebuild_from(args: argparse.Namespace) -> date | None:
 def _verify(args: argparse.Namespace) -> int:
     """``report verify``: the stored days against the service; exit 1 when one differs."""
     settings = _settings(args.verbose)
-    first = check_ended(parse_date(args.date_from, "--from"), settings.timezone, "--from")
-    last = check_ended(parse_date(args.date_to, "--to"), settings.timezone, "--to")
-    if args.period != "day":
-        from reports.numbers.periods import period_of
-
-        end = period_of(args.period, last, settings.timezone).last
-        check_ended(end, settings.timezone, f"the {args.period} of --to {last}, ending")
-    if last < first:
-        raise UsageError(f"--to {last} is before --from {first}: give the range oldest first")
+    first, last = _ended_range(args, settings.timezone, getattr(args, "period", "day"))
     from reports.operations.verify import verify
 
     checks = verify(settings, first, last)
@@ -305,6 +350,21 @@ def _schedule(args: argparse.Namespace) -> int:
     if not args.dry_run:
         _need_telegram(settings)
     return run_schedule(settings, send=not args.dry_run, output=args.output, grace=args.grace)
+
+
+def _bot(args: argparse.Namespace) -> int:
+    """``report bot``: answer the allowed chats until SIGTERM/SIGINT."""
+    settings = _settings(args.verbose)
+    if settings.telegram_bot_token is None:
+        raise UsageError("TELEGRAM_BOT_TOKEN is not set: the bot needs the token BotFather gave it")
+    if not settings.telegram_allowed_chats:
+        raise UsageError(
+            "TELEGRAM_ALLOWED_CHATS and TELEGRAM_CHAT_ID are not set: the bot would answer no one; set the chats "
+            "it may answer"
+        )
+    from reports.operations.bot import run_bot
+
+    return run_bot(settings, demo=args.demo, verbose=args.verbose)
 
 
 def _check(args: argparse.Namespace) -> int:
