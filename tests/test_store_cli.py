@@ -17,6 +17,7 @@ from factories import run_report
 from fake_telegram import FakeTelegram
 from fake_trading import FakeTradingService, running_service
 from history_data import history_rows
+from test_faults_records import small_disk  # noqa: F401 (the fixture)
 from test_store import figures, reference, settings_for
 
 from reports.operations.check_store import store_lines
@@ -153,3 +154,27 @@ def test_check_compares_yesterday_with_the_store(tmp_path):
         fake.database_down = True
         down = _check(fake.url, state, datetime(2025, 7, 11, 8, tzinfo=UTC))
         assert down.startswith("FAIL") and "returns 0 fills for 2025-07-10, the stored copy has 72" in down
+
+
+def test_a_full_disk_keeps_the_stored_days_and_says_what_to_do(tmp_path, small_disk):  # noqa: F811
+    rows = history_rows(date(2025, 8, 1), date(2025, 8, 8))
+    state = small_disk.path / "state"
+    with running_service(FakeTradingService(trades=rows)) as fake:
+        env = _env(fake.url, state)
+        out = ["--dry-run", "--output", str(tmp_path / "out")]
+        assert run_report("--date", "2025-08-05", *out, env=env).returncode == 0
+        kept = _rows(state, fake.url)
+        small_disk.fill()
+        proc = run_report("--date", "2025-08-07", *out, env=env)
+        assert proc.returncode == 1
+        last = proc.stderr.strip().splitlines()[-1]
+        assert last.startswith("report: error: cannot use the store of closed days ") and "free space" in last
+        assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+        assert _rows(state, fake.url) == kept and not list((state / "store").glob("*.unusable"))
+        small_disk.free()
+        assert run_report("--date", "2025-08-07", *out, env=env).returncode == 0
+        assert [d for d, _ in _rows(state, fake.url)][-1] == "2025-08-07"
+        fresh = small_disk.path / "fresh"
+        small_disk.fill()
+        first = run_report("--date", "2025-08-07", *out, env=_env(fake.url, fresh))
+        assert first.returncode == 1 and "cannot use the store of closed days" in first.stderr.strip().splitlines()[-1]

@@ -146,7 +146,7 @@ def _build_from_store(
 
     from reports.numbers.days import build_report_from, is_partial
     from reports.operations.history import History
-    from reports.sources.store import DayStore
+    from reports.sources.store import DayStore, unavailable
     from reports.sources.trading_service import TradingService
 
     with TradingService(settings.trading_service_url) as service:
@@ -161,10 +161,7 @@ def _build_from_store(
                 with stage("fetch"):
                     given = history.prepare(day)
             except sqlite3.Error as exc:
-                raise ReportError(
-                    f"cannot write the store of closed days {store.path} ({exc}): free space or fix "
-                    "REPORT_STATE_DIR, then run again; the days already stored are kept"
-                ) from None
+                raise unavailable(store.path, exc) from None
             log.info("fetched %d fills (%d for %s)", given.fills_read, len(given.fills), day.date)
             # The day so far (report --today, /today) is never stored: only a day that has ended is closed.
             closed, note = (None, None) if is_partial(day) else history.close(day, given)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from reports.days import AgentDay, ClosedDay, EngineState, SymbolDay
+from reports.errors import ReportError
 from reports.models import Fills
 
 FORMAT = 1
@@ -31,7 +32,14 @@ _log = logging.getLogger("reports")
 
 
 class StoreError(Exception):
-    """The store cannot be used as it is (its file is damaged, or of another format)."""
+    """The store's file cannot be used as it is (it is damaged, or of another format): it is set aside."""
+
+
+class StoreUnavailable(ReportError):
+    """The store cannot be opened or written now (a full disk, no permission, a lock held too long): exit 1.
+
+    Unlike a damaged file, nothing is set aside: the next run finds the days stored so far.
+    """
 
 
 def store_path(state_dir: Path, service_url: str, timezone: str) -> Path:
@@ -97,7 +105,10 @@ class DayStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise unavailable(path, exc) from None
         try:
             self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -109,6 +120,9 @@ class DayStore:
                 )
             elif version != FORMAT or "days" not in tables:
                 raise StoreError(f"the store {path} is of format {version}, this version reads {FORMAT}")
+        except sqlite3.OperationalError as exc:  # full disk, permissions, locked: the file itself may be fine
+            self.close()
+            raise unavailable(path, exc) from None
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StoreError(f"the store {path} cannot be read ({exc})") from exc
@@ -214,6 +228,14 @@ class _Transaction:
             self.db.execute("COMMIT")
         else:
             self.db.execute("ROLLBACK")
+
+
+def unavailable(path: Path, exc: BaseException) -> StoreUnavailable:
+    """The one line for a store that cannot be opened or written: what failed and what to do."""
+    return StoreUnavailable(
+        f"cannot use the store of closed days {path} ({exc}): free space or fix the permissions of "
+        "REPORT_STATE_DIR, then run again; the days already stored are kept"
+    )
 
 
 def _drop_old_cache(state_dir: Path) -> list[str]:
