@@ -234,8 +234,10 @@ def _today(args: argparse.Namespace, settings: Settings) -> int:
     if args.force:
         raise UsageError("--force has nothing to do with --today: the day so far has no delivery record to override")
     send = args.send and not args.dry_run
-    if send:
-        _need_telegram(settings)
+    if send and settings.telegram_bot_token is None:
+        raise UsageError("TELEGRAM_BOT_TOKEN is not set: set it to send the day so far, or leave out --send")
+    if send and not settings.telegram_chats:
+        raise UsageError("TELEGRAM_CHAT_ID is not set: set it to one or more chat ids, or leave out --send")
     from reports.operations.logs import run_context
     from reports.operations.today import run_today
 

@@ -19,6 +19,7 @@ DEFAULT_SCHEDULE = "5 0 * * *"
 _CHAT_ID = re.compile(r"-?[0-9]+")  # a numeric chat id: a user, a group, or -100... for a supergroup or channel
 _CHAT_NAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{1,31}")  # @channelusername (Telegram: letters, digits, _)
 _THREAD = re.compile(r"[0-9]+")
+_USER_ID = re.compile(r"[1-9][0-9]{0,19}")  # a Telegram user id: a positive number
 
 
 class Secret:
@@ -96,6 +97,11 @@ class Settings:
     """What ``report schedule`` sends: the day, and after it the week on Mondays and the month on the 1st."""
     agents: tuple[str, ...] = ()
     """A desk's own report: only these agents (empty: every agent)."""
+    telegram_allowed_chats: tuple[ChatTarget, ...] = ()
+    """The chats ``report bot`` answers in (a ``CHAT:THREAD`` entry: only in that topic); from the environment,
+    the chats of ``TELEGRAM_CHAT_ID`` when ``TELEGRAM_ALLOWED_CHATS`` is unset."""
+    telegram_allowed_users: tuple[int, ...] = ()
+    """When set, ``report bot`` answers only these users (in the allowed chats); empty: any member."""
 
     def __post_init__(self) -> None:
         # Any password or secret query value in a URL setting is masked in every line shown from now on.
@@ -146,12 +152,14 @@ class Settings:
         log_format = (get("REPORT_LOG_FORMAT") or "text").lower()
         if log_format not in ("text", "json"):
             raise UsageError(f"REPORT_LOG_FORMAT={log_format!r}: use 'text' or 'json'")
+        chats = parse_chats(get("TELEGRAM_CHAT_ID") or "")
+        allowed = get("TELEGRAM_ALLOWED_CHATS")
         return cls(
             trading_service_url=(get("TRADING_SERVICE_URL") or DEFAULT_TRADING_SERVICE_URL).rstrip("/"),
             admin_api_token=Secret(admin) if admin else None,
             prometheus_url=(get("PROMETHEUS_URL") or "").rstrip("/") or None,
             telegram_bot_token=Secret(token) if token else None,
-            telegram_chats=parse_chats(get("TELEGRAM_CHAT_ID") or ""),
+            telegram_chats=chats,
             telegram_api_url=(get("TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL).rstrip("/"),
             timezone=timezone,
             schedule=get("REPORT_SCHEDULE") or DEFAULT_SCHEDULE,
@@ -166,6 +174,12 @@ class Settings:
             log_format=log_format,
             periods=parse_periods(get("REPORT_PERIODS")),
             agents=parse_agents(get("REPORT_AGENTS")),
+            telegram_allowed_chats=(
+                parse_chats(allowed, "TELEGRAM_ALLOWED_CHATS")
+                if allowed
+                else tuple(dict.fromkeys(ChatTarget(c.chat_id) for c in chats))  # whole chats, any topic
+            ),
+            telegram_allowed_users=parse_users(get("TELEGRAM_ALLOWED_USERS")),
         )
 
 
@@ -209,8 +223,8 @@ def check_timezone(name: str) -> ZoneInfo:
         ) from None
 
 
-def parse_chats(raw: str) -> tuple[ChatTarget, ...]:
-    """Parse ``TELEGRAM_CHAT_ID``: comma-separated chats, ``CHAT:THREAD`` for a forum topic.
+def parse_chats(raw: str, name: str = "TELEGRAM_CHAT_ID") -> tuple[ChatTarget, ...]:
+    """Parse ``TELEGRAM_CHAT_ID`` (or ``name``): comma-separated chats, ``CHAT:THREAD`` for a forum topic.
 
     A chat is a number (``-1001234567890``) or ``@channelname``; THREAD a number. An empty entry or any other
     text is a :class:`UsageError` naming the entry, found before any request is made.
@@ -222,17 +236,38 @@ def parse_chats(raw: str) -> tuple[ChatTarget, ...]:
     for number, part in enumerate((p.strip() for p in entries), start=1):
         if not part:
             raise UsageError(
-                f"TELEGRAM_CHAT_ID={raw!r} has an empty entry (number {number} of {len(entries)}): "
+                f"{name}={raw!r} has an empty entry (number {number} of {len(entries)}): "
                 "remove the extra comma; use CHAT or CHAT:THREAD, comma-separated"
             )
         chat, sep, thread = part.partition(":")
         if not (_CHAT_ID.fullmatch(chat) or _CHAT_NAME.fullmatch(chat)) or (sep and not _THREAD.fullmatch(thread)):
             raise UsageError(
-                f"TELEGRAM_CHAT_ID entry {part!r} is malformed: use a chat id (e.g. -1001234567890) or "
+                f"{name} entry {part!r} is malformed: use a chat id (e.g. -1001234567890) or "
                 "@channelname, optionally :THREAD (a topic number), comma-separated"
             )
         chats.append(ChatTarget(chat, int(thread) if sep else None))
     return tuple(chats)
+
+
+def parse_users(raw: str | None) -> tuple[int, ...]:
+    """Parse ``TELEGRAM_ALLOWED_USERS``: numeric Telegram user ids, comma-separated; unset: any user."""
+    if not raw:
+        return ()
+    users: list[int] = []
+    entries = raw.split(",")
+    for number, part in enumerate((p.strip() for p in entries), start=1):
+        if not part:
+            raise UsageError(
+                f"TELEGRAM_ALLOWED_USERS={raw!r} has an empty entry (number {number} of {len(entries)}): "
+                "remove the extra comma; use numeric user ids, comma-separated"
+            )
+        if not _USER_ID.fullmatch(part):
+            raise UsageError(
+                f"TELEGRAM_ALLOWED_USERS entry {part!r} is malformed: use numeric Telegram user ids (e.g. "
+                "123456789), comma-separated; the bot logs the id of everyone it does not answer"
+            )
+        users.append(int(part))
+    return tuple(dict.fromkeys(users))
 
 
 def parse_capital(raw: str) -> CapitalPolicy:

@@ -4,6 +4,13 @@ It speaks ``POST /bot<token>/<method>`` with JSON, form or multipart bodies (pyt
 last two), validates like the Bot API (token, chat, membership, forum topic, Telegram's HTML subset,
 length limits after entity parsing, album size, photo dimensions, document size), answers Telegram's
 error JSON, records every request and every accepted call, and fails calls on demand.
+
+For a bot it also serves long polling: ``getUpdates`` with ``offset`` (confirming what came before it),
+``limit``, ``timeout`` and ``allowed_updates``, over updates the test queues (:meth:`FakeTelegram.command` and
+friends); a second poll while one is open ends the older one with 409 Conflict, as Telegram does; a webhook set
+makes getUpdates a 409 too. ``deleteWebhook``, ``setMyCommands``/``getMyCommands``, and replies
+(``reply_parameters``, the replied message checked like Telegram: in the chat, in the same topic).
+:meth:`FakeTelegram.exchange` is the log of what the test sent and what the bot answered.
 """
 
 from __future__ import annotations
@@ -30,6 +37,14 @@ ALBUM_MIN, ALBUM_MAX = 2, 10
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
 BOT_ID = 7000000001
+USER_ID = 424242  # the trader who writes to the bot in the tests
+CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
+)
+# What Telegram sends when allowed_updates was never given: every kind but these.
+_NOT_BY_DEFAULT = {"chat_member", "message_reaction", "message_reaction_count"}
+_COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 
 
 @dataclass
@@ -111,6 +126,16 @@ class FakeTelegram:
         self._sent_at: dict[int, deque[float]] = defaultdict(deque)
         self._next_id: dict[int, int] = defaultdict(lambda: 1)
         self._lock = threading.Lock()
+        self._polls = threading.Condition(self._lock)
+        self.updates: list[dict[str, Any]] = []  # queued and not confirmed yet (an offset past them confirms them)
+        self._next_update = 1
+        self._poll_id = 0  # the newest getUpdates request; an older one still open gets 409 Conflict
+        self.polls_open = 0
+        self.conflicts = 0
+        self.allowed_updates: list[str] | None = None  # kept between calls, as Telegram does
+        self.webhook: str | None = None
+        self.commands: list[dict[str, Any]] | None = None
+        self.log: list[tuple[float, str]] = []  # (monotonic time, line): see exchange()
         self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -130,6 +155,9 @@ class FakeTelegram:
     def __exit__(self, *exc: object) -> None:
         for hold in self._holds.values():
             hold.released.set()
+        with self._lock:
+            self._poll_id += 1  # open long polls end now
+            self._polls.notify_all()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -193,6 +221,85 @@ class FakeTelegram:
         """Every HTTP request for ``method``, answered with an error or not."""
         return [r for r in self.requests if r.method == method]
 
+    # -- updates the test queues for a bot ---------------------------------------------------------------
+
+    def push(self, kind: str, payload: dict[str, Any]) -> int:
+        """Queue an update of ``kind`` (``message``, ``edited_message``, ...); returns its update_id."""
+        with self._lock:
+            update_id = self._next_update
+            self._next_update += 1
+            self.updates.append({"update_id": update_id, kind: payload})
+            self.log.append((time.monotonic(), f"-> update {update_id} {kind}: {_describe_update(kind, payload)}"))
+            self._polls.notify_all()
+        return update_id
+
+    def user_message(
+        self, chat_id: int, text: str, *, user_id: int = USER_ID, thread: int | None = None
+    ) -> dict[str, Any]:
+        """A message a user writes in ``chat_id`` (``thread``: a forum topic); the fake knows it from then on."""
+        with self._lock:
+            chat = self.chats.get(chat_id) or FakeChat(chat_id)
+            message_id = self._next_id[chat_id]
+            self._next_id[chat_id] += 1
+            message: dict[str, Any] = {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": _chat_json(chat),
+                "from": {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"},
+                "text": text,
+            }
+            if text.startswith("/"):
+                word = text.split()[0]
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16(word)}]
+            if thread is not None:
+                message |= {"message_thread_id": thread, "is_topic_message": True}
+            self.messages[chat_id][message_id] = message
+        return message
+
+    def command(self, chat_id: int, text: str, *, user_id: int = USER_ID, thread: int | None = None) -> dict[str, Any]:
+        """A user types ``text`` (e.g. ``/report 2025-11-21``) in a chat; returns the message (its update queued)."""
+        message = self.user_message(chat_id, text, user_id=user_id, thread=thread)
+        return message | {"update_id": self.push("message", message)}
+
+    def edited(self, chat_id: int, text: str, *, user_id: int = USER_ID) -> int:
+        """A user edits a message of theirs into ``text``."""
+        message = self.user_message(chat_id, text, user_id=user_id) | {"edit_date": int(time.time())}
+        return self.push("edited_message", message)
+
+    def channel_post(self, chat_id: int, text: str) -> int:
+        """A post in a channel (no user: the channel itself is the sender)."""
+        chat = self.chats.get(chat_id) or FakeChat(chat_id, type="channel")
+        post = {k: v for k, v in self.user_message(chat_id, text).items() if k != "from"}
+        return self.push("channel_post", post | {"chat": _chat_json(chat), "sender_chat": _chat_json(chat)})
+
+    def inline_query(self, query: str, *, user_id: int = USER_ID) -> int:
+        """``@bot query`` typed in any chat."""
+        user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        return self.push("inline_query", {"id": f"iq{self._next_update}", "from": user, "query": query, "offset": ""})
+
+    def callback_query(self, chat_id: int, data: str, *, user_id: int = USER_ID) -> int:
+        """A button pressed under a message of the bot in ``chat_id``."""
+        with self._lock:
+            chat = self.chats.get(chat_id) or FakeChat(chat_id)
+            message = {"message_id": 999999, "date": int(time.time()), "chat": _chat_json(chat), "text": "?"}
+        user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        query = {"id": f"cq{self._next_update}", "from": user, "chat_instance": "1", "data": data, "message": message}
+        return self.push("callback_query", query)
+
+    def replies_to(self, message: dict[str, Any]) -> list[Call]:
+        """Accepted calls that reply to ``message`` (a message returned by :meth:`command`)."""
+        chat, message_id = message["chat"]["id"], message["message_id"]
+        return [c for c in self.calls if c.chat_id == chat and _reply_id(c.params) == message_id]
+
+    def sent_to(self, chat_id: int) -> list[Call]:
+        """Accepted calls that post something in ``chat_id``."""
+        return [c for c in self.calls if c.method.startswith("send") and c.chat_id == chat_id]
+
+    def exchange(self, since: float = 0.0) -> list[str]:
+        """What the test sent and what the bot answered, in order (getUpdates rounds left out but conflicts)."""
+        with self._lock:
+            return [line for at, line in self.log if at >= since]
+
     # -- the API ---------------------------------------------------------------------------------------
 
     def handle(self, http_method: str, path: str, content_type: str, body: bytes) -> tuple[int, bytes]:
@@ -225,6 +332,9 @@ class FakeTelegram:
                 result, chat_id = self._dispatch(method, params, files)
                 call = Call(method, chat_id, params, files, result, time.monotonic())
                 self.calls.append(call)
+                line = _describe_call(call)
+                if line:
+                    self.log.append((call.at, line))
             if self._on_call is not None:
                 self._on_call(call)
             payload = json.dumps({"ok": True, "result": result}).encode()
@@ -252,6 +362,20 @@ class FakeTelegram:
     def _dispatch(self, method: str, p: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> tuple[Any, Any]:
         if method == "getMe":
             return _bot_user(), None
+        if method == "getUpdates":
+            return self._get_updates(p), None
+        if method == "deleteWebhook":
+            self.webhook = None
+            if _flag(p.get("drop_pending_updates")):
+                self.updates.clear()
+            return True, None
+        if method == "getWebhookInfo":
+            return {"url": self.webhook or "", "has_custom_certificate": False, "pending_update_count": 0}, None
+        if method == "setMyCommands":
+            self.commands = _commands(p.get("commands"))
+            return True, None
+        if method == "getMyCommands":
+            return list(self.commands or []), None
         handler = {
             "getChat": self._get_chat,
             "getChatMember": self._get_chat_member,
@@ -318,6 +442,9 @@ class FakeTelegram:
         thread = _int(p, "message_thread_id")
         if thread is not None and not (chat.is_forum and thread in chat.topics):
             raise ApiError(400, "Bad Request: message thread not found")
+        replied = self._replied(chat, p, thread)
+        if replied is not None:
+            content = content | {"reply_to_message": replied}
         message_id = self._next_id[chat.id]
         self._next_id[chat.id] += 1
         message = {"message_id": message_id, "date": int(time.time()), "chat": _chat_json(chat)}
@@ -327,6 +454,70 @@ class FakeTelegram:
         message |= content
         self.messages[chat.id][message_id] = message
         return message
+
+    def _replied(self, chat: FakeChat, p: dict[str, Any], thread: int | None) -> dict[str, Any] | None:
+        """The message a send replies to (``reply_parameters`` or the older ``reply_to_message_id``), checked as
+        Telegram does: it must be in the chat (unless ``allow_sending_without_reply``) and in the same topic."""
+        reply = p.get("reply_parameters")
+        if isinstance(reply, str):
+            reply = json.loads(reply)
+        if reply is None and p.get("reply_to_message_id") not in (None, ""):
+            reply = {"message_id": p["reply_to_message_id"]}
+        if reply is None:
+            return None
+        if not isinstance(reply, dict) or _int(reply, "message_id") is None:
+            raise ApiError(400, "Bad Request: invalid reply parameters")
+        if reply.get("chat_id") not in (None, "", chat.id, str(chat.id)):
+            raise ApiError(400, "Bad Request: the fake answers replies in the same chat only")
+        original = self.messages[chat.id].get(_int(reply, "message_id") or 0)
+        if original is None:
+            if _flag(reply.get("allow_sending_without_reply")):
+                return None
+            raise ApiError(400, "Bad Request: message to be replied not found")
+        if original.get("is_topic_message") and original.get("message_thread_id") != thread:
+            raise ApiError(400, "Bad Request: message to be replied not found")
+        return {k: v for k, v in original.items() if k != "reply_to_message"}
+
+    def _get_updates(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        """Long polling (called with the lock held): confirm what lies before ``offset``, answer at once when
+        updates wait, else wait up to ``timeout`` seconds; a newer getUpdates ends this one with 409."""
+        if self.webhook:
+            raise ApiError(409, WEBHOOK_CONFLICT)
+        offset, limit = _int(p, "offset"), _int(p, "limit") or 100
+        timeout = float(p.get("timeout") or 0)
+        allowed = p.get("allowed_updates")
+        if isinstance(allowed, str):
+            allowed = json.loads(allowed)
+        if isinstance(allowed, list):
+            self.allowed_updates = allowed or None
+        self._poll_id += 1
+        me = self._poll_id
+        self._polls.notify_all()  # the older poll, if one is open, sees it is not the newest and gets 409
+        if offset is not None:
+            kept = [u for u in self.updates if u["update_id"] >= offset]
+            self.updates = kept if offset >= 0 else self.updates[offset:]
+        deadline = time.monotonic() + timeout
+        self.polls_open += 1
+        try:
+            while True:
+                if self._poll_id != me:
+                    self.conflicts += 1
+                    self.log.append((time.monotonic(), "<> getUpdates: 409 Conflict to the older poll"))
+                    raise ApiError(409, CONFLICT)
+                self.updates = [u for u in self.updates if self._wanted(u)]  # Telegram never sends the others
+                ready = self.updates[:limit]
+                left = deadline - time.monotonic()
+                if ready or left <= 0:
+                    return [dict(u) for u in ready]
+                self._polls.wait(left)
+        finally:
+            self.polls_open -= 1
+
+    def _wanted(self, update: dict[str, Any]) -> bool:
+        kind = next(k for k in update if k != "update_id")
+        if self.allowed_updates is None:
+            return kind not in _NOT_BY_DEFAULT
+        return kind in self.allowed_updates
 
     def _flood(self, chat: FakeChat, count: int) -> None:
         now = time.monotonic()
@@ -502,6 +693,78 @@ def _int(p: dict[str, Any], key: str) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise ApiError(400, f"Bad Request: invalid {key}") from None
+
+
+def _flag(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _commands(raw: Any) -> list[dict[str, Any]]:
+    """setMyCommands' list, checked like the Bot API: 1-100 commands, names of 1-32 of a-z 0-9 _, descriptions
+    of 1-256 characters."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "Bad Request: can't parse commands JSON object") from None
+    if not isinstance(raw, list) or not 1 <= len(raw) <= 100:
+        raise ApiError(400, "Bad Request: commands must be a non-empty array of at most 100 commands")
+    for item in raw:
+        if not isinstance(item, dict) or not _COMMAND_RE.fullmatch(str(item.get("command", ""))):
+            raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+        if not 1 <= len(str(item.get("description", ""))) <= 256:
+            raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+    return raw
+
+
+def _reply_id(p: dict[str, Any]) -> int | None:
+    reply = p.get("reply_parameters")
+    if isinstance(reply, str):
+        reply = json.loads(reply)
+    raw = reply.get("message_id") if isinstance(reply, dict) else p.get("reply_to_message_id")
+    try:
+        return int(raw) if raw not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _short(text: str, width: int = 90) -> str:
+    line = " / ".join(part for part in text.splitlines() if part.strip())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _describe_update(kind: str, u: dict[str, Any]) -> str:
+    chat = u.get("chat") or (u.get("message") or {}).get("chat") or {}
+    user = (u.get("from") or {}).get("id", "-")
+    where = f"chat {chat.get('id', '-')}" + (f" topic {u['message_thread_id']}" if u.get("is_topic_message") else "")
+    what = u.get("text") or u.get("query") or u.get("data") or ""
+    number = f" message {u['message_id']}" if "message_id" in u else ""
+    return f"{where} user {user}{number}: {what!r}"
+
+
+def _describe_call(call: Call) -> str | None:
+    """One line of :meth:`FakeTelegram.exchange` for an accepted call (None for the polling itself)."""
+    p = call.params
+    if call.method == "getUpdates":
+        ids = [u["update_id"] for u in call.result]
+        return f"<- getUpdates (offset {p.get('offset', '-')}): updates {ids}" if ids else None
+    reply = _reply_id(p)
+    where = f"chat {call.chat_id}" if call.chat_id is not None else ""
+    if p.get("message_thread_id") not in (None, ""):
+        where += f" topic {p['message_thread_id']}"
+    head = f"<- {call.method} {where}".rstrip() + (f" reply to {reply}" if reply is not None else "")
+    if call.method in ("sendMessage", "editMessageText"):
+        text = call.result.get("text", "") if isinstance(call.result, dict) else ""
+        return f"{head}: {_short(text)!r}"
+    if call.method == "sendMediaGroup":
+        return f"{head}: album of {len(call.result)} photo(s)"
+    if call.method in ("sendPhoto", "sendDocument"):
+        name = next(iter(call.files.values()), ("?", b""))[0]
+        caption = call.result.get("caption", "") if isinstance(call.result, dict) else ""
+        return f"{head}: {name} ({_short(caption, 60)!r})"
+    if call.method == "setMyCommands":
+        return f"{head}: " + " ".join("/" + c["command"] for c in _commands(p.get("commands")))
+    return head
 
 
 class _Server(ThreadingHTTPServer):

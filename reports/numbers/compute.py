@@ -123,8 +123,10 @@ def build_report(
         days = _Days.spanning(day.date, day.date, zone)
     n_days = len(days.dates)
     grid = _grid(day)
-    # Snapshots: the end of every day (the last one is the report day's end), then the intraday grid.
-    snaps = np.unique(np.concatenate([days.bounds[1:], grid]))
+    # Snapshots: the end of every day (the last one is the report day's end), then the intraday grid; and the
+    # report day's own end, which is not a midnight when the day is cut short (the day so far).
+    end_ns = np.array([int(pd.Timestamp(day.end).value)], dtype=np.int64)
+    snaps = np.unique(np.concatenate([days.bounds[1:], grid, end_ns]))
     result = replay(fills, snaps)
     n_agents = len(result.agents)
 

@@ -20,7 +20,7 @@ from reports.days import AgentDay, ClosedDay, EngineState
 from reports.errors import FetchError
 from reports.models import Fills, TradingDay
 from reports.numbers.compute import trading_day
-from reports.numbers.days import close_day
+from reports.numbers.days import close_day, is_partial
 from reports.operations.logs import status_line
 from reports.sources.store import DayStore, fills_digest
 from reports.sources.trading_service import TradingService
@@ -189,7 +189,11 @@ class History:
 
     def close(self, day: TradingDay, given: DayInput) -> tuple[ClosedDay, str | None]:
         """The report day closed (it has ended) and stored; a stored copy that differs is replaced and the days
-        after it dropped, to be computed again. Returns the day and a warning for what the reader should know."""
+        after it dropped, to be computed again. Returns the day and a warning for what the reader should know.
+
+        A partial day (the day so far, :func:`~reports.numbers.days.is_partial`) is refused: it is never stored."""
+        if is_partial(day):
+            raise ValueError(f"{day.date} is cut at {day.end.isoformat()}: the day so far is never stored")
         known = [row.agent_id for row in given.past[-1][1]] if given.past else []
         fresh = self.closed_day(day.date, given.fills, known, given.start)
         if given.stored is not None and given.stored.digest == fresh.digest:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from reports.models import AgentReport, DailyPoint, Report
+from reports.numbers.days import is_partial
 from reports.presentation.fmt import agent_label, fmt_pnl, fmt_signed_pct
 
 SIGMA_LIMIT = 3.0
@@ -145,7 +146,8 @@ def no_fills_flag(report: Report) -> str | None:
 
 def attention_flags(report: Report) -> list[str]:
     """Everything that needs a look, most urgent first, as plain sentences."""
-    silent = no_fills_flag(report)
+    partial = is_partial(report.day)  # the day so far: no fill *yet* is not a silence
+    silent = None if partial else no_fills_flag(report)
     flags = ([silent] if silent else []) + source_flags(report) + operations_flags(report)
     drawdown = new_max_drawdown(report)
     if drawdown:
@@ -153,5 +155,6 @@ def attention_flags(report: Report) -> list[str]:
     day = report.day.date
     for agent in sorted(report.agents, key=lambda a: a.agent_id):
         # When nobody filled, one flag says it: not one per agent.
-        flags.extend(f for f in (outlier_flag(agent, day), None if silent else silence_flag(agent, day)) if f)
+        quiet = None if silent or partial else silence_flag(agent, day)
+        flags.extend(f for f in (outlier_flag(agent, day), quiet) if f)
     return flags

@@ -38,6 +38,7 @@ from reports.presentation.fmt import (
     sign_class,
     sign_emoji,
 )
+from reports.presentation.partial import partial_label
 from reports.presentation.tgtext import split_message
 
 if TYPE_CHECKING:
@@ -149,6 +150,7 @@ def context(report: Report) -> dict[str, object]:
         "max_drawdown_limit": limit,
         "ops_rows": operations_rows(report),
         "windows": [w for w in ("7d", "30d", "90d") if w in report.risk],
+        "as_of": partial_label(report),  # the day so far: "as of 14:05 UTC, not final"; None otherwise
     }
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from reports.days import AgentPeriod, PeriodFigures
 from reports.models import AgentReport, DailyPoint, Operations, Report, Risk, Totals
 from reports.numbers.conventions import CONVENTIONS
+from reports.numbers.days import is_partial
 
 SCHEMA_VERSION = 1
 
@@ -149,7 +150,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "report_date": report.day.date.isoformat(),
         "timezone": report.day.timezone,
         "period": {
-            "kind": f.period.kind if f else "day",
+            "kind": f.period.kind if f else ("partial" if is_partial(report.day) else "day"),
             "start": _local(f.period.start if f else report.day.start, report),
             "end": _local(f.period.end if f else report.day.end, report),
         },

@@ -1,0 +1,58 @@
+"""What the delivery records say was delivered last (the bot's ``/status``): read only, no lock, nothing written.
+
+A record that cannot be read is passed over here; the next run of the report is what reports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from reports.delivery.records import DeliveryStore, parse_record
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The latest report of a kind that went out whole to at least one chat."""
+
+    kind: str
+    report_date: date
+    """The day, or the last day of the week or month."""
+    at: datetime | None
+    """When its last record was written (UTC)."""
+    chats: int
+    """Chats that got it whole."""
+    records: int
+    """Chats with a record for that date (some may have got it in part)."""
+
+
+def last_delivered(state_dir: Path, kind: str = "day") -> Delivered | None:
+    """The latest date of ``kind`` delivered whole to at least one chat, from the records; None if there is none."""
+    root = DeliveryStore(state_dir, kind).root
+    try:
+        folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
+    except OSError:
+        return None
+    for folder in folders:
+        try:
+            day = date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        records = []
+        for path in folder.glob("*.json"):
+            try:
+                records.append(parse_record(path.read_bytes()))
+            except (OSError, ValueError):
+                continue
+        done = [r for r in records if r.complete]
+        if not done:
+            continue
+        stamps = []
+        for r in done:
+            try:
+                stamps.append(datetime.fromisoformat(r.updated_at))
+            except ValueError:
+                continue
+        return Delivered(kind, day, max(stamps) if stamps else None, len(done), len(records))
+    return None

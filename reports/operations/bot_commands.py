@@ -1,0 +1,128 @@
+"""The bot's commands: what it registers with ``setMyCommands``, and a message's text read into a request.
+
+Reading a command is pure (no I/O): the date asked for is checked against the calendar here (a malformed date,
+a day or a period that has not ended yet); whether it lies before the history is found by the build itself,
+which knows the store of closed days. Every refusal is :class:`BadInput`, one line that says what is accepted.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("today", "The day so far: every figure up to now, not final"),
+    ("report", "A day's report: /report [YYYY-MM-DD], default yesterday"),
+    ("week", "A week's report (Monday to Sunday): /week [YYYY-MM-DD], default the last one"),
+    ("month", "A month's report: /month [YYYY-MM-DD], default the last one"),
+    ("positions", "Open positions now, per agent"),
+    ("status", "Last report delivered, next scheduled run, the sources"),
+    ("help", "What this bot answers"),
+)
+"""Registered with ``setMyCommands``, in this order: Telegram shows them in the chat's menu."""
+
+BUILDS = ("today", "report", "week", "month", "positions", "status")
+"""Commands whose answer is built in a process of its own (one per chat at a time, two in all)."""
+
+ACCEPTED = "/today, /report [YYYY-MM-DD], /week [YYYY-MM-DD], /month [YYYY-MM-DD], /positions, /status and /help"
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?")
+_PERIOD_NAME = {"week": "week", "month": "month"}  # a command and the period it reports
+
+
+class BadInput(Exception):
+    """A command the bot cannot answer as asked: ``str(err)`` is the one-line reply."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A command to answer: ``day`` is the report's last day for report/week/month (already resolved)."""
+
+    command: str
+    day: date | None = None
+    text: str = ""
+    """The command as typed (for the log and the "working on" reply)."""
+
+    @property
+    def builds(self) -> bool:
+        """Whether the answer needs a build (else it is answered at once)."""
+        return self.command in BUILDS
+
+    @property
+    def period(self) -> str:
+        """``day``, ``week`` or ``month`` for report/week/month."""
+        return _PERIOD_NAME.get(self.command, "day")
+
+
+def parse(text: str, bot_username: str, timezone: str, now: datetime) -> Request | None:
+    """The request in a message's text; None when it is no command for this bot (plain text, or a command
+    addressed to another bot with ``/cmd@other_bot``). :class:`BadInput` for a command it cannot answer."""
+    match = _COMMAND.match(text.strip())
+    if not match or not text.strip().startswith("/"):
+        return None
+    name, target = match.group(1).lower(), match.group(2)
+    if target is not None and target.lower() != bot_username.lower().lstrip("@"):
+        return None  # "/report@another_bot": not ours, and not ours to refuse
+    args = text.strip()[match.end() :].split()
+    shown = " ".join([f"/{name}", *args])
+    if name in ("today", "positions", "status", "help", "start"):
+        if args:
+            raise BadInput(f"/{name} takes no argument: the bot answers {ACCEPTED}")
+        return Request("help" if name == "start" else name, None, shown)
+    if name in ("report", "week", "month"):
+        if len(args) > 1:
+            raise BadInput(f"/{name} takes at most one date (YYYY-MM-DD): the bot answers {ACCEPTED}")
+        return Request(name, resolve(name, args[0] if args else None, timezone, now), shown)
+    raise BadInput(f"unknown command /{name}: the bot answers {ACCEPTED}")
+
+
+def latest_day(timezone: str, now: datetime) -> date:
+    """Yesterday in ``timezone``: the last day that has ended."""
+    return now.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
+
+
+def resolve(command: str, raw: str | None, timezone: str, now: datetime) -> date:
+    """The last day of the report asked for: the day itself, or the last day of its week or month."""
+    from reports.numbers.periods import last_complete, period_of
+
+    latest = latest_day(timezone, now)
+    kind = _PERIOD_NAME.get(command, "day")
+    if raw is None:
+        return latest if kind == "day" else last_complete(kind, latest + timedelta(days=1), timezone).last
+    day = parse_date(raw, command)
+    if kind == "day":
+        if day > latest:
+            raise BadInput(
+                f"{day} has not ended yet in {timezone}: /report takes a day up to {latest} (YYYY-MM-DD); "
+                "/today shows the day so far"
+            )
+        return day
+    period = period_of(kind, day, timezone)
+    if period.last > latest:
+        done = last_complete(kind, latest + timedelta(days=1), timezone)
+        raise BadInput(
+            f"the {kind} {period.first}..{period.last} has not ended yet in {timezone}: /{command} takes a date "
+            f"in a {kind} up to {done.first}..{done.last} (YYYY-MM-DD)"
+        )
+    return period.last
+
+
+def parse_date(raw: str, command: str) -> date:
+    """``YYYY-MM-DD``, or :class:`BadInput` saying what is accepted."""
+    if not _DATE.fullmatch(raw):
+        raise BadInput(f"{raw!r} is not a date: use /{command} YYYY-MM-DD, e.g. /{command} 2025-11-21")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadInput(f"{raw!r} is not a valid calendar date: use /{command} YYYY-MM-DD") from None
+
+
+def help_text(timezone: str) -> str:
+    """The answer to /help (Telegram HTML)."""
+    lines = ["<b>Sapphire report bot</b>: it answers questions and changes nothing in the trading system."]
+    lines += [f"/{name} — {html.escape(description, quote=False)}" for name, description in COMMANDS]
+    lines.append(f"Days are in {html.escape(timezone)}. Answers come as replies, one question at a time per chat.")
+    return "\n".join(lines)

@@ -1,0 +1,198 @@
+"""What the bot builds, each answer in a process of its own: a report, the day so far, the positions, the status.
+
+:func:`child_main` runs in a process started by the bot (``multiprocessing``, forkserver): it sets up the logs
+like the bot's, builds the answer with the same functions as the command line (so the figures are the CLI's),
+and sends an :class:`Answer` back through a pipe. The process leads a process group of its own, so the bot can
+end it, and the chart workers it forks, at once on SIGTERM. Nothing here writes a delivery record; a build
+stores closed days in the store like any run, never the day so far.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import signal
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+from reports.delivery.outbox import Outbox
+from reports.errors import ReportError, UsageError
+from reports.settings import Settings
+
+log = logging.getLogger("reports.operations.bot")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One answer to build: ``command`` of :data:`~reports.operations.bot_commands.BUILDS`, ``day`` the report's
+    last day for report/week/month."""
+
+    command: str
+    day: date | None
+    demo: bool
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a build sends back: the outbox to post and a line for the log, or the one-line reason it failed."""
+
+    outbox: Outbox | None
+    outcome: str = ""
+    error: str | None = None
+
+
+def child_main(conn: Connection, settings: Settings, job: Job, logs: dict[str, Any]) -> None:
+    """The build process: its own process group, the bot's logging, one job, the answer through ``conn``."""
+    os.setpgid(0, 0)  # the bot ends this group: this process and the chart workers it forks
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the bot's to handle: it ends this process
+    from reports import redact
+    from reports.operations.logs import run_context, setup_logging
+
+    setup_logging(**logs)
+    redact.remember(settings.urls())  # a password in a URL setting stays masked in this process too
+    with run_context(job.day, job.run_id):
+        try:
+            answer = run_job(settings, job)
+        except ReportError as exc:
+            answer = Answer(None, error=str(exc))
+        except Exception as exc:  # a bug in one build is one line in its chat, never a traceback
+            log.error("build failed with an internal error: %s: %s", type(exc).__name__, exc)
+            log.debug("traceback", exc_info=True)
+            answer = Answer(None, error=f"internal error: {type(exc).__name__}: {exc} (see the bot's log)")
+    try:
+        conn.send(answer)
+    finally:
+        conn.close()
+
+
+def run_job(settings: Settings, job: Job, now: datetime | None = None) -> Answer:
+    """Build the answer to ``job`` (in this process)."""
+    now = now or datetime.now(UTC)
+    if job.command in ("report", "week", "month"):
+        return _report(settings, job)
+    if job.command == "today":
+        from reports.operations.today import build_today
+
+        report, outbox = build_today(settings, demo=job.demo, now=now)
+        return Answer(outbox, f"total P&L so far {report.totals.total_pnl:+,.2f} USDT")
+    if job.command == "positions":
+        return _positions(settings, job, now)
+    if job.command == "status":
+        return Answer(_text_outbox(status_text(settings, now), now.date()), "status")
+    raise ValueError(f"unknown job {job.command!r}")
+
+
+def _report(settings: Settings, job: Job) -> Answer:
+    from reports.numbers.compute import trading_day
+    from reports.numbers.periods import period_of
+    from reports.operations.pipeline import build, render
+    from reports.presentation.workers import chart_workers
+
+    assert job.day is not None
+    kind = {"week": "week", "month": "month"}.get(job.command, "day")
+    period = period_of(kind, job.day, settings.timezone)
+    if not job.demo:
+        _check_history(settings, job.command, period.first, period.last)
+    with chart_workers() as pool:
+        report = build(settings, trading_day(job.day, settings.timezone), demo=job.demo, period=kind)
+        outbox, _ = render(report, settings, pool)
+    what = job.day.isoformat() if kind == "day" else f"{kind} {period.first}..{period.last}"
+    return Answer(outbox, f"report {what}: total P&L {report.totals.total_pnl:+,.2f} USDT")
+
+
+def _check_history(settings: Settings, command: str, first: date, last: date) -> None:
+    """:class:`UsageError` (one line) when the report asked for ends before the first day of the history."""
+    from reports.numbers.compute import trading_day
+    from reports.operations.bot_commands import latest_day
+    from reports.operations.history import History
+    from reports.sources.store import DayStore
+    from reports.sources.trading_service import TradingService
+
+    with TradingService(settings.trading_service_url) as service:
+        store, _ = DayStore.open(settings.state_dir, service.base_url, settings.timezone)
+        with store:
+            stored = store.dates()
+            begins = stored[0] if stored else None
+            if begins is None or last < begins:  # the store may not reach back yet: ask the service
+                latest = latest_day(settings.timezone, datetime.now(UTC))
+                begins = History(service, store, settings.timezone).first_day(trading_day(latest, settings.timezone))
+    if begins is None:
+        raise UsageError("the trading service has no fill yet: there is no report to show; /today shows the day so far")
+    if last < begins:
+        asked = first.isoformat() if first == last else f"{first}..{last}"
+        raise UsageError(
+            f"{asked} is before the history, which starts on {begins}: /{command} takes a date from {begins} on "
+            "(YYYY-MM-DD)"
+        )
+
+
+def _positions(settings: Settings, job: Job, now: datetime) -> Answer:
+    from reports.numbers.days import partial_day
+    from reports.operations.pipeline import build
+    from reports.presentation.bot_text import positions_text
+
+    report = build(settings, partial_day(now, settings.timezone), demo=job.demo)
+    held = sum(len(a.open_positions) for a in report.agents)
+    return Answer(_text_outbox(positions_text(report), report.day.date), f"{held} open position(s)")
+
+
+def _text_outbox(messages: tuple[str, ...], day: date) -> Outbox:
+    return Outbox(report_date=day, messages=messages, photos=(), document=None, kind="answer")
+
+
+_MARK = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
+_NAMES = {"day": "report", "week": "weekly report", "month": "monthly report"}
+
+
+def status_text(settings: Settings, now: datetime) -> tuple[str, ...]:
+    """The answer to /status: the last report delivered (from the delivery records, read only), the next
+    scheduled run, and one line per source and destination as ``report check`` prints them."""
+    from reports.delivery.status import last_delivered
+    from reports.numbers.periods import period_of
+    from reports.operations.check import run_checks
+    from reports.operations.schedule import next_runs, parse_schedule, report_date_for, when
+    from reports.presentation.tgtext import split_message
+
+    tz = settings.timezone
+    lines = [f"<b>🩺 Status</b> · {html.escape(when(now, settings.zone))}"]
+    for kind in settings.periods:
+        done = last_delivered(settings.state_dir, kind)
+        if done is None:
+            if kind == "day":
+                lines.append("Last report delivered: none recorded in REPORT_STATE_DIR")
+            continue
+        span = done.report_date.isoformat()
+        if kind != "day":
+            p = period_of(kind, done.report_date, tz)
+            span = f"{p.first}..{p.last}"
+        at = f", at {html.escape(when(done.at, settings.zone))}" if done.at else ""
+        chats = f"{done.chats} chat{'s' if done.chats != 1 else ''}"
+        if done.records > done.chats:
+            chats += f" ({done.records - done.chats} more got it in part)"
+        lines.append(f"Last {_NAMES[kind]} delivered: <b>{span}</b>{at}, to {chats}")
+    try:
+        trigger = parse_schedule(settings.schedule, tz)
+        upcoming = next_runs(trigger, now, 1)
+        lines.append(
+            f"Next scheduled run: {html.escape(when(upcoming[0], trigger.zone))} "
+            f"(report {report_date_for(upcoming[0], trigger.zone)})"
+            if upcoming
+            else "Next scheduled run: never"
+        )
+    except UsageError as exc:
+        lines.append(f"Next scheduled run: unknown ({html.escape(str(exc))})")
+    lines += ["", "<b>Sources</b> (as <code>report check</code>)"]
+    lines += [f"{_MARK.get(c.status, '•')} {html.escape(c.render(), quote=False)}" for c in run_checks(settings)]
+    return tuple(split_message("\n".join(lines)))
+
+
+def answer_error(answer: Answer, request_text: str) -> Answer:
+    """An answer that failed: its one line as the reply."""
+    assert answer.error is not None
+    text = f"⚠️ {html.escape(request_text)}: {html.escape(answer.error, quote=False)}"
+    return replace(answer, outbox=_text_outbox((text,), datetime.now(UTC).date()))

@@ -1,0 +1,201 @@
+"""What keeps ``report bot`` running: build processes, the heartbeat a liveness probe reads, answered updates.
+
+* :class:`Builds` runs each answer's build in a process of its own (forkserver, with the heavy modules imported
+  once), at most two at a time; on SIGTERM they are ended at once (their process groups: the chart workers too).
+* :class:`Heartbeat` touches ``REPORT_STATE_DIR/bot/heartbeat`` at start and after each getUpdates round; a file
+  older than :data:`STALE_AFTER` seconds means polling has stopped.
+* :class:`Claims` keeps one empty file per update answered, so two instances that share the state folder (or one
+  restarted before Telegram saw its last offset) never answer an update twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from telegram.request import HTTPXRequest
+
+from reports.operations.bot_jobs import Answer, Job, child_main
+from reports.settings import Settings
+
+log = logging.getLogger("reports.operations.bot")
+
+STALE_AFTER = 120.0
+"""Seconds without a getUpdates round after which polling counts as stopped (the liveness probe's threshold)."""
+BUILD_TIMEOUT = 600.0
+"""A build still running after this long is ended, and its chat told so."""
+PRELOAD = ["reports.operations.bot_jobs", "reports.operations.pipeline", "reports.presentation.charts"]
+_GRACE = 3.0  # seconds a build process has to end after SIGTERM before SIGKILL
+
+
+class Builds:
+    """Build processes: :meth:`run` one job and get its :class:`Answer`; :meth:`end_all` on SIGTERM."""
+
+    def __init__(self, settings: Settings, logs: dict[str, Any], limit: int = 2) -> None:
+        self.settings, self.logs = settings, logs
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(PRELOAD)
+        self._slots = asyncio.Semaphore(limit)
+        self.running: dict[int, tuple[BaseProcess, Job]] = {}
+
+    async def warm(self) -> None:
+        """Start the fork server now: it imports pandas and matplotlib once, while the bot starts polling."""
+        from multiprocessing import forkserver
+
+        await asyncio.to_thread(forkserver.ensure_running)
+
+    async def run(self, job: Job) -> Answer:
+        """Build ``job`` in a new process, once one of the slots is free."""
+        async with self._slots:
+            receiver, sender = self._ctx.Pipe(duplex=False)
+            proc = self._ctx.Process(
+                target=child_main, args=(sender, self.settings, job, self.logs), name=f"report-bot-{job.command}"
+            )
+            await asyncio.to_thread(proc.start)
+            sender.close()
+            assert proc.pid is not None
+            self.running[proc.pid] = (proc, job)
+            log.debug("build process %d started for /%s", proc.pid, job.command)
+            # Cancelled (the bot stops): the process stays in `running`, for end_all() and reap().
+            try:
+                answer = await asyncio.wait_for(asyncio.to_thread(_receive, receiver), BUILD_TIMEOUT)
+            except TimeoutError:
+                _end(proc, signal.SIGKILL)
+                self.running.pop(proc.pid, None)
+                return Answer(
+                    None, error=f"the build took longer than {BUILD_TIMEOUT / 60:g} minutes and was stopped: ask again"
+                )
+            await asyncio.to_thread(proc.join, _GRACE)
+            if proc.is_alive():
+                _end(proc, signal.SIGKILL)
+            self.running.pop(proc.pid, None)
+            if answer is None:
+                return Answer(
+                    None, error=f"the build process ended without an answer (exit status {proc.exitcode}): ask again"
+                )
+            return answer
+
+    def end_all(self) -> list[Job]:
+        """SIGTERM to every build in progress (and the chart workers it forked); returns their jobs."""
+        jobs = []
+        for proc, job in list(self.running.values()):
+            _end(proc, signal.SIGTERM)
+            jobs.append(job)
+        return jobs
+
+    def reap(self) -> None:
+        """Wait a moment for the builds ended by :meth:`end_all`, then SIGKILL what is left."""
+        deadline = time.monotonic() + _GRACE
+        for proc, _job in list(self.running.values()):
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                _end(proc, signal.SIGKILL)
+                proc.join(1.0)
+
+
+def _receive(conn: Connection) -> Answer | None:
+    try:
+        return conn.recv()
+    except (EOFError, OSError):
+        return None  # the process ended (or was ended) before it answered
+    finally:
+        conn.close()
+
+
+def _end(proc: BaseProcess, signum: int) -> None:
+    """Signal the build's process group (it and its chart workers); the process alone if it has none yet."""
+    pid = proc.pid
+    if pid is None:
+        return
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signum)
+            return
+    except (ProcessLookupError, PermissionError):
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+class Heartbeat:
+    """``REPORT_STATE_DIR/bot/heartbeat``, touched at start and after every getUpdates round."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.last = time.monotonic()
+        self._warned = 0.0
+
+    def beat(self) -> None:
+        """Touch the file (its modification time is what a liveness probe reads)."""
+        self.last = time.monotonic()
+        try:
+            self.path.touch()
+        except OSError as exc:
+            if self.last - self._warned >= 60 or not self._warned:
+                self._warned = self.last
+                log.warning("cannot touch the heartbeat file %s (%s): a liveness probe will fail", self.path, exc)
+
+    def age(self) -> float:
+        """Seconds since the last round ended."""
+        return time.monotonic() - self.last
+
+
+class PollRequest(HTTPXRequest):
+    """The request object of getUpdates: after each round (an answer, an error, a timeout) the heartbeat beats."""
+
+    def __init__(self, heartbeat: Heartbeat, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._heartbeat = heartbeat
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        try:
+            return await super().do_request(*args, **kwargs)
+        finally:
+            self._heartbeat.beat()
+
+
+class Claims:
+    """One empty file per update answered, in ``folder`` (per bot): the first instance to create it answers."""
+
+    KEEP = 86_400.0  # update ids are sequential while updates keep coming; a day's worth is plenty
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._pruned = 0.0
+        self._warned = False
+
+    def claim(self, update_id: int) -> bool:
+        """True when this instance is the first to answer ``update_id`` (also when claims cannot be written)."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.folder / str(update_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning("cannot record answered updates in %s (%s): answering anyway", self.folder, exc)
+            return True
+        self._prune()
+        return True
+
+    def _prune(self) -> None:
+        now = time.time()
+        if now - self._pruned < 3600:
+            return
+        self._pruned = now
+        for path in self.folder.iterdir():
+            try:
+                if now - path.stat().st_mtime > self.KEEP:
+                    path.unlink()
+            except OSError:
+                continue
