@@ -50,7 +50,7 @@ def monthly_grid(
     return years, cells
 
 
-BARS_UP_TO_YEARS = 4
+BARS_UP_TO_YEARS = 2
 """A table of at most this many years leaves room under it for the P&L of the latest year's months as bars."""
 
 
@@ -95,7 +95,7 @@ def _table(
     if notes:  # under the table, right-aligned with it
         ax.text(12.0, rows + 0.22, "* " + "; ".join(notes.values()), ha="right", va="center", fontsize=16,
                 color="#555555")  # fmt: skip
-    big, small = (22, 15) if rows <= BARS_UP_TO_YEARS else (19, 13)
+    big, small = (20, 14) if rows <= 4 else (18, 13)
     for month in range(12):
         ax.text(month + 0.5, -0.3, MONTHS[month][:3], ha="center", va="center", fontsize=19, fontweight="bold")
     for row, year in enumerate(years):
@@ -141,9 +141,14 @@ def _caption(monthly: tuple[MonthRow, ...], years: list[int], cells: dict[tuple[
     if not cells:
         return text + ": no history yet"
     shown = sorted(cells.values(), key=lambda m: (m.year, m.month))
-    text += f", {month_name(shown[0].year, shown[0].month, short=True)} – "
-    text += month_name(shown[-1].year, shown[-1].month, short=True)
+    first, last = (
+        month_name(shown[0].year, shown[0].month, short=True),
+        month_name(shown[-1].year, shown[-1].month, True),
+    )
     rated = [m for m in shown if m.return_ is not None]
+    if len(shown) == 1:
+        return text + f", {first}: {fmt_signed_pct(shown[0].return_, 1)}, {fmt_pnl(shown[0].pnl)} USDT"
+    text += f", {first} – {last}"
     if rated:
         best = max(rated, key=lambda m: (m.return_, -m.year, -m.month))
         worst = min(rated, key=lambda m: (m.return_, m.year, m.month))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
 import matplotlib
 import matplotlib.dates as mdates
@@ -46,10 +46,13 @@ def period_pnl_chart(report: Report) -> Chart | None:
         eq_ax.plot(x, equity, color=INK, lw=3.2, marker="o", markersize=6, zorder=3)
         eq_ax.axhline(start_equity, color=OTHERS, lw=1.5, ls="--", zorder=1)
         blend = matplotlib.transforms.blended_transform_factory(eq_ax.transAxes, eq_ax.transData)
-        dips = equity[: max(1, len(equity) // 4)].min() < start_equity  # the line runs under it on the left
-        label = f" start {fmt_usd(start_equity)}"
+        # The start's label at the right end, on the side of the dashed line away from where the equity ended.
+        ended_above = equity[-1] >= start_equity
+        label = f"start {fmt_usd(start_equity)} "
+        box = dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1)
+        side = "top" if ended_above else "bottom"
         eq_ax.text(
-            0.005, start_equity, label, transform=blend, fontsize=16, color="#555555", va="bottom" if dips else "top"
+            0.995, start_equity, label, transform=blend, fontsize=16, color="#555555", ha="right", va=side, bbox=box
         )
         eq_ax.margins(y=0.3)
         usd_axis(eq_ax, signed=False, bins=4)
@@ -128,8 +131,3 @@ def _caption(report: Report, figures: PeriodFigures, name: str) -> str:
         text += f"; best day {fmt_weekday(best.date, year=False)} {fmt_pnl(best.total_pnl)}"
         text += f", worst {fmt_weekday(worst.date, year=False)} {fmt_pnl(worst.total_pnl)}"
     return text
-
-
-def period_span(figures: PeriodFigures) -> int:
-    """Calendar days in the period."""
-    return (figures.period.last - figures.period.first + timedelta(days=1)).days
