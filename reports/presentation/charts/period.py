@@ -30,7 +30,7 @@ def period_pnl_chart(report: Report) -> Chart | None:
     period = figures.period
     days = figures.days
     name = period_title(period)
-    title = f"{name}: daily P&L and equity"
+    title = f"{'Week ' if period.kind == 'week' else ''}{name}: daily P&L and equity"
     total = float(report.totals.total_pnl)
 
     def draw(fig: Figure) -> None:
