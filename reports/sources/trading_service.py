@@ -33,10 +33,7 @@ class _Page:
     frame: pd.DataFrame
     marks: list[int]
     rows: list[dict[str, Any]]
-
-    @property
-    def ids(self) -> list[int]:
-        return self.frame["id"].tolist()
+    ids: list[int]
 
     @property
     def ts(self) -> np.ndarray:
@@ -142,7 +139,10 @@ class TradingService:
                     "limit, or check its paging"
                 )
             fresh = page.frame if len(new_idx) == len(ids) else page.frame.iloc[new_idx]
-            frames.append(fresh[(fresh["ts"] >= start_ns) & (fresh["ts"] < end_ns)])
+            stamps = fresh["ts"].to_numpy()
+            if len(stamps) and (stamps.min() < start_ns or stamps.max() >= end_ns):
+                fresh = fresh[(stamps >= start_ns) & (stamps < end_ns)]
+            frames.append(fresh)
             oldest = int(page.ts.min())
             if oldest < start_ns:
                 break
@@ -224,22 +224,27 @@ class _Drops:
 
 def _new_rows(ids: list[int], page: _Page, seen: dict[int, int], drops: _Drops) -> list[int]:
     """Indices of the page's rows not read before; a known id with other content is a dropped duplicate."""
-    prev = list(map(seen.get, ids))
     if len(set(ids)) == len(ids):
-        new_idx = [k for k, p in enumerate(prev) if p is None]
-        for k, p in enumerate(prev):
-            if p is not None and p != page.marks[k]:
+        known = seen.keys() & ids  # pages overlap at their boundaries only: a few ids, or none
+        if not known:
+            seen.update(zip(ids, page.marks, strict=True))
+            return list(range(len(ids)))
+        first = {fill_id: seen[fill_id] for fill_id in known}
+        again = np.isin(page.frame["id"].to_numpy(), np.fromiter(known, dtype=np.int64, count=len(known)))
+        for k in np.flatnonzero(again).tolist():
+            if first[ids[k]] != page.marks[k]:
                 # The same id with other content: a second fill claims the id. The first one read stays.
                 drops.add("duplicate id", page.rows[k])
-        seen.update((ids[k], page.marks[k]) for k in new_idx)
-        return new_idx
+        seen.update(zip(ids, page.marks, strict=True))
+        seen.update(first)  # the first one read stays
+        return np.flatnonzero(~again).tolist()
     new_idx = []
     for k, fill_id in enumerate(ids):  # the same id twice in one page: first come, first kept
-        known = seen.get(fill_id)
-        if known is None:
+        prev = seen.get(fill_id)
+        if prev is None:
             seen[fill_id] = page.marks[k]
             new_idx.append(k)
-        elif known != page.marks[k]:
+        elif prev != page.marks[k]:
             drops.add("duplicate id", page.rows[k])
     return new_idx
 
@@ -250,7 +255,7 @@ def _validate(raw: list[Any], drops: _Drops) -> _Page:
     A page of well-formed rows takes the fast path (whole columns checked at once); any doubt sends
     the page through the row-by-row check that names what is wrong.
     """
-    built = _columns(raw, drops) if all(type(r) is dict for r in raw) else None
+    built = _columns(raw, drops) if set(map(type, raw)) <= {dict} else None
     if built is None:
         rows = []
         for row in raw:
@@ -262,7 +267,7 @@ def _validate(raw: list[Any], drops: _Drops) -> _Page:
         built = _columns(rows, drops)
         assert built is not None  # every row passed the row-by-row check
         raw = rows
-    frame, marks, bad_ts = built
+    frame, marks, bad_ts, ids = built
     if bad_ts.any():
         for row, bad in zip(raw, bad_ts.tolist(), strict=True):
             if bad:
@@ -271,61 +276,87 @@ def _validate(raw: list[Any], drops: _Drops) -> _Page:
         frame = frame[keep].reset_index(drop=True)
         marks = [m for m, k in zip(marks, keep.tolist(), strict=True) if k]
         raw = [r for r, k in zip(raw, keep.tolist(), strict=True) if k]
-    return _Page(frame=frame, marks=marks, rows=raw)
+        ids = [i for i, k in zip(ids, keep.tolist(), strict=True) if k]
+    return _Page(frame=frame, marks=marks, rows=raw, ids=ids)
 
 
 _NUMBER = {float, int}
+_NONE = type(None)
 
 
 def _columns(
     rows: list[dict[str, Any]], drops: _Drops | None = None
-) -> tuple[pd.DataFrame, list[int], np.ndarray] | None:
+) -> tuple[pd.DataFrame, list[int], np.ndarray, list[int]] | None:
     """The fill columns of rows that are all well formed (timestamps aside), else None.
 
-    Returns the frame, a fingerprint per row, and which timestamps did not parse.
+    Returns the frame, a fingerprint per row, which timestamps did not parse, and the ids. Every column is
+    read with one pass over the rows and checked by the set of its types (or values), at C speed; the few
+    distinct symbols, sides and agents are checked as sets.
     """
-    ids = [r.get("id") for r in rows]
-    stamps = [r.get("timestamp") for r in rows]
-    symbols = [r.get("symbol") for r in rows]
-    sides = [r.get("side") for r in rows]
-    prices = [r.get("price") for r in rows]
-    qtys = [r.get("quantity") for r in rows]
+    try:  # a row without one of the required keys is not well formed: the row-by-row check names it
+        ids = [r["id"] for r in rows]
+        stamps = [r["timestamp"] for r in rows]
+        symbols = [r["symbol"] for r in rows]
+        sides = [r["side"] for r in rows]
+        prices = [r["price"] for r in rows]
+        qtys = [r["quantity"] for r in rows]
+    except KeyError:
+        return None
     notionals = [r.get("notional") for r in rows]
     agents = [r.get("agent_id") for r in rows]
     fees = [r.get("fee") for r in rows]
-    if rows and not (
-        set(map(type, ids)) == {int}
-        and set(map(type, stamps)) == {str}
-        and set(map(type, symbols)) == {str}
-        and "" not in set(symbols)
-        and set(sides) <= {"BUY", "SELL"}
-        and set(map(type, prices)) <= _NUMBER
-        and set(map(type, qtys)) <= _NUMBER
-        and set(map(type, fees)) <= {*_NUMBER, type(None)}
-        and set(map(type, agents)) <= {str, type(None)}
-    ):
+    agent_set: set[Any] = set()
+    if rows:
+        try:
+            symbol_set, side_set, agent_set = set(symbols), set(sides), set(agents)
+        except TypeError:  # a list or an object where a string belongs
+            return None
+        if not (
+            set(map(type, ids)) == {int}
+            and set(map(type, stamps)) == {str}
+            and set(map(type, symbol_set)) == {str}
+            and "" not in symbol_set
+            and side_set <= {"BUY", "SELL"}
+            and set(map(type, prices)) <= _NUMBER
+            and set(map(type, qtys)) <= _NUMBER
+            and set(map(type, agent_set)) <= {str, _NONE}
+        ):
+            return None
+    fee_types = set(map(type, fees))
+    if not fee_types <= {*_NUMBER, _NONE}:
         return None
     price = np.array(prices, dtype=np.float64)
     qty = np.array(qtys, dtype=np.float64)
-    fee = np.array([0.0 if v is None else v for v in fees], dtype=np.float64)
+    fee = np.array(fees, dtype=np.float64)  # None is NaN here
+    if _NONE in fee_types:
+        missing = np.isnan(fee)
+        if int(np.count_nonzero(missing)) != fees.count(None):  # a NaN of its own too: a bad fee
+            return None
+        fee[missing] = 0.0
     if not (
         np.all(np.isfinite(price) & (price > 0)) and np.all(np.isfinite(qty) & (qty > 0)) and np.all(np.isfinite(fee))
     ):
         return None
     # notional only feeds the volume: one that is missing or unusable is price x quantity, never a lost fill.
-    if set(map(type, notionals)) <= _NUMBER:  # the usual page: every notional a number
+    notional_types = set(map(type, notionals))
+    if notional_types <= _NUMBER:  # the usual page: every notional a number
         notional = np.array(notionals, dtype=np.float64)
         given = np.ones(len(notionals), dtype=bool)
     else:
-        given = np.array([type(v) in _NUMBER for v in notionals], dtype=bool)
-        notional = np.array([v if ok else np.nan for v, ok in zip(notionals, given, strict=True)], dtype=np.float64)
+        notional = given = None
+        if notional_types <= {*_NUMBER, _NONE}:  # some null: those are the NaNs, unless a NaN is given too
+            notional = np.array(notionals, dtype=np.float64)
+            given = ~np.isnan(notional)
+            if len(notionals) - int(np.count_nonzero(given)) != notionals.count(None):
+                notional = given = None
+        if notional is None or given is None:
+            given = np.array([type(v) in _NUMBER for v in notionals], dtype=bool)
+            notional = np.array([v if ok else np.nan for v, ok in zip(notionals, given, strict=True)], dtype=np.float64)
     usable = np.isfinite(notional) & (notional > 0)
     unusable = given & ~usable
     if drops is not None and unusable.any():
         drops.repaired.update(np.asarray(ids)[unusable].tolist())
-    parsed = pd.to_datetime(pd.Series(stamps, dtype=object), format="ISO8601", utc=True, errors="coerce")
-    bad_ts = parsed.isna().to_numpy()
-    ts = parsed.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64(0, "ns")).astype(np.int64)
+    ts, bad_ts = _timestamps(stamps)
     frame = pd.DataFrame(
         {
             "id": np.array(ids, dtype=np.int64),
@@ -335,12 +366,80 @@ def _columns(
             "price": price,
             "quantity": qty,
             "notional": np.where(usable, notional, price * qty),
-            "agent_id": [a or UNATTRIBUTED for a in agents],
+            "agent_id": agents if agent_set.isdisjoint((None, "")) else [a or UNATTRIBUTED for a in agents],
             "fee": fee,
         }
     )
     marks = list(map(hash, zip(stamps, symbols, sides, prices, qtys, notionals, agents, fees, strict=True)))
-    return frame, marks, bad_ts
+    return frame, marks, bad_ts, ids
+
+
+def _shape(pattern: str) -> tuple[np.ndarray, np.ndarray]:
+    """A timestamp shape (``d`` a digit) as the bytes to take away and the most each difference may be."""
+    text = pattern.replace("d", "0").encode().ljust(32, b"\0")
+    limit = bytes(9 if c == "d" else 0 for c in pattern.ljust(32, "\0"))
+    return np.frombuffer(text, dtype=np.uint8), np.frombuffer(limit, dtype=np.uint8)
+
+
+_SHAPES = {
+    len(pattern): _shape(pattern)
+    for pattern in (
+        "dddd-dd-ddTdd:dd:dd",
+        "dddd-dd-ddTdd:dd:dd+00:00",
+        "dddd-dd-ddTdd:dd:dd.dddddd",
+        "dddd-dd-ddTdd:dd:dd.dddddd+00:00",
+    )
+}
+"""What the service writes (``datetime.isoformat``: microseconds only when not 0), by length."""
+_MICROS = np.array([100_000, 10_000, 1_000, 100, 10, 1], dtype=np.int64)
+_SAFE = (np.datetime64("1678-01-01T00:00:00", "s"), np.datetime64("2262-01-01T00:00:00", "s"))
+"""Well inside the nanosecond range of pandas: a timestamp outside it goes the way of pandas."""
+
+
+def _timestamps(stamps: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Int64 nanoseconds (UTC) of ISO 8601 timestamps, and which ones did not parse (0 there).
+
+    As pandas reads them (``format="ISO8601"``, naive is UTC). The shapes of :data:`_SHAPES` are checked byte
+    by byte and read by numpy at C speed; every other string (another offset, other fraction digits, a date
+    that does not exist) is left to pandas itself.
+    """
+    n = len(stamps)
+    try:
+        raw = np.array(stamps, dtype="S")
+    except UnicodeEncodeError:
+        return _pandas_timestamps(stamps)
+    if n == 0 or raw.dtype.itemsize > 32:
+        return _pandas_timestamps(stamps)
+    raw = raw.astype("S32")
+    u = raw.view(np.uint8).reshape(n, 32)
+    length = np.fromiter(map(len, stamps), dtype=np.int64, count=n)  # a trailing NUL is not in ``raw``
+    ok = np.zeros(n, dtype=bool)
+    for size, (text, limit) in _SHAPES.items():
+        rows = length == size
+        if rows.all():
+            ok = np.all((u - text) <= limit, axis=1)  # uint8: a byte below the template's wraps round
+        elif rows.any():
+            ok[rows] = np.all((u[rows] - text) <= limit, axis=1)
+    seconds = np.zeros(n, dtype="datetime64[s]")
+    try:
+        seconds[ok] = raw[ok].astype("S19").astype("datetime64[s]")
+    except ValueError:  # not a date (the 30th of February, hour 24): pandas says which
+        return _pandas_timestamps(stamps)
+    ok &= (seconds >= _SAFE[0]) & (seconds < _SAFE[1])
+    micros = np.where(length >= 26, (u[:, 20:26] - 48).astype(np.int64) @ _MICROS, 0)
+    ts = (seconds.astype(np.int64) * 1_000_000 + micros) * 1_000
+    bad = np.zeros(n, dtype=bool)
+    if not ok.all():
+        others = np.flatnonzero(~ok)
+        ts[others], bad[others] = _pandas_timestamps([stamps[k] for k in others.tolist()])
+    return ts, bad
+
+
+def _pandas_timestamps(stamps: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    parsed = pd.to_datetime(pd.Series(stamps, dtype=object), format="ISO8601", utc=True, errors="coerce")
+    bad_ts = parsed.isna().to_numpy()
+    ts = parsed.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64(0, "ns")).astype(np.int64)
+    return ts, bad_ts
 
 
 def _problem(row: Any) -> str | None:
