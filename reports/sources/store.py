@@ -11,12 +11,13 @@ misread.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import fields, is_dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,24 @@ def fills_digest(fills: Fills) -> str:
 
 
 def _encode(day: ClosedDay) -> str:
-    doc = asdict(day)
+    """The day as JSON: the text of ``dataclasses.asdict`` (date in ISO), built without its deep copies."""
+    doc = {name: _plain(getattr(day, name)) for name in _names(type(day))}
     doc["date"] = day.date.isoformat()
     return json.dumps(doc, separators=(",", ":"), allow_nan=False)
+
+
+@functools.cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _plain(value: Any) -> Any:
+    """What ``asdict`` makes of a field's value: records as dicts (in field order), sequences element-wise."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name in _names(type(value))}
+    if isinstance(value, tuple | list) and value and is_dataclass(value[0]):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _decode(text: str) -> ClosedDay:
