@@ -62,27 +62,29 @@ def agent_days(fills: Fills, result: Replay, known: Sequence[str]) -> tuple[Agen
     codes = result.agent_code
     n = len(result.agents)
     fee = frame["fee"].to_numpy()
+    notional = frame["notional"].to_numpy()
     # np.bincount adds fill by fill, in replay order: the same sums the whole-history replay makes.
     flow = np.bincount(codes, weights=result.realized - fee, minlength=n) if len(frame) else np.zeros(n)
     nets = closing_nets(fills, result)
+    closes = result.closed_qty > 0.0
     at = {a: i for i, a in enumerate(result.agents)}
     rows = []
     for agent in sorted(set(known) | set(result.agents)):
         i = at.get(agent)
         mask = codes == i if i is not None else np.zeros(len(frame), dtype=bool)
-        closing = mask & (result.closed_qty > 0.0)
+        closing = mask & closes
         mine = nets[closing]
-        sub = frame[mask]
         rows.append(
             AgentDay(
                 agent_id=agent,
-                trades=int(mask.sum()),
-                volume=float(sub["notional"].sum()),
-                fees=float(sub["fee"].sum()),
+                trades=int(np.count_nonzero(mask)),
+                # The sums of pandas' Series.sum (NaN as 0, then numpy's pairwise sum), without a frame per agent.
+                volume=float(np.nansum(notional[mask])),
+                fees=float(np.nansum(fee[mask])),
                 realized_pnl=float(result.realized[mask].sum()),
                 net_flow=float(flow[i]) if i is not None else 0.0,
                 unrealized_pnl=float(result.unrealized[-1, i]) if i is not None else 0.0,
-                closing_fills=int(closing.sum()),
+                closing_fills=int(np.count_nonzero(closing)),
                 wins=int(np.count_nonzero(mine > 0.0)),
                 losses=int(np.count_nonzero(mine < 0.0)),
                 win_sum=float(mine[mine > 0.0].sum()),
@@ -97,21 +99,32 @@ def symbol_days(fills: Fills, result: Replay) -> tuple[SymbolDay, ...]:
     frame = fills.frame
     if not len(frame):
         return ()
+    # Grouped by one integer key in (agent, symbol) name order: the groups, their order and pandas' sums of
+    # grouping by the two names, without factorizing strings twice.
+    symbol_code, symbols = pd.factorize(frame["symbol"], sort=True)
+    m = len(symbols)
+    key = result.agent_code.astype(np.int64) * m + symbol_code
     work = pd.DataFrame(
         {
-            "agent": frame["agent_id"].to_numpy(),
-            "symbol": frame["symbol"].to_numpy(),
+            "key": key,
             "notional": frame["notional"].to_numpy(),
             "fee": frame["fee"].to_numpy(),
             "realized": result.realized,
         }
     )
-    grouped = work.groupby(["agent", "symbol"], sort=True).agg(
-        trades=("notional", "size"), volume=("notional", "sum"), fees=("fee", "sum"), realized=("realized", "sum")
-    )
+    sums = work.groupby("key", sort=True)[["notional", "fee", "realized"]].sum()
+    keys = sums.index.to_numpy()
+    trades = np.bincount(key)[keys]
     return tuple(
-        SymbolDay(str(agent), str(sym), int(row.trades), float(row.volume), float(row.fees), float(row.realized))
-        for (agent, sym), row in grouped.iterrows()
+        SymbolDay(result.agents[k // m], str(symbols[k % m]), int(t), float(v), float(f), float(r))
+        for k, t, v, f, r in zip(
+            keys.tolist(),
+            trades.tolist(),
+            sums["notional"].tolist(),
+            sums["fee"].tolist(),
+            sums["realized"].tolist(),
+            strict=True,
+        )
     )
 
 
