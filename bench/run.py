@@ -174,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--old", default=OLD_COMMIT, metavar="COMMIT", help="the old code compared side by side")
     parser.add_argument("--no-old", action="store_true", help="measure the new code only")
     parser.add_argument(
+        "--scale-days", metavar="N,N,...", help="lengths of history of the issue-11 case (default 30,180,365)"
+    )
+    parser.add_argument(
         "--new", metavar="COMMIT", help="measure this commit as the new code (default: the working tree as it is)"
     )
     args = parser.parse_args(argv)
@@ -181,12 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}: choose among {list(CASES)}")
-    if args.write and (args.quick or args.profile or args.no_old or names != list(CASES)):
+    if args.write and (args.quick or args.profile or args.no_old or args.scale_days or names != list(CASES)):
         parser.error(
             "--write records a full, unprofiled run of every case against the old code: drop --quick/"
-            "--profile/--cases/--no-old"
+            "--profile/--cases/--no-old/--scale-days"
         )
     sizes = QUICK if args.quick else FULL
+    if args.scale_days:
+        sizes = dataclasses.replace(sizes, scale_days=tuple(int(n) for n in args.scale_days.split(",")))
     workdir = new_workdir()
     new: Version = working_tree() if args.new is None else at_commit("new", args.new, workdir)
     old = None if args.no_old else at_commit("old", args.old, workdir)

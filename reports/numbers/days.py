@@ -48,11 +48,31 @@ def replay_day(fills: Fills, day: TradingDay, start: EngineState, *, intraday: b
     return replay(fills, snaps, start)
 
 
+_SHARED: list[tuple[Fills, EngineState, TradingDay, Replay]] = []
+"""The report day's intraday replay made to close it, kept for the build of its report (which takes it)."""
+
+
+def _taken(fills: Fills, day: TradingDay, start: EngineState) -> Replay | None:
+    """The replay kept by ``close_day(..., share=True)`` for these very fills, start and day, taken away."""
+    for k, (kept, begun, when, result) in enumerate(_SHARED):
+        if kept is fills and begun is start and when == day:
+            del _SHARED[k]
+            return result
+    return None
+
+
 def close_day(
-    fills: Fills, day: TradingDay, start: EngineState, known: Sequence[str]
+    fills: Fills, day: TradingDay, start: EngineState, known: Sequence[str], *, share: bool = False
 ) -> tuple[tuple[AgentDay, ...], tuple[SymbolDay, ...], EngineState]:
-    """A closed day's rows and the engine at its end, from its own fills (``day.start <= ts < day.end``)."""
-    result = replay_day(fills, day, start)
+    """A closed day's rows and the engine at its end, from its own fills (``day.start <= ts < day.end``).
+
+    With ``share`` (the report day, closed before its report is built from the same fills), the replay takes
+    the intraday snapshots too and is kept for :func:`build_report_from`: one replay of the day, not two. The
+    rows are the same either way: the snapshot at the day's end is taken at the same fill, in the same order.
+    """
+    result = replay_day(fills, day, start, intraday=share)
+    if share:
+        _SHARED[:] = [(fills, start, day, result)]
     return agent_days(fills, result, known), symbol_days(fills, result), result.state
 
 
@@ -167,8 +187,12 @@ def build_report_from(
 
     Also returns the day's own rows and replay, which close the day once it has ended.
     """
-    fills = fills.since(day.start).before(day.end)
-    result = replay_day(fills, day, start, intraday=True)
+    stamps = fills.frame["ts"].to_numpy()
+    index = fills.frame.index
+    inside = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+    if not inside or (len(stamps) and (stamps.min() < _ns(day.start) or stamps.max() >= _ns(day.end))):
+        fills = fills.since(day.start).before(day.end)  # (no copy of a day's fills that are all inside it)
+    result = _taken(fills, day, start) or replay_day(fills, day, start, intraday=True)
     known = [row.agent_id for row in past[-1][1]] if past else []
     today = agent_days(fills, result, known)
     history = history_of(past, today, day)

@@ -13,6 +13,8 @@ import logging
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -31,6 +33,9 @@ EARLIEST = date(2000, 1, 1)
 """Where the search for the first day with a fill starts."""
 PROGRESS_EVERY = 30
 """A plain log line every this many days stored (a terminal also gets a bar redrawn in place)."""
+STORE_EVERY = 10
+"""A first run stores its days this many at a time (one transaction, one sync to disk), or every second."""
+STORE_SECONDS = 1.0
 
 log = logging.getLogger("reports")
 
@@ -85,10 +90,13 @@ class History:
         known = [row.agent_id for row in before.agents] if before else []
         return self.closed_day(d, fills, known, before.state if before else EngineState())
 
-    def closed_day(self, d: date, fills: Fills, known: list[str], start: EngineState) -> ClosedDay:
-        """Day ``d`` closed from its own fills, starting from ``start`` with the agents ``known`` before it."""
+    def closed_day(
+        self, d: date, fills: Fills, known: list[str], start: EngineState, *, share: bool = False
+    ) -> ClosedDay:
+        """Day ``d`` closed from its own fills, starting from ``start`` with the agents ``known`` before it
+        (``share``: its replay is kept for the report built next, :func:`~reports.numbers.days.close_day`)."""
         day = trading_day(d, self.timezone)
-        rows, symbols, state = close_day(fills, day, start, known)
+        rows, symbols, state = close_day(fills, day, start, known, share=share)
         tail = fills.since(day.end - OVERLAP)
         return ClosedDay(d, rows, symbols, state, len(fills), fills_digest(fills), len(tail), fills_digest(tail))
 
@@ -136,14 +144,23 @@ class History:
         started = time.monotonic()
         log.info("reading %d day(s) of history from the trading service: %s to %s", total, first, last)
         stream = sys.stderr
-        with status_line(stream) as line:
+        pending: list[ClosedDay] = []
+        stored_at = time.monotonic()
+        with status_line(stream) as line, _flushed(self.store, pending):
             for k in range(total):
                 d = first + timedelta(days=k)
                 day = trading_day(d, self.timezone)
                 fills = self._read(day.start, day.end)
                 closed = self._closed(d, fills, days[-1] if days else None)
-                self.store.put([closed])
+                pending.append(closed)
                 days.append(closed)
+                # A few days a transaction: a day's sync to disk costs as much as closing it. A run killed
+                # half-way still resumes from the last days stored, at most a second's work behind.
+                now = time.monotonic()
+                if (k + 1) % STORE_EVERY == 0 or k + 1 == total or now - stored_at >= STORE_SECONDS:
+                    self.store.put(pending)
+                    pending.clear()
+                    stored_at = now
                 if stream.isatty():
                     done = int(24 * (k + 1) / total)
                     line.show(f"history [{'#' * done}{'-' * (24 - done)}] {k + 1}/{total} {d} ")
@@ -195,7 +212,7 @@ class History:
         if is_partial(day):
             raise ValueError(f"{day.date} is cut at {day.end.isoformat()}: the day so far is never stored")
         known = [row.agent_id for row in given.past[-1][1]] if given.past else []
-        fresh = self.closed_day(day.date, given.fills, known, given.start)
+        fresh = self.closed_day(day.date, given.fills, known, given.start, share=True)
         if given.stored is not None and given.stored.digest == fresh.digest:
             return fresh, None
         try:
@@ -210,6 +227,17 @@ class History:
             f"the trading service's fills of {day.date} differ from the stored copy: the stored day was replaced "
             "and the days after it will be computed again"
         )
+
+
+@contextmanager
+def _flushed(store: DayStore, pending: list[ClosedDay]) -> Iterator[None]:
+    """On the way out (an error reading a later day included), store the days closed and not stored yet."""
+    try:
+        yield
+    finally:
+        if pending:
+            store.put(pending)
+            pending.clear()
 
 
 def utc_now() -> datetime:
