@@ -239,6 +239,33 @@ def test_two_quick_reports_in_one_chat_make_one_build_and_one_working_reply(desk
     assert [c.method for c in replies].count("sendDocument") == 1
 
 
+def test_a_failed_build_replies_with_the_cli_s_one_line_reason(desk):
+    day = desk.today - timedelta(days=5)
+    desk.service.fail("/api/trades/history", 422)  # not retried: the build fails at once
+    (reply,) = answer(desk.telegram, _ask(desk, f"/report {day}"))
+    desk.service.fail("/api/trades/history", 422)
+    cli = _cli(desk, "--date", day.isoformat(), "--dry-run", "--output", str(desk.tmp / "cli-failed"))
+    out, err = cli.communicate(timeout=60)
+    desk.cli_logs.append(out + err)
+    assert cli.returncode == 1
+    reason = err.strip().splitlines()[-1].removeprefix("report: error: ")
+    assert "the trading service at http://127.0.0.1:" in reason
+    assert text_of(reply) == f"⚠️ /report {day}: {reason}"
+
+
+def test_flood_control_and_5xx_are_handled_as_the_delivery_does(desk):
+    t = desk.telegram
+    t.fail("sendMessage", 429, retry_after=1)
+    t.fail("sendMessage", 502)
+    t.fail("getUpdates", 502, times=2)
+    (reply,) = answer(t, _ask(desk, "/help"))
+    assert "/today" in text_of(reply)
+    desk.bot.wait_log("Telegram flood control: waiting 1 s before sendMessage")
+    desk.bot.wait_log("failed (Bad Gateway); retrying in 1 s")
+    answer(t, _ask(desk, "/help"))  # polling went on after its own 502s
+    assert desk.bot.lines("getUpdates failed (NetworkError: Bad Gateway); retrying")
+
+
 def test_a_foreign_chat_and_every_other_kind_of_update_get_nothing(desk):
     t = desk.telegram
     asked = [t.command(FOREIGN, text) for text in ("/today", f"/report {desk.today - timedelta(days=2)}", "/week")]
@@ -357,7 +384,8 @@ def test_sigterm_during_a_build_ends_cleanly(tmp_path, history):
         assert status == 0
         log = bot.log()
         assert "SIGTERM: stopping; the answer in progress is abandoned, not sent (/report" in log
-        assert "bot stopped" in log and "Traceback" not in log
+        assert "bot stopped" in log and "Traceback" not in log and "did not end on SIGTERM" not in log
+        assert f"build process {pid} of /report ended (exit status -15)" in log
         assert telegram.replies_to(asked) == []
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

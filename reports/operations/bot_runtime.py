@@ -95,11 +95,19 @@ class Builds:
     def reap(self) -> None:
         """Wait a moment for the builds ended by :meth:`end_all`, then SIGKILL what is left."""
         deadline = time.monotonic() + _GRACE
-        for proc, _job in list(self.running.values()):
+        for proc, job in list(self.running.values()):
             proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
+                log.warning(
+                    "the build process %s of /%s did not end on SIGTERM within %g s: killed",
+                    proc.pid,
+                    job.command,
+                    _GRACE,
+                )
                 _end(proc, signal.SIGKILL)
                 proc.join(1.0)
+            else:
+                log.debug("build process %s of /%s ended (exit status %s)", proc.pid, job.command, proc.exitcode)
 
 
 def _receive(conn: Connection) -> Answer | None:
