@@ -32,6 +32,7 @@ SECRET = TOKEN.split(":")[1]
 DESK = -1001000000001  # allowed: TELEGRAM_CHAT_ID; a forum, the desk writes in topic 7
 TOPIC = 7
 FOREIGN = -1002000000002  # the bot is a member there, but it is not an allowed chat
+DESK2, DESK3 = -1001000000003, -1001000000004  # allowed too (TELEGRAM_ALLOWED_CHATS)
 STRANGER = 555  # a user the desk's chat does not list when users are restricted
 _GENERATED = re.compile(r"generated \d{4}-\d\d-\d\d \d\d:\d\d \S+")
 _AS_OF = re.compile(r"as of \d\d:\d\d")
@@ -54,6 +55,7 @@ def desk(tmp_path_factory):
     zone = noon_zone()
     today = datetime.now(ZoneInfo(zone)).date()
     chats = [FakeChat(DESK, is_forum=True, topics={TOPIC}), FakeChat(FOREIGN, title="Strangers")]
+    chats += [FakeChat(DESK2, title="Desk 2"), FakeChat(DESK3, title="Desk 3")]
     with (
         running_service(FakeTradingService(trades=_rows(zone))) as service,
         FakeTelegram(TOKEN, chats, max_per_minute=10_000) as telegram,
@@ -61,6 +63,7 @@ def desk(tmp_path_factory):
         env = clean_env(
             TELEGRAM_BOT_TOKEN=TOKEN,
             TELEGRAM_CHAT_ID=str(DESK),
+            TELEGRAM_ALLOWED_CHATS=f"{DESK},{DESK2},{DESK3}",
             TELEGRAM_API_URL=telegram.url,
             TRADING_SERVICE_URL=service.url,
             REPORT_TIMEZONE=zone,
@@ -264,6 +267,16 @@ def test_flood_control_and_5xx_are_handled_as_the_delivery_does(desk):
     desk.bot.wait_log("failed (Bad Gateway); retrying in 1 s")
     answer(t, _ask(desk, "/help"))  # polling went on after its own 502s
     assert desk.bot.lines("getUpdates failed (NetworkError: Bad Gateway); retrying")
+
+
+def test_three_chats_at_once_get_at_most_two_builds_at_a_time(desk):
+    waiting = len(desk.bot.lines("waiting for a free build slot: 2 builds running"))
+    asked = [_ask(desk, "/positions"), desk.telegram.command(DESK2, "/positions")]
+    asked.append(desk.telegram.command(DESK3, "/positions"))
+    for message in asked:
+        (reply,) = answer(desk.telegram, message)
+        assert text_of(reply).startswith("📍 Open positions")
+    assert len(desk.bot.lines("waiting for a free build slot: 2 builds running")) == waiting + 1
 
 
 def test_a_foreign_chat_and_every_other_kind_of_update_get_nothing(desk):

@@ -46,6 +46,7 @@ class Builds:
         self._ctx.set_forkserver_preload(PRELOAD)
         self._slots = asyncio.Semaphore(limit)
         self.running: dict[int, tuple[BaseProcess, Job]] = {}
+        self.active = 0  # builds holding a slot (started or starting)
 
     async def warm(self) -> None:
         """Start the fork server now: it imports pandas and matplotlib once, while the bot starts polling."""
@@ -55,34 +56,43 @@ class Builds:
 
     async def run(self, job: Job) -> Answer:
         """Build ``job`` in a new process, once one of the slots is free."""
+        if self._slots.locked():
+            log.info("waiting for a free build slot: %d builds running", self.active)
         async with self._slots:
-            receiver, sender = self._ctx.Pipe(duplex=False)
-            proc = self._ctx.Process(
-                target=child_main, args=(sender, self.settings, job, self.logs), name=f"report-bot-{job.command}"
-            )
-            await asyncio.to_thread(proc.start)
-            sender.close()
-            assert proc.pid is not None
-            self.running[proc.pid] = (proc, job)
-            log.debug("build process %d started for /%s", proc.pid, job.command)
-            # Cancelled (the bot stops): the process stays in `running`, for end_all() and reap().
+            self.active += 1
             try:
-                answer = await asyncio.wait_for(asyncio.to_thread(_receive, receiver), BUILD_TIMEOUT)
-            except TimeoutError:
-                _end(proc, signal.SIGKILL)
-                self.running.pop(proc.pid, None)
-                return Answer(
-                    None, error=f"the build took longer than {BUILD_TIMEOUT / 60:g} minutes and was stopped: ask again"
-                )
-            await asyncio.to_thread(proc.join, _GRACE)
-            if proc.is_alive():
-                _end(proc, signal.SIGKILL)
+                return await self._run(job)
+            finally:
+                self.active -= 1
+
+    async def _run(self, job: Job) -> Answer:
+        receiver, sender = self._ctx.Pipe(duplex=False)
+        proc = self._ctx.Process(
+            target=child_main, args=(sender, self.settings, job, self.logs), name=f"report-bot-{job.command}"
+        )
+        await asyncio.to_thread(proc.start)
+        sender.close()
+        assert proc.pid is not None
+        self.running[proc.pid] = (proc, job)
+        log.debug("build process %d started for /%s", proc.pid, job.command)
+        # Cancelled (the bot stops): the process stays in `running`, for end_all() and reap().
+        try:
+            answer = await asyncio.wait_for(asyncio.to_thread(_receive, receiver), BUILD_TIMEOUT)
+        except TimeoutError:
+            _end(proc, signal.SIGKILL)
             self.running.pop(proc.pid, None)
-            if answer is None:
-                return Answer(
-                    None, error=f"the build process ended without an answer (exit status {proc.exitcode}): ask again"
-                )
-            return answer
+            return Answer(
+                None, error=f"the build took longer than {BUILD_TIMEOUT / 60:g} minutes and was stopped: ask again"
+            )
+        await asyncio.to_thread(proc.join, _GRACE)
+        if proc.is_alive():
+            _end(proc, signal.SIGKILL)
+        self.running.pop(proc.pid, None)
+        if answer is None:
+            return Answer(
+                None, error=f"the build process ended without an answer (exit status {proc.exitcode}): ask again"
+            )
+        return answer
 
     def end_all(self) -> list[Job]:
         """SIGTERM to every build in progress (and the chart workers it forked); returns their jobs."""
