@@ -37,6 +37,8 @@ class ChildRun:
     stdout: str
     stderr: str
     stages: dict[str, float] = field(default_factory=dict)
+    cpu_s: float = 0.0
+    """User and system time of the child (and of the children it waited for, the chart workers)."""
 
     @property
     def ok(self) -> bool:
@@ -85,6 +87,7 @@ def run_child(argv: Sequence[str], env: Mapping[str, str], *, timeout: float = 9
         stdout=stdout,
         stderr=stderr,
         stages=parse_stages(stderr),
+        cpu_s=measured.get("cpu_s", 0.0),
     )
 
 

@@ -59,7 +59,7 @@ FULL = Sizes(
     3,
     (30, 180, 365),
     20_000,
-    5,
+    7,
     frozenset({"help", "engine", "history", "big", "demo"}),
 )
 QUICK = Sizes((10_000, 20_000, 40_000), 2_000, 5, 300, 20_000, 2, 1, (2, 4), 500, 1, frozenset({"help", "history"}))

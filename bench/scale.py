@@ -82,6 +82,8 @@ def case_scale(ctx: Context) -> list[Row]:
     fake = FakeService(tape)
     rows: list[Row] = []
     kept: dict[int, Path] = {}
+    decoded: list[tuple[int, float, int]] = []
+    rate: tuple[ChildRun, int, int] | None = None
     with fake.serve():
         for n in lengths:
             fake.show_from(_start_of(REPORT_DAY - timedelta(days=n)))
@@ -92,7 +94,7 @@ def case_scale(ctx: Context) -> list[Row]:
             key = "scale_first" if n == longest else f"scale_first_{n}"
             run, served, requests = _run(ctx, fake, key, REPORT_DAY, state, out)
             fake.record = False
-            total = fake.held(_start_of(REPORT_DAY - timedelta(days=n)), end_of(REPORT_DAY))
+            total = tape.count_between(_start_of(REPORT_DAY - timedelta(days=n)), end_of(REPORT_DAY))
             row = Row(
                 f"{per_day:,} fills a day × {n} days: first run (empty state)",
                 f"≤ {FIRST_RUN_MB:g} MB" if n == longest else "—",
@@ -108,7 +110,7 @@ def case_scale(ctx: Context) -> list[Row]:
             kept[n] = ctx.workdir / f"state-scale-{n}-kept"
             shutil.copytree(state, kept[n])
             misses = []
-            expected = fake.held(_start_of(REPORT_DAY), end_of(REPORT_DAY))
+            expected = tape.count_between(_start_of(REPORT_DAY), end_of(REPORT_DAY))
             if (trades := trades_in(out)) != expected:
                 misses.append(f"report.json has {trades} trades on the day, expected {expected:,}")
             if n == longest and run.peak_mb > FIRST_RUN_MB:
@@ -121,14 +123,23 @@ def case_scale(ctx: Context) -> list[Row]:
                 continue
             rows.append(settle(ctx, row, misses))
             ctx.log(f"  orjson.loads on the {len(fake.recorded):,} bodies served")
-            rows.append(_read_rate_row(ctx, fake, run, served, n, per_day))
+            decoded = [_decode_rate(fake)]
+            rate = (run, served, n)
         rows.extend(_next_days(ctx, fake, kept, next_day, per_day))
+        if decoded:
+            # A second pass at the end of the case: the faster one is the yardstick (the machine is shared).
+            ctx.log("  orjson.loads on the same bodies again")
+            decoded.append(_decode_rate(fake))
+            fake.recorded = []
+            at = next(k for k, r in enumerate(rows) if r.case.endswith(f"× {rate[2]} days: first run (empty state)"))
+            rows.insert(at + 1, _read_rate_row(ctx, decoded, *rate, per_day))
     return rows
 
 
-def _read_rate_row(ctx: Context, fake: FakeService, run: ChildRun, served: int, n: int, per_day: int) -> Row:
-    decoded, seconds, bodies = _decode_rate(fake)
-    fake.recorded = []
+def _read_rate_row(
+    ctx: Context, passes: list[tuple[int, float, int]], run: ChildRun, served: int, n: int, per_day: int
+) -> Row:
+    decoded, seconds, bodies = min(passes, key=lambda p: p[1])
     e2e, alone = served / run.wall_s, decoded / seconds
     row = Row(
         f"{per_day:,} fills a day × {n} days: first run's read rate",
@@ -139,7 +150,8 @@ def _read_rate_row(ctx: Context, fake: FakeService, run: ChildRun, served: int, 
     )
     row.note = (
         f"{e2e:,.0f} fills/s served over the run's wall time = {e2e / alone:.0%} of `orjson.loads` alone on the "
-        f"same {bodies:,} bodies ({alone:,.0f} fills/s, {seconds:.1f} s)"
+        f"same {bodies:,} bodies ({alone:,.0f} fills/s, {seconds:.1f} s, the faster of {len(passes)} passes); the "
+        f"child's CPU time {run.cpu_s:.1f} s"
     )
     misses = [] if e2e >= READ_RATIO * alone else [f"{e2e / alone:.0%} < {READ_RATIO:.0%}"]
     if decoded != served:
@@ -164,16 +176,17 @@ def _next_days(ctx: Context, fake: FakeService, kept: dict[int, Path], next_day:
             shutil.copytree(kept[n], state)
             key = "scale_next" if n == max(lengths) else f"scale_next_{n}"
             runs[n].append(_run(ctx, fake, key, next_day, state, ctx.workdir / f"out-scale-next-{n}"))
-    expected = fake.held(_start_of(next_day), end_of(next_day))
+    expected = fake.tape.count_between(_start_of(next_day), end_of(next_day))
     rows: list[Row] = []
     good: dict[int, Row] = {}
     walls: dict[int, float] = {}
     peaks: dict[int, float] = {}
+    cpu: dict[int, float] = {}
     for n in lengths:
         row = Row(
             f"{per_day:,} fills a day × {n} days: next day, state kept",
             f"wall and peak within {SPREAD - 1:.0%} across {', '.join(map(str, lengths))} days",
-            fills=fake.held(_start_of(REPORT_DAY - timedelta(days=n)), end_of(next_day)),
+            fills=fake.tape.count_between(_start_of(REPORT_DAY - timedelta(days=n)), end_of(next_day)),
         )
         broken = [r for r, _, _ in runs[n] if not r.ok]
         if broken:
@@ -183,9 +196,11 @@ def _next_days(ctx: Context, fake: FakeService, kept: dict[int, Path], next_day:
         row.peak_mb = peaks[n] = median([r.peak_mb for r, _, _ in runs[n]])
         row.served = runs[n][-1][1]
         row.stages = median_stages([r for r, _, _ in runs[n]])
+        cpu[n] = median([r.cpu_s for r, _, _ in runs[n]])
         row.note = (
-            f"medians of {len(runs[n])}, peak {min(r.peak_mb for r, _, _ in runs[n]):,.0f}–"
-            f"{max(r.peak_mb for r, _, _ in runs[n]):,.0f} MB, {runs[n][-1][2]} requests"
+            f"medians of {len(runs[n])}: wall {min(r.wall_s for r, _, _ in runs[n]):.2f}–"
+            f"{max(r.wall_s for r, _, _ in runs[n]):.2f} s, peak {min(r.peak_mb for r, _, _ in runs[n]):,.0f}–"
+            f"{max(r.peak_mb for r, _, _ in runs[n]):,.0f} MB, CPU {cpu[n]:.2f} s; {runs[n][-1][2]} requests"
         )
         rows.append(row)
         good[n] = row
@@ -199,8 +214,10 @@ def _next_days(ctx: Context, fake: FakeService, kept: dict[int, Path], next_day:
             spread_miss.append(f"peak spread {peak_spread:.2f} > {SPREAD:.2f}")
         for n, row in good.items():
             misses = list(spread_miss)
-            row.note += f"; wall {walls[n] / min(walls.values()):.2f}×, peak {peaks[n] / min(peaks.values()):.2f}×"
-            row.note += " the smallest"
+            row.note += (
+                f"; wall {walls[n] / min(walls.values()):.2f}×, peak {peaks[n] / min(peaks.values()):.2f}×, "
+                f"CPU {cpu[n] / min(cpu.values()):.2f}× the smallest"
+            )
             trades = trades_in(ctx.workdir / f"out-scale-next-{n}")
             if trades != expected:
                 misses.append(f"report.json has {trades} trades on the day, expected {expected:,}")

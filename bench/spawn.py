@@ -37,6 +37,7 @@ def main() -> int:
             {
                 "wall_s": wall,
                 "maxrss_kb": usage.ru_maxrss,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
                 "exit_code": os.waitstatus_to_exitcode(status),
                 "timed_out": bool(timed_out),
             },
