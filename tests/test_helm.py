@@ -583,7 +583,8 @@ def test_readme_documents_every_value() -> None:
 THREE_REPORTS = "multi-report-values.yaml"
 # The chart before dailyReport.reports existed: the defaults and the older ci/ files must render as they did.
 BASELINE_COMMIT = "d1370fa2a631d2ee90bab89d6c31f59e7cf940f1"
-BASELINE_VALUE_SETS = ["defaults", *(p.name for p in CI_FILES if p.name != THREE_REPORTS)]
+# Value files made after that commit (several reports, the bot) have no render before them to compare with.
+BASELINE_VALUE_SETS = ["defaults", *(p.name for p in CI_FILES if p.name not in (THREE_REPORTS, "bot-values.yaml"))]
 THREE_REPORT_CRONJOBS = {
     # name: (report, period)
     f"{RELEASE}-daily-report": ("daily", "day"),
@@ -631,7 +632,8 @@ def rendered_files(values: dict, chart: Path = CHART, release: str = RELEASE) ->
 @pytest.mark.parametrize("value_set", BASELINE_VALUE_SETS)
 def test_existing_values_render_byte_for_byte_as_before(value_set: str, tmp_path: Path) -> None:
     before = rendered_files(values_of(value_set), baseline_chart(tmp_path))
-    after = rendered_files(values_of(value_set))
+    # Templates added since render nothing with these values (the bot's Deployment is off).
+    after = {k: v for k, v in rendered_files(values_of(value_set)).items() if k in before or v.strip()}
     cronjob = f"{RELEASE}/templates/cronjob.yaml"
     assert after[cronjob] == before[cronjob]
     assert yaml.safe_load(after[cronjob])["metadata"]["name"] == f"{RELEASE}-daily-report"
