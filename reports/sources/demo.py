@@ -79,10 +79,15 @@ def agent_directory() -> dict[str, AgentInfo]:
     return {s.agent_id: AgentInfo(s.agent_id, s.name, s.emoji) for s in STYLES if s.agent_id != UNATTRIBUTED}
 
 
+_SEEDS: dict[str, int] = {}
+
+
 def price(market: _Market, t: float) -> float:
     """The demo price of ``market`` at ``t`` (seconds since the epoch): a smooth, deterministic path."""
     days = t / 86_400.0
-    seed = sum(ord(c) for c in market.symbol)
+    seed = _SEEDS.get(market.symbol)
+    if seed is None:
+        seed = _SEEDS[market.symbol] = sum(ord(c) for c in market.symbol)
     wave = (
         0.6 * math.sin(days / 9.0 + seed)
         + 0.3 * math.sin(days / 2.3 + 2 * seed)
@@ -99,7 +104,8 @@ def demo_fills(day: TradingDay) -> FetchResult:
     rows: list[tuple] = []
     for k in range((day.date - first).days + 2):
         rows.extend(_day_rows(first + timedelta(days=k)))
-    frame = pd.DataFrame(rows, columns=["id", "t", "symbol", "side", "price", "quantity", "agent_id", "fee"])
+    names = ["id", "t", "symbol", "side", "price", "quantity", "agent_id", "fee"]
+    frame = pd.DataFrame(dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)), columns=names)
     frame["ts"] = (frame["t"] * 1_000_000_000).round().astype(np.int64)
     frame["notional"] = frame["price"] * frame["quantity"]
     frame["side"] = np.where(frame["side"] == "BUY", 1, -1).astype(np.int8)
@@ -143,14 +149,22 @@ def _day_rows(day: date) -> list[tuple]:
 def _episode(rng: np.random.Generator, style: _Style, market: _Market, t0: float, hold: float) -> list[tuple]:
     """Open, maybe add, maybe close part, then close or flip: the fills as (t, side, qty, price)."""
     t1 = t0 + hold
-    moves_up = price(market, t1) > price(market, t0)
+    prices: dict[float, float] = {}  # the path is a pure function of time: each instant computed once
+
+    def at(t: float) -> float:
+        known = prices.get(t)
+        if known is None:
+            known = prices[t] = price(market, t)
+        return known
+
+    moves_up = at(t1) > at(t0)
     long = moves_up if rng.random() < style.skill else not moves_up
-    qty = _qty(market, style.notional * float(rng.uniform(0.6, 1.4)) / price(market, t0))
+    qty = _qty(market, style.notional * float(rng.uniform(0.6, 1.4)) / at(t0))
     legs: list[tuple] = []
 
     def leg(t: float, buy: bool, q: float) -> None:
         noise = 1.0 + float(rng.normal(0.0, 0.0002)) + (style.edge_bps if not buy else -style.edge_bps) / 10_000
-        legs.append((t, "BUY" if buy else "SELL", q, _round(price(market, t) * noise, market.tick)))
+        legs.append((t, "BUY" if buy else "SELL", q, _round(at(t) * noise, market.tick)))
 
     whole = lambda t: float(int(t)) if style.same_second else t  # noqa: E731
     leg(whole(t0), long, qty)
