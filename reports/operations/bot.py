@@ -47,7 +47,7 @@ WARN_EVERY = 60.0
 """A polling problem (a conflict, a network error) is logged at most this often."""
 START_BUDGET = 120.0
 """Seconds the bot keeps trying to reach the Bot API at start before it gives up (exit 1)."""
-_KINDS = ("message", "edited_message", "channel_post", "edited_channel_post", "inline_query", "callback_query")
+_KINDS = tuple(str(kind) for kind in Update.ALL_TYPES)  # message, edited_message, channel_post, inline_query...
 
 
 def run_bot(settings: Settings, *, demo: bool, verbose: bool) -> int:
