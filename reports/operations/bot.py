@@ -359,7 +359,10 @@ class ReportBot:
             with run_context(request.day, run_id):
                 answer = await self.builds.run(Job(request.command, request.day, self.demo, run_id))
                 if answer.error is not None:
-                    log.warning("%s for chat %s failed: %s", request.text, target, answer.error)
+                    if answer.usage:
+                        log.info("%s for chat %s refused: %s", request.text, target, answer.error)
+                    else:
+                        log.warning("%s for chat %s failed: %s", request.text, target, answer.error)
                     answer = answer_error(answer, request.text)
                 assert answer.outbox is not None
                 sent = await self._post(answer.outbox, target, reply_to)

@@ -43,6 +43,8 @@ class Answer:
     outbox: Outbox | None
     outcome: str = ""
     error: str | None = None
+    usage: bool = False
+    """The error is the command's (a date before the history): answered like any bad input."""
 
 
 def child_main(conn: Connection, settings: Settings, job: Job, logs: dict[str, Any]) -> None:
@@ -58,6 +60,8 @@ def child_main(conn: Connection, settings: Settings, job: Job, logs: dict[str, A
     with run_context(job.day, job.run_id):
         try:
             answer = run_job(settings, job)
+        except UsageError as exc:
+            answer = Answer(None, error=str(exc), usage=True)
         except ReportError as exc:
             answer = Answer(None, error=str(exc))
         except Exception as exc:  # a bug in one build is one line in its chat, never a traceback
@@ -192,7 +196,9 @@ def status_text(settings: Settings, now: datetime) -> tuple[str, ...]:
 
 
 def answer_error(answer: Answer, request_text: str) -> Answer:
-    """An answer that failed: its one line as the reply."""
+    """An answer that failed: its one line as the reply (a build's failure names the command)."""
     assert answer.error is not None
-    text = f"⚠️ {html.escape(request_text)}: {html.escape(answer.error, quote=False)}"
+    text = html.escape(answer.error, quote=False)
+    if not answer.usage:
+        text = f"⚠️ {html.escape(request_text)}: {text}"
     return replace(answer, outbox=_text_outbox((text,), datetime.now(UTC).date()))
