@@ -43,10 +43,10 @@ def _ts(row: dict) -> datetime:
 
 
 def _rows(zone: str) -> list[dict]:
-    """Twenty days of fills up to ten minutes ago (nothing lands between two answers of the day so far)."""
+    """Twelve days of fills up to ten minutes ago (nothing lands between two answers of the day so far)."""
     cut = datetime.now(UTC) - timedelta(minutes=10)
     today = datetime.now(ZoneInfo(zone)).date()
-    return [r for r in history_rows(today - timedelta(days=20), today + timedelta(days=1), per_hour=1) if _ts(r) < cut]
+    return [r for r in history_rows(today - timedelta(days=12), today + timedelta(days=1), per_hour=1) if _ts(r) < cut]
 
 
 @pytest.fixture(scope="module")
@@ -318,6 +318,15 @@ def test_zz_the_token_is_nowhere_in_what_was_captured_at_debug(desk):
     assert "Traceback" not in logs[0]
 
 
+def test_zzz_sigterm_while_an_answer_is_being_sent_lets_it_finish(desk):
+    t = desk.telegram
+    asked = _ask(desk, f"/report {desk.today - timedelta(days=6)}")
+    wait_for(lambda: t.replies_to(asked), 60, message="the summary")  # the album and the document are still to come
+    assert desk.bot.stop() == 0
+    assert [c.method for c in t.replies_to(asked)][-2:] == ["sendMediaGroup", "sendDocument"]
+    assert "SIGTERM: stopping; finishing the 1 answer(s) being sent (at most 20 s)" in desk.bot.log()
+
+
 # ---- bots of their own ------------------------------------------------------------------------------------------
 
 
@@ -396,7 +405,7 @@ def test_sigterm_during_a_build_ends_cleanly(tmp_path, history):
             status = bot.stop(timeout=20)
         assert status == 0
         log = bot.log()
-        assert "SIGTERM: stopping; the answer in progress is abandoned, not sent (/report" in log
+        assert "SIGTERM: stopping; abandoning the build in progress, not answered: /report" in log
         assert "bot stopped" in log and "Traceback" not in log and "did not end on SIGTERM" not in log
         assert f"build process {pid} of /report ended (exit status -15)" in log
         assert telegram.replies_to(asked) == []

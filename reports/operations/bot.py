@@ -33,7 +33,7 @@ from reports.delivery.oneoff import OneOffRunner, post
 from reports.delivery.outbox import Outbox
 from reports.delivery.plan import DeliveryPolicy
 from reports.errors import ReportError, UsageError
-from reports.operations.bot_commands import COMMANDS, BadInput, Request, help_text, parse
+from reports.operations.bot_commands import COMMANDS, BadInput, Request, help_text, parse, refusal
 from reports.operations.bot_jobs import Job, answer_error
 from reports.operations.bot_runtime import STALE_AFTER, Builds, Claims, Heartbeat, PollRequest
 from reports.operations.logs import new_run_id, run_context
@@ -47,6 +47,8 @@ WARN_EVERY = 60.0
 """A polling problem (a conflict, a network error) is logged at most this often."""
 START_BUDGET = 120.0
 """Seconds the bot keeps trying to reach the Bot API at start before it gives up (exit 1)."""
+FINISH_SENDING = 20.0
+"""After SIGTERM, seconds an answer already being sent has to finish (builds in progress are ended at once)."""
 _KINDS = tuple(str(kind) for kind in Update.ALL_TYPES)  # message, edited_message, channel_post, inline_query...
 
 
@@ -84,6 +86,8 @@ class ReportBot:
         self.claims: Claims | None = None
         self._app_bot: Any = None
         self._busy: dict[str, str] = {}  # chat id -> the command being answered there
+        self._building: dict[str, str] = {}  # chat id -> the command whose answer is being built
+        self._sending: dict[asyncio.Task[Any], str] = {}  # answers being posted -> chat id
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pacing: dict[str, float] = {}  # shared by every answer: one call a second per chat
         self._warned: dict[str, tuple[float, int]] = {}
@@ -221,12 +225,16 @@ class ReportBot:
             log.warning("%s again: exiting now", name)
             self.builds.end_all()
             raise SystemExit(self._status)
-        jobs = list(self._busy.items())
-        if jobs:
-            asked = "; ".join(f"{text} in chat {chat}" for chat, text in jobs)
-            log.warning("%s: stopping; the answer in progress is abandoned, not sent (%s)", name, asked)
+        parts = []
+        if self._building:
+            asked = "; ".join(f"{text} in chat {chat}" for chat, text in self._building.items())
+            parts.append(f"abandoning the build in progress, not answered: {asked}")
+        if self._sending:
+            parts.append(f"finishing the {len(self._sending)} answer(s) being sent (at most {FINISH_SENDING:g} s)")
+        if self._building:
+            log.warning("%s: stopping; %s", name, "; ".join(parts))
         else:
-            log.info("%s: stopping", name)
+            log.info("%s: stopping%s", name, "".join(f"; {p}" for p in parts))
         self._request_stop()
 
     def _request_stop(self) -> None:
@@ -235,11 +243,23 @@ class ReportBot:
             self._stop.set()
 
     async def _wind_down(self, app: Application) -> None:  # type: ignore[type-arg]
-        """Builds ended at once, answers in progress cancelled, polling stopped (its last offset confirmed)."""
+        """Builds ended at once, answers being sent finished (for a while), polling stopped (its last offset
+        confirmed)."""
         self._stopping = True
         self.builds.end_all()
+        sending = set(self._sending)
         for task in list(self._tasks):
-            task.cancel()
+            if task not in sending:
+                task.cancel()
+        if sending:
+            _, late = await asyncio.wait(sending, timeout=FINISH_SENDING)
+            for task in late:
+                log.warning(
+                    "an answer still being sent after %g s was cut short (to chat %s)",
+                    FINISH_SENDING,
+                    self._sending.get(task),
+                )
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.to_thread(self.builds.reap)
         if app.updater is not None and app.updater.running:
@@ -326,23 +346,7 @@ class ReportBot:
         self._spawn(self._answer(request, target, message.message_id))
 
     def _refused(self, chat: Any, user: Any, thread: int | None, kind: str) -> str | None:
-        """Why an update is not answered, or None when its chat (and topic) and user are allowed."""
-        if chat is None:
-            return "not in a chat" if kind != "inline_query" else "inline queries are not answered"
-        entries = [
-            e
-            for e in self.settings.telegram_allowed_chats
-            if e.chat_id == str(chat.id)
-            or (e.chat_id.startswith("@") and chat.username and e.chat_id[1:].lower() == chat.username.lower())
-        ]
-        if not entries:
-            return "not an allowed chat"
-        topics = {e.thread_id for e in entries}
-        if None not in topics and thread not in topics:
-            return "not an allowed topic of the chat"
-        if self.users and (user is None or user.id not in self.users):
-            return "not an allowed user"
-        return None
+        return refusal(self.settings.telegram_allowed_chats, self.users, chat, user, thread, kind)
 
     # -- answers ------------------------------------------------------------------------------------------------
 
@@ -357,7 +361,11 @@ class ReportBot:
         started = time.monotonic()
         try:
             with run_context(request.day, run_id):
-                answer = await self.builds.run(Job(request.command, request.day, self.demo, run_id))
+                self._building[target.chat_id] = request.text
+                try:
+                    answer = await self.builds.run(Job(request.command, request.day, self.demo, run_id))
+                finally:
+                    self._building.pop(target.chat_id, None)
                 if answer.error is not None:
                     if answer.usage:
                         log.info("%s for chat %s refused: %s", request.text, target, answer.error)
@@ -383,14 +391,19 @@ class ReportBot:
         await self._post(outbox, target, reply_to)
 
     async def _post(self, outbox: Outbox, target: ChatTarget, reply_to: int) -> int:
-        if self._stopping:
+        """Post an answer; once begun, SIGTERM lets it finish (for :data:`FINISH_SENDING` seconds)."""
+        task = asyncio.current_task()
+        if self._stopping or task is None:
             return 0
         runner = OneOffRunner(self._app_bot, self.policy, self.token, log, reply_to=reply_to, pacing=self._pacing)
+        self._sending[task] = str(target)
         try:
             sent = await post(runner, outbox, target)
         except Stop as stop:
             log.warning("could not answer in chat %s: %s", target, stop.message)
             return 0
+        finally:
+            self._sending.pop(task, None)
         for warning in runner.warnings:
             log.warning("%s", warning)
         return sent

@@ -1,4 +1,4 @@
-"""The bot's commands: what it registers with ``setMyCommands``, and a message's text read into a request.
+"""The bot's commands: who is answered, what it registers with ``setMyCommands``, a message read into a request.
 
 Reading a command is pure (no I/O): the date asked for is checked against the calendar here (a malformed date,
 a day or a period that has not ended yet); whether it lies before the history is found by the build itself,
@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from reports.settings import ChatTarget
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("today", "The day so far: every figure up to now, not final"),
@@ -126,3 +130,29 @@ def help_text(timezone: str) -> str:
     lines += [f"/{name} — {html.escape(description, quote=False)}" for name, description in COMMANDS]
     lines.append(f"Days are in {html.escape(timezone)}. Answers come as replies, one question at a time per chat.")
     return "\n".join(lines)
+
+
+def refusal(
+    allowed: Sequence[ChatTarget], users: Collection[int], chat: Any, user: Any, thread: int | None, kind: str
+) -> str | None:
+    """Why an update is not answered, or None when its chat (and topic) and user are allowed.
+
+    ``allowed`` are the chats of ``TELEGRAM_ALLOWED_CHATS`` (an entry ``CHAT:THREAD`` allows that topic only, an
+    ``@name`` the chat of that username); ``users``, when not empty, the only users answered.
+    """
+    if chat is None:
+        return "not in a chat" if kind != "inline_query" else "inline queries are not answered"
+    entries = [
+        e
+        for e in allowed
+        if e.chat_id == str(chat.id)
+        or (e.chat_id.startswith("@") and chat.username and e.chat_id[1:].lower() == chat.username.lower())
+    ]
+    if not entries:
+        return "not an allowed chat"
+    topics = {e.thread_id for e in entries}
+    if None not in topics and thread not in topics:
+        return "not an allowed topic of the chat"
+    if users and (user is None or user.id not in users):
+        return "not an allowed user"
+    return None
