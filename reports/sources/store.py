@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+import sys
 from collections.abc import Iterable
 from dataclasses import fields, is_dataclass
 from datetime import date, timedelta
@@ -96,8 +97,8 @@ def _decode(text: str) -> ClosedDay:
         agents=_typed(doc["agents"], AgentDay),
         symbols=_typed(doc["symbols"], SymbolDay),
         state=EngineState(
-            positions=tuple((str(a), str(s), float(q), float(p)) for a, s, q, p in state["positions"]),
-            marks=tuple((str(s), float(p)) for s, p in state["marks"]),
+            positions=tuple((_name(a), _name(s), float(q), float(p)) for a, s, q, p in state["positions"]),
+            marks=tuple((_name(s), float(p)) for s, p in state["marks"]),
         ),
         fills=int(doc["fills"]),
         digest=str(doc["digest"]),
@@ -120,10 +121,19 @@ def _typed(rows: Any, cls: type) -> tuple[Any, ...]:
             types = set(map(type, values))
             if not types <= _KINDS[kind]:
                 break
-            columns.append([float(v) for v in values] if kind == "float" and int in types else values)
+            if kind == "float" and int in types:
+                values = [float(v) for v in values]
+            elif kind == "str":
+                values = list(map(sys.intern, values))
+            columns.append(values)
         else:
             return tuple(cls(*values) for values in zip(*columns, strict=True))
     return tuple(cls(**_typed_row(row, cls)) for row in rows)
+
+
+def _name(value: Any) -> str:
+    """An agent id or a symbol as one shared string: a year of days repeats the same few thousands of times."""
+    return sys.intern(str(value))
 
 
 def _typed_row(row: Any, cls: type) -> dict[str, Any]:
