@@ -45,12 +45,14 @@ from bench.versions import Version
 __all__ = ["CASES", "FULL", "JOB_DELAY", "QUICK", "REPORT_DAY", "STAGES", "Context", "Row", "new_workdir", "run_cases"]
 
 ENGINE_CHILD = Path(__file__).resolve().parent / "engine_child.py"
+HELP_ROUNDS = 11
+"""``report --help`` lasts a tenth of a second: many rounds, or the machine's noise decides new/old."""
 
 
 def case_help(ctx: Context) -> list[Row]:
     """``report --help``: the median of several runs of each version (imports are the whole cost)."""
     runs: dict[str, list[ChildRun]] = {v.name: [] for v in ctx.versions}
-    for _, order in rounds(ctx.versions, max(3, ctx.sizes.repeats + 2)):
+    for _, order in rounds(ctx.versions, HELP_ROUNDS if ctx.judge else 3):
         for v in order:
             runs[v.name].append(run_child(v.argv(["--help"]), child_env(v.env({})), cwd=v.tree))
     new = runs["new"]

@@ -21,7 +21,19 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.cases import CASES, FULL, JOB_DELAY, QUICK, REPORT_DAY, STAGES, Context, Row, new_workdir, run_cases
+from bench.cases import (
+    CASES,
+    FULL,
+    HELP_ROUNDS,
+    JOB_DELAY,
+    QUICK,
+    REPORT_DAY,
+    STAGES,
+    Context,
+    Row,
+    new_workdir,
+    run_cases,
+)
 from bench.child import ROOT
 from bench.measure import NOT_SLOWER
 from bench.versions import OLD_COMMIT, Version, at_commit, working_tree
@@ -201,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes_note = (
             f"Report day {REPORT_DAY}; the job runs {JOB_DELAY.seconds // 60} minutes after midnight, so the service"
             " already holds the first fills of the next day. Rounds: "
-            f"{sizes.repeats} (help: {max(3, sizes.repeats + 2)}, engine: {max(1, sizes.repeats - 1)}; "
+            f"{sizes.repeats} (help: {HELP_ROUNDS if not args.quick else 3}, engine: {max(1, sizes.repeats - 1)}; "
             f"next-day runs of issue 11: {sizes.scale_repeats} per length)."
             + (" Quick mode: small sizes, targets not judged." if args.quick else "")
         )
