@@ -48,16 +48,19 @@ def replay_day(fills: Fills, day: TradingDay, start: EngineState, *, intraday: b
     return replay(fills, snaps, start)
 
 
-_SHARED: list[tuple[Fills, EngineState, TradingDay, Replay]] = []
-"""The report day's intraday replay made to close it, kept for the build of its report (which takes it)."""
+_SHARED: list[tuple[Fills, EngineState, TradingDay, Replay, tuple[str, ...], tuple[AgentDay, ...]]] = []
+"""The report day's intraday replay made to close it (and its agent rows), kept for the build of its report,
+which takes it."""
 
 
-def _taken(fills: Fills, day: TradingDay, start: EngineState) -> Replay | None:
-    """The replay kept by ``close_day(..., share=True)`` for these very fills, start and day, taken away."""
-    for k, (kept, begun, when, result) in enumerate(_SHARED):
+def _taken(
+    fills: Fills, day: TradingDay, start: EngineState
+) -> tuple[Replay, tuple[str, ...], tuple[AgentDay, ...]] | None:
+    """What ``close_day(..., share=True)`` kept for these very fills, start and day, taken away."""
+    for k, (kept, begun, when, result, known, rows) in enumerate(_SHARED):
         if kept is fills and begun is start and when == day:
             del _SHARED[k]
-            return result
+            return result, known, rows
     return None
 
 
@@ -71,9 +74,10 @@ def close_day(
     rows are the same either way: the snapshot at the day's end is taken at the same fill, in the same order.
     """
     result = replay_day(fills, day, start, intraday=share)
+    rows = agent_days(fills, result, known)
     if share:
-        _SHARED[:] = [(fills, start, day, result)]
-    return agent_days(fills, result, known), symbol_days(fills, result), result.state
+        _SHARED[:] = [(fills, start, day, result, tuple(known), rows)]
+    return rows, symbol_days(fills, result), result.state
 
 
 def agent_days(fills: Fills, result: Replay, known: Sequence[str]) -> tuple[AgentDay, ...]:
@@ -192,9 +196,14 @@ def build_report_from(
     inside = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
     if not inside or (len(stamps) and (stamps.min() < _ns(day.start) or stamps.max() >= _ns(day.end))):
         fills = fills.since(day.start).before(day.end)  # (no copy of a day's fills that are all inside it)
-    result = _taken(fills, day, start) or replay_day(fills, day, start, intraday=True)
     known = [row.agent_id for row in past[-1][1]] if past else []
-    today = agent_days(fills, result, known)
+    taken = _taken(fills, day, start)
+    if taken is None:
+        result = replay_day(fills, day, start, intraday=True)
+        today = agent_days(fills, result, known)
+    else:  # the replay that closed the day, and its rows when they were for the same agents
+        result, closed_for, rows = taken
+        today = rows if closed_for == tuple(known) else agent_days(fills, result, known)
     history = history_of(past, today, day)
     at = {a: i for i, a in enumerate(history.agents)}
     remap = np.array([at[a] for a in result.agents], dtype=np.int64)
