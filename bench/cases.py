@@ -213,9 +213,9 @@ def case_big_day(ctx: Context) -> list[Row]:
     runs: dict[str, list[tuple[ChildRun, int, int]]] = {v.name: [] for v in ctx.versions}
     outs = {v.name: ctx.workdir / f"out-big-{v.name}" for v in ctx.versions}
     with fake.serve():
-        for r, order in rounds(ctx.versions, s.repeats):
+        for r, order in rounds(ctx.versions, s.big_repeats):
             for v in order:
-                ctx.log(f"  round {r + 1}/{s.repeats}: {v.name} code, report --date {REPORT_DAY} ({s.big_fills:,})")
+                ctx.log(f"  round {r + 1}/{s.big_repeats}: {v.name} code, report --date {REPORT_DAY} ({s.big_fills:,})")
                 state = ctx.workdir / f"state-big-{v.name}-{r}"
                 runs[v.name].append(_report_run(ctx, v, fake, "big", REPORT_DAY, state, outs[v.name]))
     expected = tape.count_between(end_of(REPORT_DAY) - timedelta(days=1), end_of(REPORT_DAY))

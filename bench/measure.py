@@ -47,6 +47,8 @@ class Sizes:
     scale_repeats: int
     old_cases: frozenset[str]
     """The cases that run the old code too (quick mode: only a few, to keep the smoke test short)."""
+    big_repeats: int = 1
+    """Rounds of the big day (its new/old is the closest call: a few more rounds than the others)."""
 
 
 FULL = Sizes(
@@ -61,6 +63,7 @@ FULL = Sizes(
     20_000,
     7,
     frozenset({"help", "engine", "history", "big", "demo"}),
+    5,
 )
 QUICK = Sizes((10_000, 20_000, 40_000), 2_000, 5, 300, 20_000, 2, 1, (2, 4), 500, 1, frozenset({"help", "history"}))
 

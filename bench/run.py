@@ -149,7 +149,11 @@ def document(rows: list[Row], sizes_note: str, ctx: Context) -> str:
             "  fresh copy of it, the three lengths taking turns (30 180 365, 180 365 30, ...), medians compared.",
             "  *Read rate*: fills served over the longest first run's wall time (spawn to exit, so imports and the",
             "  report day's charts are in it), against `orjson.loads` alone on the very bodies the fake served in",
-            "  that run (produced again byte for byte after it, decoded in the runner's process, each timed).",
+            "  that run (produced again byte for byte, decoded in the runner's process, each body timed on its own,",
+            "  the faster of two passes: right after the run and at the end of the case). The notes give the",
+            "  child's CPU time (`wait4`, its chart workers included), which the machine's load disturbs less.",
+            "- The analysis at the end (why a target is missed, what the profiles showed) is written by hand and",
+            "  kept by `--write`.",
             "",
             sizes_note,
             "",
@@ -163,6 +167,15 @@ def document(rows: list[Row], sizes_note: str, ctx: Context) -> str:
             "",
         ]
     )
+
+
+ANALYSIS = "## Analysis"
+
+
+def _analysis(text: str) -> str:
+    """The hand-written analysis at the end of the current file (from its heading on), kept by ``--write``."""
+    at = text.find("\n" + ANALYSIS + "\n")
+    return "" if at < 0 else "\n" + text[at + 1 :]
 
 
 def print_profile(path: Path, limit: int = 30) -> None:
@@ -213,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes_note = (
             f"Report day {REPORT_DAY}; the job runs {JOB_DELAY.seconds // 60} minutes after midnight, so the service"
             " already holds the first fills of the next day. Rounds: "
-            f"{sizes.repeats} (help: {HELP_ROUNDS if not args.quick else 3}, engine: {max(1, sizes.repeats - 1)}; "
+            f"{sizes.repeats} (help: {HELP_ROUNDS if not args.quick else 3}, engine: {max(1, sizes.repeats - 1)}, "
+            f"big day: {sizes.big_repeats}; "
             f"next-day runs of issue 11: {sizes.scale_repeats} per length)."
             + (" Quick mode: small sizes, targets not judged." if args.quick else "")
         )
@@ -221,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=1), encoding="utf-8")
         if args.write:
-            (ROOT / "docs" / "benchmarks.md").write_text(document(rows, sizes_note, ctx), encoding="utf-8")
+            path = ROOT / "docs" / "benchmarks.md"
+            kept = _analysis(path.read_text(encoding="utf-8")) if path.exists() else ""
+            path.write_text(document(rows, sizes_note, ctx) + kept, encoding="utf-8")
             print(f"\nwritten to {ROOT / 'docs' / 'benchmarks.md'}")
         for path in ctx.profiles.values():
             print_profile(path)
