@@ -36,6 +36,6 @@ lint: $(VENV)/.test
 clean:
 	rm -rf $(VENV) out
 
-## bench: the benchmark of issue 7 (about 3 minutes); --write updates docs/benchmarks.md
+## bench: the benchmark of issue 7 (about 7 minutes); --write updates docs/benchmarks.md
 bench: $(VENV)/.test
 	$(BIN)/python -m bench.run --write
