@@ -16,7 +16,7 @@ import pytest
 from fake_trading import FakeTradingService, running_service
 from history_data import history_rows
 
-from reports.models import Report
+from reports.models import Report, TradingDay
 from reports.numbers.compute import build_report, trading_day
 from reports.operations.history import DataLossError
 from reports.operations.pipeline import build
@@ -34,19 +34,23 @@ def settings_for(url: str, state: Path, timezone: str = "UTC") -> Settings:
 
 
 def reference(settings: Settings, d: date) -> Report:
-    """The cold replay: every fill up to the end of the day, read at once, replayed from the first."""
-    day = trading_day(d, settings.timezone)
+    """The cold replay of day ``d``, with the settings' drawdown limit as a run attaches it."""
+    report = cold_replay(settings, trading_day(d, settings.timezone))
+    return dataclasses.replace(report, max_drawdown_limit=settings.max_drawdown_limit)
+
+
+def cold_replay(settings: Settings, day: TradingDay, now: datetime = NOW) -> Report:
+    """The cold replay: every fill before the end of ``day``, read at once, replayed from the first."""
     with TradingService(settings.trading_service_url) as service:
-        report = build_report(
+        return build_report(
             service.fills(end=day.end).fills,
             day,
             settings.capital,
-            generated_at=NOW,
+            generated_at=now,
             agent_info=service.agents(),
             daily_pnl_target=settings.daily_pnl_target,
             target_win_rate=settings.target_win_rate,
         )
-    return dataclasses.replace(report, max_drawdown_limit=settings.max_drawdown_limit)
 
 
 def run(settings: Settings, d: date, **kw) -> Report:

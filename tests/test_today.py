@@ -11,9 +11,9 @@ from factories import run_report
 from fake_telegram import FakeChat, FakeTelegram, parse_html
 from fake_trading import FakeTradingService, running_service
 from history_data import history_rows
-from test_store import figures, settings_for, stored_dates
+from test_store import cold_replay, figures, settings_for, stored_dates
 
-from reports.numbers.compute import build_report, trading_day
+from reports.numbers.compute import trading_day
 from reports.numbers.days import is_partial, partial_day
 from reports.operations.history import History
 from reports.operations.pipeline import build
@@ -33,20 +33,6 @@ def _ts(row: dict) -> datetime:
     return datetime.fromisoformat(row["timestamp"])
 
 
-def _cold(settings, day):
-    """The reference: every fill before the instant, read at once, replayed from the first."""
-    with TradingService(settings.trading_service_url) as service:
-        return build_report(
-            service.fills(end=day.end).fills,
-            day,
-            settings.capital,
-            generated_at=NOW,
-            agent_info=service.agents(),
-            daily_pnl_target=settings.daily_pnl_target,
-            target_win_rate=settings.target_win_rate,
-        )
-
-
 @pytest.mark.parametrize("timezone", ["UTC", "America/New_York"])
 def test_the_day_so_far_is_one_replay_cut_at_now_and_is_never_stored(tmp_path, timezone):
     rows = history_rows(date(2025, 2, 20), date(2025, 3, 11))  # fills go on after NOW: they must not count
@@ -55,7 +41,7 @@ def test_the_day_so_far_is_one_replay_cut_at_now_and_is_never_stored(tmp_path, t
         day = partial_day(NOW, timezone)
         assert is_partial(day) and day.end == NOW and day.date == NOW.astimezone(settings.zone).date()
         got = build(settings, day, demo=False, clock=lambda: NOW)
-        cold = _cold(settings, day)
+        cold = cold_replay(settings, day, NOW)
         assert figures(got) == figures(cold)
         for report in (got, cold):  # the intraday P&L ends at now, on the day so far's total
             assert report.intraday.times[-1] == NOW

@@ -25,6 +25,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.request import HTTPXRequest
 
 from reports.delivery.records import DeliveryRecord
 from reports.presentation.tgtext import to_plain_text, truncate_plain
@@ -345,3 +346,15 @@ class CallRunner:
         return Stop(
             f"Telegram refused {what} for chat {chat} ({desc}): fix the cause and re-run, only what is missing is sent"
         )
+
+
+def bot_for(api_url: str, token: str, policy: DeliveryPolicy) -> Bot:
+    """A Bot on ``api_url`` (TELEGRAM_API_URL) with the policy's timeouts, for every sender of this package."""
+    root = api_url.rstrip("/")
+    request = HTTPXRequest(
+        connect_timeout=policy.connect_timeout,
+        read_timeout=policy.read_timeout,
+        write_timeout=policy.read_timeout,
+        media_write_timeout=policy.write_timeout,
+    )
+    return Bot(token, base_url=root + "/bot", base_file_url=root + "/file/bot", request=request)

@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from telegram import Bot
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from reports.delivery.calls import CallRunner, Stop, scrub
+from reports.delivery.calls import CallRunner, Stop, bot_for, scrub
 from reports.delivery.outbox import Outbox
 from reports.delivery.plan import PLACEHOLDER_CHAT, DeliveryPolicy, PlannedCall, plan_calls, write_call_artifacts
 from reports.delivery.records import DeliveryRecord, DeliveryStore, SentCall, digest
@@ -144,17 +142,6 @@ def deliver(
     return result
 
 
-def _bot(settings: Settings, token: str, policy: DeliveryPolicy) -> Bot:
-    root = settings.telegram_api_url.rstrip("/")
-    request = HTTPXRequest(
-        connect_timeout=policy.connect_timeout,
-        read_timeout=policy.read_timeout,
-        write_timeout=policy.read_timeout,
-        media_write_timeout=policy.write_timeout,
-    )
-    return Bot(token, base_url=root + "/bot", base_file_url=root + "/file/bot", request=request)
-
-
 async def _deliver_all(
     outbox: Outbox,
     settings: Settings,
@@ -167,7 +154,7 @@ async def _deliver_all(
     store = DeliveryStore(settings.state_dir, outbox.kind)
     warned: list[str] = []
     chats: list[ChatDelivery] = []
-    bot = _bot(settings, token, policy)
+    bot = bot_for(settings.telegram_api_url, token, policy)
     runner = CallRunner(bot, policy, token, log, warned)
     try:
         await runner.start()
@@ -315,7 +302,7 @@ def send_failure_notice(
 async def _notify(
     settings: Settings, token: str, report_date: date, text: str, policy: DeliveryPolicy, kind: str = "day"
 ) -> None:
-    bot = _bot(settings, token, policy)
+    bot = bot_for(settings.telegram_api_url, token, policy)
     runner = CallRunner(bot, policy, token, _LOG, [])
     try:
         await runner.start()

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import Bot, Message, ReplyParameters
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from reports.delivery.calls import CallRunner, Stop
+from reports.delivery.calls import CallRunner, Stop, bot_for
 from reports.delivery.outbox import Outbox
 from reports.delivery.plan import DeliveryPolicy, plan_calls
 from reports.delivery.records import DeliveryRecord
@@ -105,14 +104,7 @@ def send_oneoff(outbox: Outbox, settings: Settings, *, policy: DeliveryPolicy | 
 
 
 async def _send_all(outbox: Outbox, settings: Settings, token: str, policy: DeliveryPolicy) -> OneOffResult:
-    root = settings.telegram_api_url.rstrip("/")
-    request = HTTPXRequest(
-        connect_timeout=policy.connect_timeout,
-        read_timeout=policy.read_timeout,
-        write_timeout=policy.read_timeout,
-        media_write_timeout=policy.write_timeout,
-    )
-    bot = Bot(token, base_url=root + "/bot", base_file_url=root + "/file/bot", request=request)
+    bot = bot_for(settings.telegram_api_url, token, policy)
     runner = OneOffRunner(bot, policy, token, _LOG)
     try:
         await runner.start()
