@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from reports.settings import Settings
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-GRACE = 3600.0  # reports.operations.schedule.DEFAULT_GRACE, repeated so that --help does not import APScheduler
+GRACE = 3600.0  # reports.schedule.runner.DEFAULT_GRACE, repeated so that --help does not import APScheduler
 
 log = logging.getLogger("reports")
 
@@ -159,7 +159,7 @@ def check_ended(day: date, timezone: str, flag: str = "--date", now: datetime | 
 
 def setup_logging(settings: Settings | None, verbose: bool) -> None:
     """Logs to standard error as text, or JSON lines with ``REPORT_LOG_FORMAT=json``; secrets scrubbed."""
-    from reports.operations.logs import setup_logging as setup
+    from reports.logs import setup_logging as setup
 
     secrets = [s.reveal() for s in (settings.telegram_bot_token, settings.admin_api_token) if s] if settings else []
     setup(fmt=settings.log_format if settings else "text", verbose=verbose, secrets=secrets)
@@ -201,7 +201,7 @@ def _report(args: argparse.Namespace) -> int:
     day = _report_day(args, settings.timezone)
     if send:
         _need_telegram(settings)
-    from reports.operations.logs import run_context
+    from reports.logs import run_context
     from reports.operations.pipeline import RunOptions, run
 
     with run_context(day):
@@ -238,7 +238,7 @@ def _today(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("TELEGRAM_BOT_TOKEN is not set: set it to send the day so far, or leave out --send")
     if send and not settings.telegram_chats:
         raise UsageError("TELEGRAM_CHAT_ID is not set: set it to one or more chat ids, or leave out --send")
-    from reports.operations.logs import run_context
+    from reports.logs import run_context
     from reports.operations.today import run_today
 
     with run_context(datetime.now(ZoneInfo(settings.timezone)).date()):
@@ -261,7 +261,7 @@ def _report_day(args: argparse.Namespace, timezone: str) -> date:
     """The report's last day: the day asked for, or the last day of the week or month that holds it."""
     if args.period == "day":
         return check_ended(parse_date(args.date), timezone) if args.date else last_complete_day(timezone)
-    from reports.numbers.periods import last_complete, period_of
+    from reports.calendar import last_complete, period_of
 
     latest = last_complete_day(timezone)
     if not args.date:
@@ -281,7 +281,7 @@ def _ended_range(args: argparse.Namespace, timezone: str, period: str) -> tuple[
     first = check_ended(parse_date(args.date_from, "--from"), timezone, "--from")
     last = check_ended(parse_date(args.date_to, "--to"), timezone, "--to")
     if period != "day":
-        from reports.numbers.periods import period_of
+        from reports.calendar import period_of
 
         end = period_of(period, last, timezone).last
         check_ended(end, timezone, f"the {period} of --to {last}, ending")
@@ -346,7 +346,8 @@ def _verify(args: argparse.Namespace) -> int:
 def _schedule(args: argparse.Namespace) -> int:
     """``report schedule``: send each day's report at REPORT_SCHEDULE until SIGTERM/SIGINT."""
     settings = _settings(args.verbose)
-    from reports.operations.schedule import parse_schedule, run_schedule
+    from reports.cron import parse_schedule
+    from reports.schedule.runner import run_schedule
 
     parse_schedule(settings.schedule, settings.timezone)  # a bad cron is exit 2 before anything else
     if not args.dry_run:
@@ -364,7 +365,7 @@ def _bot(args: argparse.Namespace) -> int:
             "TELEGRAM_ALLOWED_CHATS and TELEGRAM_CHAT_ID are not set: the bot would answer no one; set the chats "
             "it may answer"
         )
-    from reports.operations.bot import run_bot
+    from reports.bot.app import run_bot
 
     return run_bot(settings, demo=args.demo, verbose=args.verbose)
 
@@ -372,7 +373,7 @@ def _bot(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     """``report check``: one line per link; exit 0 when everything needed to send works."""
     settings = _settings(args.verbose)
-    from reports.operations.check import exit_status, run_checks
+    from reports.checks.run import exit_status, run_checks
 
     lines = []
     for line in run_checks(settings):
@@ -389,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``report`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv or "-v" in argv
-    from reports.operations.logs import failure_line
+    from reports.logs import failure_line
 
     try:
         args = _parser().parse_args(argv)

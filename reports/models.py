@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from reports.days import PeriodFigures
+from reports.calendar import Period, TradingDay
 
 UNATTRIBUTED = "unattributed"
 """Agent id given to fills whose ``agent_id`` is null (CONTRACT 1.1)."""
@@ -124,16 +123,6 @@ class FetchResult:
     fills: Fills
     agents: dict[str, AgentInfo] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class TradingDay:
-    """One trading day in a zone: ``start`` included, ``end`` excluded (23 or 25 hours on a DST change)."""
-
-    date: date
-    timezone: str
-    start: datetime
-    end: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +270,47 @@ class Sources:
     trading_service: str = "ok"
     prometheus: str = "not configured"
     reconciliation: str = "not configured"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPeriod:
+    """What a period adds for one agent: its best and worst day, and its trade statistics."""
+
+    best_day: DailyPoint | None
+    worst_day: DailyPoint | None
+    expectancy: float | None
+    """Mean net per closing fill."""
+    average_win: float | None
+    average_loss: float | None
+    risk: Risk
+    """Over the period's own days."""
+
+
+@dataclass(frozen=True, slots=True)
+class MonthRow:
+    """One calendar month of the portfolio's history: compounded return and P&L."""
+
+    year: int
+    month: int
+    return_: float | None
+    pnl: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodFigures:
+    """The figures a week or a month adds to a report."""
+
+    period: Period
+    days: tuple[DailyPoint, ...]
+    """The portfolio's days of the period."""
+    risk: Risk
+    agents: dict[str, AgentPeriod]
+    previous: Period
+    previous_total_pnl: float | None
+    """None when the history does not reach back into the previous period."""
+    monthly: tuple[MonthRow, ...]
+    best_day: DailyPoint | None
+    worst_day: DailyPoint | None
 
 
 @dataclass(frozen=True, slots=True)

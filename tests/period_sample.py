@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sample_report import make_report, risk_of
 
-from reports.days import AgentPeriod, MonthRow, Period, PeriodFigures
-from reports.models import DailyPoint, Report
+from reports.calendar import Period
+from reports.models import AgentPeriod, DailyPoint, MonthRow, PeriodFigures, Report
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from reports.calendar import TradingDay
 from reports.models import (
     AgentReport,
     DailyPoint,
@@ -26,7 +27,6 @@ from reports.models import (
     Sources,
     SymbolReport,
     Totals,
-    TradingDay,
 )
 
 SIX_AGENTS = (

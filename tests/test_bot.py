@@ -23,7 +23,7 @@ from fake_telegram import USER_ID, FakeChat, FakeTelegram, parse_html
 from fake_trading import FakeTradingService, running_service
 from history_data import history_rows
 
-from reports.operations.bot_commands import COMMANDS
+from reports.bot.commands import COMMANDS
 from reports.presentation.bot_text import fmt_price
 from reports.presentation.fmt import fmt_pnl, fmt_qty
 

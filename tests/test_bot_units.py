@@ -9,12 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from reports.bot.app import ReportBot
+from reports.bot.commands import BadInput, Request, parse
+from reports.bot.runtime import Claims
 from reports.delivery.records import DeliveryStore, SentCall
 from reports.delivery.status import last_delivered
 from reports.models import AgentReport, OpenPosition
-from reports.operations.bot import ReportBot
-from reports.operations.bot_commands import BadInput, Request, parse
-from reports.operations.bot_runtime import Claims
 from reports.presentation.bot_text import fmt_price, positions_text
 from reports.settings import ChatTarget, Secret, Settings
 

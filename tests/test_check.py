@@ -22,7 +22,7 @@ from fake_trading import FakeTradingService, running_service
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 from promstack import Server, start_prometheus, start_pushgateway
 
-from reports.operations.check import CheckLine, exit_status, run_checks
+from reports.checks.run import CheckLine, exit_status, run_checks
 from reports.settings import ChatTarget, Secret, Settings
 
 TOKEN = "7000000003:AAHcheckTOKENcheckTOKENcheckTOKEN1234"

@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
+from reports.calendar import trading_day
 from reports.models import Report
-from reports.numbers.compute import build_report, trading_day
+from reports.numbers.compute import build_report
 from reports.settings import CapitalPolicy
 from reports.sources.demo import demo_fills
 from reports.sources.demo_ops import demo_operations

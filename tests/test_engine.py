@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from factories import make_fill
 
+from reports.calendar import trading_day
 from reports.models import UNATTRIBUTED, Fills
-from reports.numbers.compute import build_report, trading_day
+from reports.numbers.compute import build_report
 from reports.settings import CapitalPolicy
 
 DAY = trading_day(date(2025, 11, 21), "UTC")

@@ -19,7 +19,7 @@ from fake_telegram import FakeChat, FakeTelegram
 from fake_trading import FakeTradingService, running_service
 
 from reports.errors import FetchError
-from reports.operations.logs import setup_logging
+from reports.logs import setup_logging
 from reports.redact import redact_text, redact_url, remember
 from reports.sources.http import get_json
 

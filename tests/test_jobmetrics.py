@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reports.operations.jobmetrics import check, push_job_metrics
+from reports.delivery.jobmetrics import check, push_job_metrics
 from tests.promstack import Server, binary, free_port, start_prometheus, start_pushgateway
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "alerting.md"

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fake_telegram import FakeTelegram
 
-from reports.operations.logs import run_context, scrub, setup_logging
+from reports.logs import run_context, scrub, setup_logging
 
 TOKEN = "7000000004:AAHlogsTOKENlogsTOKENlogsTOKENlogs12"
 CHAT = -1001000000001

@@ -16,8 +16,7 @@ from period_sample import make_period_report
 from test_charts import assert_labels_are_values, drawn, png_chunks, usd_axes  # noqa: F401 (drawn: a fixture)
 from test_render import assert_telegram_html
 
-from reports.days import MonthRow
-from reports.models import DailyPoint
+from reports.models import DailyPoint, MonthRow
 from reports.presentation.charts import CAPTION_LIMIT, HEIGHT_PX, WIDTH_PX, chart_share, render_charts
 from reports.presentation.charts.calendar import calendar_cells, calendar_chart
 from reports.presentation.charts.monthly import MAX_YEARS, monthly_returns_chart, return_text

@@ -237,7 +237,7 @@ def test_the_days_summary_html_and_charts_are_as_before(case: str) -> None:
 
 
 def test_the_demo_day_is_rendered_by_the_days_templates_and_album() -> None:
-    from reports.numbers.compute import trading_day
+    from reports.calendar import trading_day
     from reports.operations.pipeline import build
 
     settings = Settings.from_env({})
@@ -251,7 +251,7 @@ def test_the_demo_day_is_rendered_by_the_days_templates_and_album() -> None:
 
 
 def test_the_demo_month_end_to_end() -> None:
-    from reports.numbers.compute import trading_day
+    from reports.calendar import trading_day
     from reports.operations.pipeline import build
 
     settings = Settings.from_env({})

@@ -12,11 +12,10 @@ from fake_trading import FakeTradingService, running_service
 from history_data import history_rows
 from test_store import NOW
 
-from reports.numbers.compute import trading_day
-from reports.numbers.periods import last_complete, period_of
+from reports.calendar import last_complete, period_of, trading_day
 from reports.operations.pipeline import build
-from reports.operations.scheduled import periods_ending
 from reports.presentation import report_json
+from reports.schedule.fire import periods_ending
 from reports.settings import Settings
 
 TOKEN = "7000000006:AAHperiodTOKENperiodTOKENperiodTOKE1"

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reports.calendar import TradingDay
 from reports.errors import UsageError
-from reports.models import TradingDay
 from reports.settings import Settings
 from reports.sources.prometheus import check, fetch_operations, load_queries, range_literal
 from tests.promstack import Server, backfill, free_port, start_prometheus

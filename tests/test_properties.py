@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reports.calendar import trading_day
 from reports.models import Fill, Fills
-from reports.numbers.compute import build_report, trading_day
+from reports.numbers.compute import build_report
 from reports.numbers.engine import replay
 from reports.settings import CapitalPolicy
 

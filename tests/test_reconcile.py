@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from fake_trading import FakeTradingService, running_service
 
+from reports.calendar import TradingDay
 from reports.errors import FetchError
-from reports.models import TradingDay
 from reports.settings import Secret, Settings
 from reports.sources.reconcile import IncomeRow, check, compare, reconcile
 

@@ -217,7 +217,7 @@ def test_templates_are_strict_about_undefined_names(tmp_path: Path) -> None:
 def test_the_demo_day_renders_completely() -> None:
     from datetime import UTC, date, datetime
 
-    from reports.numbers.compute import trading_day
+    from reports.calendar import trading_day
     from reports.operations.pipeline import build
 
     settings = Settings.from_env({"REPORT_TIMEZONE": "Europe/Berlin"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from reports.numbers.compute import trading_day
+from reports.calendar import trading_day
 from reports.presentation.report_json import _num
 from reports.sources.demo import demo_fills
 

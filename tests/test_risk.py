@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from factories import make_fill
 
+from reports.calendar import trading_day
 from reports.models import Fills
 from reports.numbers import risk
-from reports.numbers.compute import build_report, trading_day
+from reports.numbers.compute import build_report
 from reports.settings import CapitalPolicy
 
 ANN = 365

@@ -27,19 +27,12 @@ from fake_trading import FakeTradingService, running_service
 from prometheus_client.parser import text_string_to_metric_families
 from promstack import start_pushgateway
 
+from reports.cron import ZonedCronTrigger, catch_up_time, latest_fire, next_runs, parse_schedule, report_date_for
 from reports.delivery.records import DeliveryStore
 from reports.errors import FetchError
 from reports.operations.backfill import delivered_everywhere
-from reports.operations.schedule import (
-    ReportScheduler,
-    ZonedCronTrigger,
-    catch_up_time,
-    latest_fire,
-    next_runs,
-    parse_schedule,
-    report_date_for,
-)
-from reports.operations.scheduled import run_report
+from reports.schedule.fire import run_report
+from reports.schedule.runner import ReportScheduler
 from reports.settings import ChatTarget
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -16,8 +16,9 @@ import pytest
 from fake_trading import FakeTradingService, running_service
 from history_data import history_rows
 
-from reports.models import Report, TradingDay
-from reports.numbers.compute import build_report, trading_day
+from reports.calendar import TradingDay, trading_day
+from reports.models import Report
+from reports.numbers.compute import build_report
 from reports.operations.history import DataLossError
 from reports.operations.pipeline import build
 from reports.operations.verify import verify

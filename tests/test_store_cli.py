@@ -20,7 +20,7 @@ from history_data import history_rows
 from test_faults_records import small_disk  # noqa: F401 (the fixture)
 from test_store import figures, reference, settings_for
 
-from reports.operations.check_store import store_lines
+from reports.checks.store import store_lines
 from reports.presentation import report_json
 from reports.sources.store import store_path
 

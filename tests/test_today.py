@@ -13,8 +13,7 @@ from fake_trading import FakeTradingService, running_service
 from history_data import history_rows
 from test_store import cold_replay, figures, settings_for, stored_dates
 
-from reports.numbers.compute import trading_day
-from reports.numbers.days import is_partial, partial_day
+from reports.calendar import is_partial, partial_day, trading_day
 from reports.operations.history import History
 from reports.operations.pipeline import build
 from reports.operations.today import labelled

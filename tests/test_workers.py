@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from reports.numbers.compute import trading_day
+from reports.calendar import trading_day
 from reports.operations.pipeline import build
 from reports.presentation.charts import render_charts
 from reports.presentation.workers import chart_workers, draw_charts

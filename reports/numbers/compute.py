@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
+from reports.calendar import TradingDay
 from reports.models import (
     AgentInfo,
     AgentReport,
@@ -25,7 +26,6 @@ from reports.models import (
     Risk,
     SymbolReport,
     Totals,
-    TradingDay,
 )
 from reports.numbers.conventions import INTRADAY_STEP_SECONDS, RISK_WINDOWS
 from reports.numbers.engine import PositionState, closing_nets, replay
@@ -33,14 +33,6 @@ from reports.numbers.risk import window_risk
 from reports.settings import CapitalPolicy
 
 NS = 1_000_000_000
-
-
-def trading_day(day: date, timezone: str) -> TradingDay:
-    """The trading day ``day`` in ``timezone``: from its midnight (included) to the next one (excluded)."""
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(day, time(0), zone).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
-    return TradingDay(date=day, timezone=timezone, start=start, end=end)
 
 
 def _midnight_ns(day: date, zone: ZoneInfo) -> int:

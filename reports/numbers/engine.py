@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reports.days import EngineState
+from reports.closed_days import EngineState
 from reports.models import Fills
 
 FLAT_EPSILON = 1e-9

@@ -9,36 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 
-from reports.days import AgentPeriod, ClosedDay, MonthRow, Period, PeriodFigures
-from reports.models import AgentReport, DailyPoint, Report, Risk, SymbolReport, Totals
-from reports.numbers.compute import trading_day
+from reports.calendar import Period, period_of
+from reports.closed_days import ClosedDay
+from reports.models import (
+    AgentPeriod,
+    AgentReport,
+    DailyPoint,
+    MonthRow,
+    PeriodFigures,
+    Report,
+    Risk,
+    SymbolReport,
+    Totals,
+)
 from reports.numbers.risk import window_risk
-
-KINDS = ("day", "week", "month")
-
-
-def period_of(kind: str, day: date, timezone: str) -> Period:
-    """The period of ``kind`` that contains ``day``."""
-    if kind == "day":
-        first = last = day
-    elif kind == "week":
-        first = day - timedelta(days=day.weekday())
-        last = first + timedelta(days=6)
-    elif kind == "month":
-        first = day.replace(day=1)
-        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    else:
-        raise ValueError(f"unknown period {kind!r}")
-    return Period(kind, first, last, trading_day(first, timezone).start, trading_day(last, timezone).end)
-
-
-def last_complete(kind: str, today: date, timezone: str) -> Period:
-    """The latest period of ``kind`` that has ended by the start of ``today``."""
-    return period_of(kind, period_of(kind, today, timezone).first - timedelta(days=1), timezone)
 
 
 def _in(points: Sequence[DailyPoint], period: Period) -> list[DailyPoint]:

@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING
 
 from reports.delivery.records import DeliveryStore
 from reports.errors import DeliveryError, ReportError, UsageError
-from reports.operations.logs import StatusLine, run_context, status_line
+from reports.logs import StatusLine, run_context, status_line
 from reports.settings import Settings
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def days_between(first: date, last: date) -> list[date]:
 
 def period_ends(kind: str, first: date, last: date, timezone: str) -> list[date]:
     """The last day of every week or month that holds a day from ``first`` to ``last``, oldest first."""
-    from reports.numbers.periods import period_of
+    from reports.calendar import period_of
 
     ends: list[date] = []
     d = first

@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from reports.days import AgentDay, ClosedDay, EngineState
+from reports.calendar import TradingDay, is_partial, trading_day
+from reports.closed_days import AgentDay, ClosedDay, EngineState
 from reports.errors import FetchError
-from reports.models import Fills, TradingDay
-from reports.numbers.compute import trading_day
-from reports.numbers.days import close_day, is_partial
-from reports.operations.logs import status_line
+from reports.logs import status_line
+from reports.models import Fills
+from reports.numbers.closing import close_day
 from reports.sources.store import DayStore, fills_digest
 from reports.sources.trading_service import TradingService
 
@@ -94,7 +94,7 @@ class History:
         self, d: date, fills: Fills, known: list[str], start: EngineState, *, share: bool = False
     ) -> ClosedDay:
         """Day ``d`` closed from its own fills, starting from ``start`` with the agents ``known`` before it
-        (``share``: its replay is kept for the report built next, :func:`~reports.numbers.days.close_day`)."""
+        (``share``: its replay is kept for the report built next, :func:`~reports.numbers.closing.close_day`)."""
         day = trading_day(d, self.timezone)
         rows, symbols, state = close_day(fills, day, start, known, share=share)
         tail = fills.since(day.end - OVERLAP)
@@ -208,7 +208,7 @@ class History:
         """The report day closed (it has ended) and stored; a stored copy that differs is replaced and the days
         after it dropped, to be computed again. Returns the day and a warning for what the reader should know.
 
-        A partial day (the day so far, :func:`~reports.numbers.days.is_partial`) is refused: it is never stored."""
+        A partial day (the day so far, :func:`~reports.numbers.closing.is_partial`) is refused: it is never stored."""
         if is_partial(day):
             raise ValueError(f"{day.date} is cut at {day.end.isoformat()}: the day so far is never stored")
         known = [row.agent_id for row in given.past[-1][1]] if given.past else []

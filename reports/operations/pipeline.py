@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from reports.days import ClosedDay
+from reports.calendar import TradingDay, trading_day
+from reports.closed_days import ClosedDay
 from reports.delivery.outbox import Attachment, Outbox
 from reports.errors import ReportError
-from reports.models import Fills, Report, TradingDay
-from reports.numbers.compute import build_report, trading_day
+from reports.models import Fills, Report
+from reports.numbers.compute import build_report
 from reports.presentation import report_json
 from reports.presentation.workers import chart_workers, draw_charts
 from reports.settings import Settings
@@ -111,7 +112,8 @@ def build(
 
 
 def _period(last_day: Report, closed: list[ClosedDay], kind: str) -> Report:
-    from reports.numbers.periods import period_of, period_report
+    from reports.calendar import period_of
+    from reports.numbers.periods import period_report
 
     period = period_of(kind, last_day.day.date, last_day.day.timezone)
     return period_report(last_day, closed, period)
@@ -119,9 +121,9 @@ def _period(last_day: Report, closed: list[ClosedDay], kind: str) -> Report:
 
 def _closed_in_memory(fills: Fills, report: Report, kind: str) -> list[ClosedDay]:
     """The demo's closed days of the period, computed as the store would keep them."""
-    from reports.days import EngineState
-    from reports.numbers.days import close_day
-    from reports.numbers.periods import period_of
+    from reports.calendar import period_of
+    from reports.closed_days import EngineState
+    from reports.numbers.closing import close_day
 
     period = period_of(kind, report.day.date, report.day.timezone)
     first = min((p.date for p in report.daily), default=period.first)
@@ -144,7 +146,8 @@ def _build_from_store(
     """The report from the store of closed days and the fills the store does not hold yet."""
     import sqlite3
 
-    from reports.numbers.days import build_report_from, is_partial
+    from reports.calendar import is_partial
+    from reports.numbers.closing import build_report_from
     from reports.operations.history import History
     from reports.sources.store import DayStore, unavailable
     from reports.sources.trading_service import TradingService
@@ -300,7 +303,7 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
         return RunOutcome(report=report, output_dir=output, messages_sent=sent, warnings=warnings)
     finally:
         if settings.pushgateway_url:
-            from reports.operations.jobmetrics import push_job_metrics
+            from reports.delivery.jobmetrics import push_job_metrics
 
             problem = push_job_metrics(
                 settings.pushgateway_url,

@@ -1,6 +1,6 @@
 """The day so far (``report --today``, the bot's ``/today``): the report of the current day up to now.
 
-It is a day's report whose day ends at the instant it was taken (:func:`~reports.numbers.days.partial_day`):
+It is a day's report whose day ends at the instant it was taken (:func:`~reports.numbers.closing.partial_day`):
 every figure of the daily report up to now, marks from the last fill before now, ``period.kind`` ``"partial"``
 in report.json, and "as of 14:05 UTC, not final" on the first line of the summary and of report.html. It is
 built from the store of closed days and today's fills so far, and it is never stored (only a day that has
@@ -46,7 +46,7 @@ def build_today(
     rebuild_from: date | None = None,
 ) -> tuple[Report, Outbox]:
     """The report of the day so far at ``now`` (default: now) and its outbox, labelled as not final."""
-    from reports.numbers.days import partial_day
+    from reports.calendar import partial_day
     from reports.operations.pipeline import build, render
     from reports.presentation.workers import chart_workers
 

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from reports.numbers.compute import trading_day
+from reports.calendar import trading_day
 from reports.settings import Settings
 from reports.sources.store import DayStore, fills_digest
 from reports.sources.trading_service import TradingService

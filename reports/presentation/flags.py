@@ -13,8 +13,8 @@ import statistics
 from collections.abc import Sequence
 from datetime import date, timedelta
 
+from reports.calendar import is_partial
 from reports.models import AgentReport, DailyPoint, Report
-from reports.numbers.days import is_partial
 from reports.presentation.fmt import agent_label, fmt_pnl, fmt_signed_pct
 
 SIGMA_LIMIT = 3.0

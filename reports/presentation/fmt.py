@@ -10,7 +10,7 @@ import math
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from reports.days import Period
+from reports.calendar import Period
 from reports.models import AgentReport, Report
 
 MINUS = "\u2212"

@@ -1,6 +1,6 @@
 """The day so far (``report --today``, the bot's ``/today``): the label that says it is not final.
 
-A partial report is a day's report whose day ends at the instant it was taken (:func:`~reports.numbers.days.
+A partial report is a day's report whose day ends at the instant it was taken (:func:`~reports.numbers.closing.
 partial_day`). The templates get the label as ``as_of`` in their context; where a template does not show it,
 :func:`label_summary` and :func:`label_html` put it on the first line of the summary and at the top of
 report.html, so a reader never takes the day so far for the day's final figures.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import html
 import re
 
+from reports.calendar import is_partial
 from reports.models import Report
-from reports.numbers.days import is_partial
 from reports.presentation.fmt import fmt_local
 from reports.presentation.tgtext import split_message
 

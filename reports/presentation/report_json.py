@@ -8,10 +8,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from reports.days import AgentPeriod, PeriodFigures
-from reports.models import AgentReport, DailyPoint, Operations, Report, Risk, Totals
+from reports.calendar import is_partial
+from reports.models import AgentPeriod, AgentReport, DailyPoint, Operations, PeriodFigures, Report, Risk, Totals
 from reports.numbers.conventions import CONVENTIONS
-from reports.numbers.days import is_partial
 
 SCHEMA_VERSION = 1
 

@@ -16,7 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from reports.models import UNATTRIBUTED, AgentInfo, FetchResult, Fills, TradingDay
+from reports.calendar import TradingDay
+from reports.models import UNATTRIBUTED, AgentInfo, FetchResult, Fills
 
 HISTORY_DAYS = 45
 

@@ -29,8 +29,9 @@ from typing import Any
 import httpx
 import yaml
 
+from reports.calendar import TradingDay
 from reports.errors import FetchError, UsageError
-from reports.models import EquityStats, Executions, Operations, TradingDay
+from reports.models import EquityStats, Executions, Operations
 from reports.redact import redact_url
 from reports.settings import Settings
 from reports.sources.http import HttpStatusError, get_json

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 import httpx
 
+from reports.calendar import TradingDay
 from reports.errors import FetchError
-from reports.models import TradingDay
 from reports.settings import Settings
 from reports.sources.http import HttpStatusError, get_json
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from reports.days import AgentDay, ClosedDay, EngineState, SymbolDay
+from reports.closed_days import AgentDay, ClosedDay, EngineState, SymbolDay
 from reports.errors import ReportError
 from reports.models import Fills
 

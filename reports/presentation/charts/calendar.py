@@ -8,8 +8,7 @@ from datetime import date, timedelta
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from reports.days import PeriodFigures
-from reports.models import DailyPoint, Report
+from reports.models import DailyPoint, PeriodFigures, Report
 from reports.presentation.charts.style import GAIN, INK, LOSS, OTHERS, Chart, caption, png
 from reports.presentation.fmt import WEEKDAYS, fmt_pnl, fmt_weekday, heat_color, heat_ink, period_title
 

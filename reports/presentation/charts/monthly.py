@@ -8,8 +8,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from reports.days import MonthRow
-from reports.models import Report
+from reports.models import MonthRow, Report
 from reports.presentation.charts.style import GAIN, INK, LOSS, OTHERS, Chart, caption, empty, png, usd_axis
 from reports.presentation.fmt import (
     MONTHS,

@@ -9,8 +9,7 @@ import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.figure import Figure
 
-from reports.days import PeriodFigures
-from reports.models import Report
+from reports.models import PeriodFigures, Report
 from reports.presentation.charts.style import GAIN, INK, LOSS, OTHERS, Chart, caption, empty, png, usd_axis
 from reports.presentation.fmt import PERIOD_ADJECTIVE, fmt_pnl, fmt_signed_pct, fmt_usd, fmt_weekday, period_title
 

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from reports.calendar import trading_day
+from reports.checks.run import CheckLine
 from reports.errors import FetchError
-from reports.numbers.compute import trading_day
-from reports.operations.check import CheckLine
 from reports.settings import Settings
 from reports.sources.http import get_json
 from reports.sources.store import DayStore, StoreError, store_path

@@ -3,8 +3,8 @@
 A python-telegram-bot :class:`~telegram.ext.Application` long-polls ``getUpdates`` in the foreground. Every
 update goes through one handler that answers quickly and never waits on the network: an update from a chat or
 user that is not allowed (or an edited message, a channel post, an inline or callback query) is dropped without
-a reply and logged at INFO with its chat and user ids; a command is read (:mod:`~reports.operations.bot_commands`)
-and its answer built in a process of its own (:mod:`~reports.operations.bot_runtime`), one per chat at a time
+a reply and logged at INFO with its chat and user ids; a command is read (:mod:`~reports.bot.commands`)
+and its answer built in a process of its own (:mod:`~reports.bot.runtime`), one per chat at a time
 and two in all, then posted as replies in the same chat and topic through the delivery's call runner (pacing,
 flood control, retries). Answers are never the daily delivery: no delivery record is read (but by /status) or
 written. Nothing here calls the trading system but to read it.
@@ -28,18 +28,18 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
+from reports.bot.commands import COMMANDS, BadInput, Request, help_text, parse, refusal
+from reports.bot.jobs import Job, answer_error
+from reports.bot.runtime import STALE_AFTER, Builds, Claims, Heartbeat, PollRequest
 from reports.delivery.calls import Stop, scrub
 from reports.delivery.oneoff import OneOffRunner, post
 from reports.delivery.outbox import Outbox
 from reports.delivery.plan import DeliveryPolicy
 from reports.errors import ReportError, UsageError
-from reports.operations.bot_commands import COMMANDS, BadInput, Request, help_text, parse, refusal
-from reports.operations.bot_jobs import Job, answer_error
-from reports.operations.bot_runtime import STALE_AFTER, Builds, Claims, Heartbeat, PollRequest
-from reports.operations.logs import new_run_id, run_context
+from reports.logs import new_run_id, run_context
 from reports.settings import ChatTarget, Settings
 
-log = logging.getLogger("reports.operations.bot")
+log = logging.getLogger("reports.bot.app")
 
 POLL_TIMEOUT = 25
 """Seconds Telegram holds a getUpdates call open when there is no update."""

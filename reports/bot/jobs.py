@@ -22,12 +22,12 @@ from reports.delivery.outbox import Outbox
 from reports.errors import ReportError, UsageError
 from reports.settings import Settings
 
-log = logging.getLogger("reports.operations.bot")
+log = logging.getLogger("reports.bot.app")
 
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One answer to build: ``command`` of :data:`~reports.operations.bot_commands.BUILDS`, ``day`` the report's
+    """One answer to build: ``command`` of :data:`~reports.bot.commands.BUILDS`, ``day`` the report's
     last day for report/week/month."""
 
     command: str
@@ -53,7 +53,7 @@ def child_main(conn: Connection, settings: Settings, job: Job, logs: dict[str, A
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the bot's to handle: it ends this process
     from reports import redact
-    from reports.operations.logs import run_context, setup_logging
+    from reports.logs import run_context, setup_logging
 
     setup_logging(**logs)
     redact.remember(settings.urls())  # a password in a URL setting stays masked in this process too
@@ -92,8 +92,7 @@ def run_job(settings: Settings, job: Job, now: datetime | None = None) -> Answer
 
 
 def _report(settings: Settings, job: Job) -> Answer:
-    from reports.numbers.compute import trading_day
-    from reports.numbers.periods import period_of
+    from reports.calendar import period_of, trading_day
     from reports.operations.pipeline import build, render
     from reports.presentation.workers import chart_workers
 
@@ -111,8 +110,8 @@ def _report(settings: Settings, job: Job) -> Answer:
 
 def _check_history(settings: Settings, command: str, first: date, last: date) -> None:
     """:class:`UsageError` (one line) when the report asked for ends before the first day of the history."""
-    from reports.numbers.compute import trading_day
-    from reports.operations.bot_commands import latest_day
+    from reports.bot.commands import latest_day
+    from reports.calendar import trading_day
     from reports.operations.history import History
     from reports.sources.store import DayStore
     from reports.sources.trading_service import TradingService
@@ -136,7 +135,7 @@ def _check_history(settings: Settings, command: str, first: date, last: date) ->
 
 
 def _positions(settings: Settings, job: Job, now: datetime) -> Answer:
-    from reports.numbers.days import partial_day
+    from reports.calendar import partial_day
     from reports.operations.pipeline import build
     from reports.presentation.bot_text import positions_text
 
@@ -156,10 +155,10 @@ _NAMES = {"day": "report", "week": "weekly report", "month": "monthly report"}
 def status_text(settings: Settings, now: datetime) -> tuple[str, ...]:
     """The answer to /status: the last report delivered (from the delivery records, read only), the next
     scheduled run, and one line per source and destination as ``report check`` prints them."""
+    from reports.calendar import period_of
+    from reports.checks.run import run_checks
+    from reports.cron import next_runs, parse_schedule, report_date_for, when
     from reports.delivery.status import last_delivered
-    from reports.numbers.periods import period_of
-    from reports.operations.check import run_checks
-    from reports.operations.schedule import next_runs, parse_schedule, report_date_for, when
     from reports.presentation.tgtext import split_message
 
     tz = settings.timezone

@@ -1,4 +1,4 @@
-"""Records of whole days and periods: what the store keeps of each closed day, and a week's or a month's figures.
+"""What the store keeps of each closed day: per-agent and per-symbol sums, the engine at its end, digests.
 
 Like :mod:`reports.models`, shared by the stages and importing none of them.
 """
@@ -6,9 +6,7 @@ Like :mod:`reports.models`, shared by the stages and importing none of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-
-from reports.models import DailyPoint, Risk
+from datetime import date
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,58 +72,3 @@ class ClosedDay:
     digest: str
     tail_fills: int
     tail_digest: str
-
-
-# ---- periods: a week (Monday to Sunday) or a calendar month, in the report's time zone
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """The days a report covers: ``kind`` is ``day``, ``week`` or ``month``; ``start``/``end`` in UTC."""
-
-    kind: str
-    first: date
-    last: date
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AgentPeriod:
-    """What a period adds for one agent: its best and worst day, and its trade statistics."""
-
-    best_day: DailyPoint | None
-    worst_day: DailyPoint | None
-    expectancy: float | None
-    """Mean net per closing fill."""
-    average_win: float | None
-    average_loss: float | None
-    risk: Risk
-    """Over the period's own days."""
-
-
-@dataclass(frozen=True, slots=True)
-class MonthRow:
-    """One calendar month of the portfolio's history: compounded return and P&L."""
-
-    year: int
-    month: int
-    return_: float | None
-    pnl: float
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodFigures:
-    """The figures a week or a month adds to a report."""
-
-    period: Period
-    days: tuple[DailyPoint, ...]
-    """The portfolio's days of the period."""
-    risk: Risk
-    agents: dict[str, AgentPeriod]
-    previous: Period
-    previous_total_pnl: float | None
-    """None when the history does not reach back into the previous period."""
-    monthly: tuple[MonthRow, ...]
-    best_day: DailyPoint | None
-    worst_day: DailyPoint | None

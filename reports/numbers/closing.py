@@ -8,33 +8,17 @@ of the whole history (:func:`reports.numbers.compute.build_report`), in the same
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
-from reports.days import AgentDay, EngineState, SymbolDay
-from reports.models import AgentInfo, Fills, Report, TradingDay
-from reports.numbers.compute import History, ReportDay, _grid, assemble, trading_day
+from reports.calendar import TradingDay
+from reports.closed_days import AgentDay, EngineState, SymbolDay
+from reports.models import AgentInfo, Fills, Report
+from reports.numbers.compute import History, ReportDay, _grid, assemble
 from reports.numbers.engine import Replay, closing_nets, replay
 from reports.settings import CapitalPolicy
-
-
-def partial_day(now: datetime, timezone: str) -> TradingDay:
-    """The trading day in progress at ``now`` in ``timezone``, cut at ``now``: its report is the day so far.
-
-    Its ``end`` is ``now`` (excluded, like a day's end): fills before it count, marks are the last fills before
-    it. A partial day is never stored as a closed day (:func:`is_partial`).
-    """
-    now = now.astimezone(UTC)
-    whole = trading_day(now.astimezone(ZoneInfo(timezone)).date(), timezone)
-    return TradingDay(date=whole.date, timezone=timezone, start=whole.start, end=now)
-
-
-def is_partial(day: TradingDay) -> bool:
-    """True for a day cut before its end (:func:`partial_day`): the day so far, not final."""
-    return day.end != trading_day(day.date, day.timezone).end
 
 
 def _ns(ts: datetime) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from reports.errors import FetchError, UsageError
-from reports.operations.logs import scrub
+from reports.logs import scrub
 from reports.settings import ChatTarget, Settings
 from reports.sources.http import get_json
 
@@ -66,7 +66,7 @@ def run_checks(settings: Settings, *, now: datetime | None = None, timeout: floa
 
 
 def _store(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
-    from reports.operations.check_store import store_lines  # it builds on CheckLine, defined here
+    from reports.checks.store import store_lines  # it builds on CheckLine, defined here
 
     return store_lines(settings, http, now, timeout)
 
@@ -155,7 +155,7 @@ def _prometheus(settings: Settings, http: httpx.Client, now: datetime, timeout: 
 
 
 def _pushgateway(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
-    from reports.operations.jobmetrics import check
+    from reports.delivery.jobmetrics import check
 
     url = settings.pushgateway_url
     ok, text = check(url, timeout=timeout)
@@ -264,7 +264,7 @@ def _state(settings: Settings, http: httpx.Client, now: datetime, timeout: float
 
 
 def _schedule(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
-    from reports.operations.schedule import next_runs, parse_schedule, when
+    from reports.cron import next_runs, parse_schedule, when
 
     link = f"schedule {settings.schedule!r} in {settings.timezone}"
     try:

@@ -24,16 +24,16 @@ from typing import Any
 
 from telegram.request import HTTPXRequest
 
-from reports.operations.bot_jobs import Answer, Job, child_main
+from reports.bot.jobs import Answer, Job, child_main
 from reports.settings import Settings
 
-log = logging.getLogger("reports.operations.bot")
+log = logging.getLogger("reports.bot.app")
 
 STALE_AFTER = 120.0
 """Seconds without a getUpdates round after which polling counts as stopped (the liveness probe's threshold)."""
 BUILD_TIMEOUT = 600.0
 """A build still running after this long is ended, and its chat told so."""
-PRELOAD = ["reports.operations.bot_jobs", "reports.operations.pipeline", "reports.presentation.charts"]
+PRELOAD = ["reports.bot.jobs", "reports.operations.pipeline", "reports.presentation.charts"]
 _GRACE = 3.0  # seconds a build process has to end after SIGTERM before SIGKILL
 
 

@@ -90,7 +90,7 @@ def latest_day(timezone: str, now: datetime) -> date:
 
 def resolve(command: str, raw: str | None, timezone: str, now: datetime) -> date:
     """The last day of the report asked for: the day itself, or the last day of its week or month."""
-    from reports.numbers.periods import last_complete, period_of
+    from reports.calendar import last_complete, period_of
 
     latest = latest_day(timezone, now)
     kind = _PERIOD_NAME.get(command, "day")
