@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reports.calendar import Period, TradingDay
+from reports.targets import Targets
 
 UNATTRIBUTED = "unattributed"
 """Agent id given to fills whose ``agent_id`` is null (CONTRACT 1.1)."""
@@ -311,6 +312,10 @@ class PeriodFigures:
     monthly: tuple[MonthRow, ...]
     best_day: DailyPoint | None
     worst_day: DailyPoint | None
+    expectancy: float | None
+    """The portfolio's mean net per closing fill over the period (its agents' closing fills together)."""
+    average_win: float | None
+    average_loss: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,10 +333,19 @@ class Report:
     sources: Sources = field(default_factory=Sources)
     operations: Operations | None = None
     warnings: tuple[str, ...] = ()
-    daily_pnl_target: float = 350.0
-    target_win_rate: float = 0.55
-    max_drawdown_limit: float = 0.25
+    targets: Targets = field(default_factory=Targets)
     fills_read: int = 0
     """Fills of the whole history read for this report (the job's own metrics)."""
     period: PeriodFigures | None = None
     """A week's or a month's own figures; None for a day. ``day`` is then the period's last day."""
+
+
+@dataclass(frozen=True)
+class FundingEvents:
+    """The funding events of one symbol (CONTRACT 1.1), oldest first: ``t_ns`` (int64 ns, UTC), ``rate`` and
+    ``mark`` (float64) of each. What the trading service's ``/api/exchange/funding-rate`` gave, validated."""
+
+    symbol: str
+    t_ns: np.ndarray
+    rate: np.ndarray
+    mark: np.ndarray

@@ -53,6 +53,9 @@ class Replay:
     positions: tuple[PositionState, ...]
     state: EngineState
     """Where the replay ended: every open position and the last price of every symbol seen."""
+    position_after: np.ndarray
+    """``position_after[i]``: the signed quantity of fill ``i``'s (agent, symbol) position after it (0 when flat):
+    what a funding event after that fill and before the next one charges."""
 
 
 def replay(fills: Fills, snapshot_ns: np.ndarray | list[int], start: EngineState | None = None) -> Replay:
@@ -92,6 +95,7 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int], start: EngineState
         open_keys.add(key)
     realized = [0.0] * n
     closed = [0.0] * n
+    after = [0.0] * n
     unrealized = np.zeros((len(snaps), n_agents))
     snap_list = [*snaps.tolist(), _NEVER]
     snap_i = 0
@@ -139,6 +143,7 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int], start: EngineState
             open_keys.discard(key)
         else:
             pos_qty[key] = new
+            after[i] = new
             open_keys.add(key)
     while snap_list[snap_i] != _NEVER:
         snapshot(unrealized[snap_i])
@@ -167,6 +172,7 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int], start: EngineState
         unrealized=unrealized,
         positions=positions,
         state=state,
+        position_after=np.asarray(after, dtype=np.float64),
     )
 
 

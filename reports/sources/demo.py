@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from reports.calendar import TradingDay
-from reports.models import UNATTRIBUTED, AgentInfo, FetchResult, Fills
+from reports.models import FILL_COLUMNS, UNATTRIBUTED, AgentInfo, FetchResult, Fills
 
 HISTORY_DAYS = 45
 
@@ -98,8 +98,8 @@ def price(market: _Market, t: float) -> float:
     return market.price * math.exp(market.daily_vol * 2.2 * wave)
 
 
-def demo_fills(day: TradingDay) -> FetchResult:
-    """Every demo fill before the end of ``day``, for the 45 days up to it, with the agents' display data."""
+def demo_frame(day: TradingDay) -> pd.DataFrame:
+    """Every demo fill before the end of ``day``, for the 45 days up to it, as :data:`~reports.models.FILL_COLUMNS`."""
     # Whole episodes only: every day from the window's first one, so no fill closes a position it never opened.
     first = day.date - timedelta(days=HISTORY_DAYS - 1)
     rows: list[tuple] = []
@@ -111,7 +111,12 @@ def demo_fills(day: TradingDay) -> FetchResult:
     frame["notional"] = frame["price"] * frame["quantity"]
     frame["side"] = np.where(frame["side"] == "BUY", 1, -1).astype(np.int8)
     keep = frame["ts"] < int(pd.Timestamp(day.end).value)
-    return FetchResult(fills=Fills.from_frame(frame[keep]), agents=agent_directory())
+    return frame.loc[keep, list(FILL_COLUMNS)].reset_index(drop=True)
+
+
+def demo_fills(day: TradingDay) -> FetchResult:
+    """The demo's fills up to the end of ``day`` as one record (tests compare with the whole-history replay)."""
+    return FetchResult(fills=Fills.from_frame(demo_frame(day)), agents=agent_directory())
 
 
 def _day_rows(day: date) -> list[tuple]:
@@ -194,3 +199,36 @@ def _qty(market: _Market, raw: float) -> float:
 
 def _round(value: float, tick: float) -> float:
     return round(round(value / tick) * tick, 10)
+
+
+# ---- funding: the exchange's funding events of each symbol (CONTRACT 1.1, 3)
+
+FUNDING_HOURS = {"DOGEUSDT": 4}
+"""Hours between funding events; every other symbol settles every 8 hours (00:00, 08:00, 16:00 UTC)."""
+_FUNDING_BASE = {
+    # symbol -> (mean rate, swing): longs pay on most symbols; BNB and DOGE mostly pay the shorts.
+    "BTCUSDT": (0.00010, 0.00008),
+    "ETHUSDT": (0.00008, 0.00012),
+    "SOLUSDT": (0.00005, 0.00025),
+    "BNBUSDT": (-0.00004, 0.00003),
+    "XRPUSDT": (0.00020, 0.00015),
+    "DOGEUSDT": (-0.00012, 0.00010),
+}
+
+
+def funding_events(symbol: str, start_ms: int, end_ms: int) -> list[dict[str, object]]:
+    """The demo's funding events of ``symbol`` with ``start_ms <= fundingTime <= end_ms``, oldest first, as the
+    exchange relays them (rates and marks as strings). A pure function of time: the same event every time."""
+    market = next((m for m in MARKETS if m.symbol == symbol), None)
+    if market is None or end_ms < start_ms:
+        return []
+    step = FUNDING_HOURS.get(symbol, 8) * 3_600_000
+    mean, swing = _FUNDING_BASE[symbol]
+    first = -(-start_ms // step) * step
+    out: list[dict[str, object]] = []
+    for t in range(first, end_ms + 1, step):
+        days = t / 86_400_000
+        rate = mean + swing * math.sin(days / 3.1 + len(symbol)) * math.cos(days / 11.0)
+        mark = _round(price(market, t / 1000.0), market.tick)
+        out.append({"symbol": symbol, "fundingTime": t, "fundingRate": f"{rate:.8f}", "markPrice": f"{mark:.8f}"})
+    return out
