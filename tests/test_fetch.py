@@ -135,3 +135,19 @@ def test_dashboard_gives_names_and_emoji_and_is_optional():
         assert agents["vpin-hft"].name == "VPIN" and agents["vpin-hft"].emoji == "⚡"
         fake.dashboard = None  # answers 500
         assert service.agents() == {}
+
+
+def test_page_before_is_one_page_of_the_newest_fills_before_the_instant():
+    rows = [make_row(timestamp=END - timedelta(minutes=k)) for k in range(6)]  # k=0 sits at END: not before it
+    bad = make_row(timestamp=END - timedelta(minutes=10))
+    bad["side"] = "HOLD"
+    fake = FakeTradingService(trades=[*rows, bad])
+    with running_service(fake), client(fake.url) as service:
+        page = service.page_before(END, limit=3)
+        assert page.rows == 3 and page.newest == END - timedelta(minutes=1) and page.warnings == ()
+        assert sorted(page.fills.frame["id"]) == sorted(r["id"] for r in rows[1:4])
+        whole = service.page_before(END, start=END - timedelta(minutes=10))
+        assert whole.rows == 6 and len(whole.fills) == 5
+        assert whole.warnings == ("1 fill dropped: 1 unknown side",)
+        assert service.page_before(END - timedelta(minutes=20)).newest is None
+        assert service.newest_before(END) == END - timedelta(minutes=1)
