@@ -137,6 +137,20 @@ def test_dashboard_gives_names_and_emoji_and_is_optional():
         assert service.agents() == {}
 
 
+def test_one_try_is_said_in_the_singular():
+    fake = FakeTradingService(trades=[make_row()])
+    fake.fail("/api/trades/history", 503)
+    with running_service(fake), client(fake.url, attempts=1) as service, pytest.raises(FetchError) as err:
+        service.fills(end=END)
+    assert str(err.value).endswith("answered 503: injected failure after 1 try"), str(err.value)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with client(dead, attempts=3) as service, pytest.raises(FetchError) as err:
+        service.fills(end=END)
+    assert str(err.value).endswith("could not connect (ConnectError) after 3 tries"), str(err.value)
+
+
 def test_page_before_is_one_page_of_the_newest_fills_before_the_instant():
     rows = [make_row(timestamp=END - timedelta(minutes=k)) for k in range(6)]  # k=0 sits at END: not before it
     bad = make_row(timestamp=END - timedelta(minutes=10))

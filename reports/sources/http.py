@@ -65,7 +65,7 @@ def get_json(
             if attempt + 1 < attempts:
                 continue
             raise HttpStatusError(
-                f"{what} at {shown} {last} after {attempts} tries", response.status_code, _detail(response)
+                f"{what} at {shown} {last} after {_tries(attempts)}", response.status_code, _detail(response)
             )
         if response.status_code >= 400:
             raise HttpStatusError(
@@ -77,7 +77,11 @@ def get_json(
             return _decode(response.content)
         except ValueError:
             raise FetchError(f"{what} at {shown} answered with a body that is not JSON") from None
-    raise FetchError(f"{what} at {shown} {last} after {attempts} tries")
+    raise FetchError(f"{what} at {shown} {last} after {_tries(attempts)}")
+
+
+def _tries(n: int) -> str:
+    return "1 try" if n == 1 else f"{n} tries"
 
 
 def _decode(content: bytes) -> Any:
