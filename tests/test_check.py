@@ -4,25 +4,26 @@ with each link broken in turn: the line that names the broken link says so, the 
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from factories import make_row
+from factories import make_row, report_env
 from fake_telegram import FakeChat, FakeTelegram
 from fake_trading import FakeTradingService, running_service
+from history_data import history_rows
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 from promstack import Server, start_prometheus, start_pushgateway
 
-from reports.checks.run import CheckLine, exit_status, run_checks
+from reports.checks.lines import CheckLine, exit_status
+from reports.checks.run import run_checks
 from reports.settings import ChatTarget, Secret, Settings
 
 TOKEN = "7000000003:AAHcheckTOKENcheckTOKENcheckTOKEN1234"
@@ -180,12 +181,15 @@ def test_each_broken_link_is_named(stack: Stack, case, breaker, link, status, ne
     assert TOKEN not in rendered and ADMIN not in rendered
 
 
+def report(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``report ARGS`` with only the settings of ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "reports", *args], env=report_env(**env), capture_output=True, text=True, timeout=120
+    )
+
+
 def test_the_command_prints_each_line_and_ends_with_one_error_line(stack: Stack, tmp_path: Path):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS", "PUSHGATEWAY", "TRADING_", "ADMIN_"))
-    }
+    env = report_env()
     env |= {
         "TRADING_SERVICE_URL": stack.trading.url,
         "PROMETHEUS_URL": stack.prometheus.url,
@@ -204,3 +208,45 @@ def test_the_command_prints_each_line_and_ends_with_one_error_line(stack: Stack,
     assert f"FAIL Telegram chat {KICKED}: getChat: 403 Forbidden: bot was kicked" in proc.stdout
     assert proc.stderr.strip() == f"report: error: report check: not ready to send: Telegram chat {KICKED}"
     assert TOKEN not in proc.stdout + proc.stderr
+
+
+def test_a_dead_service_is_tried_once_and_said_so(stack: Stack):
+    (line, *_) = check(dataclasses.replace(stack.settings, trading_service_url=dead_url()))
+    assert line.status == "fail"
+    assert line.text.endswith("could not connect (ConnectError) after 1 try: check TRADING_SERVICE_URL and that the "
+                              "service runs"), line.text  # fmt: skip
+
+
+def test_no_fill_at_all_while_the_store_holds_history_fails_whatever_yesterday_held(stack: Stack, tmp_path: Path):
+    """The real service with its database stopped answers 200 with no rows: yesterday (no fill, not stored) looks
+    fine, but the service has lost the whole history the store holds, and the next run refuses."""
+    rows = history_rows(date(2025, 7, 1), date(2025, 7, 8))
+    state = tmp_path / "state"
+    now = datetime(2025, 7, 11, 8, tzinfo=UTC)  # yesterday, 2025-07-10, had no fill
+    with running_service(FakeTradingService(trades=rows)) as fake:
+        env = {"TRADING_SERVICE_URL": fake.url, "REPORT_STATE_DIR": str(state)}
+        stored = report("--date", "2025-07-08", "--dry-run", "--output", str(tmp_path / "out"), env=env)
+        assert stored.returncode == 0, stored.stderr
+        settings = dataclasses.replace(stack.settings, trading_service_url=fake.url, state_dir=state, timezone="UTC")
+        assert exit_status(list(run_checks(settings, now=now, timeout=3.0))) == 0
+        fake.database_down = True
+        lines = list(run_checks(settings, now=now, timeout=3.0))
+        refused = report("--date", "2025-07-10", "--dry-run", "--output", str(tmp_path / "again"), env=env)
+    assert refused.returncode == 1 and "its database may be down" in refused.stderr  # the run the check foretells
+    assert exit_status(lines) == 1
+    failed = [line for line in lines if line.status == "fail"]
+    assert [line.link for line in failed] == ["store of closed days"], [line.render() for line in lines]
+    text = failed[0].text
+    assert "8 day(s) stored, 2025-07-01 to 2025-07-08, " in text and f"{len(rows):,} fills;" in text
+    assert "returns no fill at all before now: its database may be down" in text
+    assert text.endswith("Check the service and its database, then run again; if fills were really removed "
+                         "upstream, run the report with --rebuild-from 2025-07-01")  # fmt: skip
+    trading = [line for line in lines if line.link.startswith("trading service")]
+    assert trading[-1].status == "warn" and "no fill at all before now" in trading[-1].text
+
+
+def test_no_fill_at_all_and_nothing_stored_is_a_new_service_not_a_failure(stack: Stack, tmp_path: Path):
+    with running_service(FakeTradingService(database_down=True)) as fake:
+        settings = dataclasses.replace(stack.settings, trading_service_url=fake.url, state_dir=tmp_path / "state")
+        lines = check(settings)
+    assert exit_status(lines) == 0, [line.render() for line in lines]

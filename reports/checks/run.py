@@ -13,41 +13,21 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from reports.checks.lines import CheckLine, exit_status, trading_client
+from reports.checks.store import store_lines
 from reports.errors import FetchError, UsageError
 from reports.logs import scrub
 from reports.settings import ChatTarget, Settings
-from reports.sources.http import get_json
 
 TIMEOUT = 5.0
 FILLS_PAGE = 50
 CAN_POST = ("can_send_messages", "can_send_photos", "can_send_documents")
-
-
-@dataclass(frozen=True, slots=True)
-class CheckLine:
-    """One link's result: ``status`` is ``ok``, ``warn`` or ``fail``; ``usage`` marks a bad setting."""
-
-    link: str
-    status: str
-    text: str
-    usage: bool = False
-
-    def render(self) -> str:
-        """``ok   trading service: ...`` as printed."""
-        return f"{self.status.upper() if self.status != 'ok' else 'ok':<4} {self.link}: {self.text}"
-
-
-def exit_status(lines: list[CheckLine]) -> int:
-    """2 when a setting is wrong, 1 when a link needed to send is broken, else 0."""
-    if any(line.status == "fail" and line.usage for line in lines):
-        return 2
-    return 1 if any(line.status == "fail" for line in lines) else 0
+__all__ = ["CheckLine", "exit_status", "run_checks"]  # the CLI and the bot take the lines' names from here
 
 
 def run_checks(settings: Settings, *, now: datetime | None = None, timeout: float = TIMEOUT) -> Iterator[CheckLine]:
@@ -55,54 +35,43 @@ def run_checks(settings: Settings, *, now: datetime | None = None, timeout: floa
     now = now or datetime.now(UTC)
     secrets = settings.secrets()  # the tokens, and any password or secret query value in a URL setting
     with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0))) as http:
-        for check in (_trading, _store, _admin, _prometheus, _pushgateway, _telegram, _state, _schedule):
+        for check in (_trading, store_lines, _admin, _prometheus, _pushgateway, _telegram, _state, _schedule):
             try:
                 lines = list(check(settings, http, now, timeout))
             except Exception as exc:  # a check that breaks is one broken line, never a traceback
-                lines = [CheckLine(check.__name__.strip("_"), "fail", f"check failed: {type(exc).__name__}: {exc}")]
+                name = check.__name__.strip("_").removesuffix("_lines")
+                lines = [CheckLine(name, "fail", f"check failed: {type(exc).__name__}: {exc}")]
             for line in lines:
                 # The link names a URL too: neither half shows a credential.
                 yield CheckLine(scrub(line.link, secrets), line.status, scrub(line.text, secrets), line.usage)
 
 
-def _store(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
-    from reports.checks.store import store_lines  # it builds on CheckLine, defined here
-
-    return store_lines(settings, http, now, timeout)
-
-
 def _trading(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
-    url = settings.trading_service_url
-    link = f"trading service {url}"
-    try:
-        health = get_json(http, f"{url}/healthz", what="the trading service", attempts=1)
-    except FetchError as exc:
-        yield CheckLine(link, "fail", f"/healthz: {exc}: check TRADING_SERVICE_URL and that the service runs")
+    link = f"trading service {settings.trading_service_url}"
+    with trading_client(settings, timeout) as service:
+        try:
+            health = service.healthz()
+        except FetchError as exc:
+            yield CheckLine(link, "fail", f"/healthz: {exc}: check TRADING_SERVICE_URL and that the service runs")
+            return
+        state = f"running={json.dumps(health.get('running'))} paper_trading={json.dumps(health.get('paper_trading'))}"
+        last_error = health.get("last_error")
+        if last_error:
+            yield CheckLine(link, "warn", f"/healthz: {state}, last_error: {last_error!r} (the service's own error)")
+        else:
+            yield CheckLine(link, "ok", f"/healthz: {state}, last_error none")
+        try:
+            page = service.page_before(now, limit=FILLS_PAGE)
+        except FetchError as exc:
+            yield CheckLine(link, "fail", f"one page of fills: {exc}")
+            return
+    if not page.rows:
+        # A new service, or one whose database is down: the store's line tells them apart.
+        yield CheckLine(link, "warn", "one page of fills: no fill at all before now (the store's line says more)")
         return
-    if not isinstance(health, dict):
-        yield CheckLine(link, "fail", "/healthz answered something that is not a JSON object")
-        return
-    state = f"running={json.dumps(health.get('running'))} paper_trading={json.dumps(health.get('paper_trading'))}"
-    last_error = health.get("last_error")
-    if last_error:
-        yield CheckLine(link, "warn", f"/healthz: {state}, last_error: {last_error!r} (the service's own error)")
-    else:
-        yield CheckLine(link, "ok", f"/healthz: {state}, last_error none")
-    params = {"start_date": "1970-01-01T00:00:00+00:00", "end_date": now.isoformat(), "limit": FILLS_PAGE}
-    try:
-        body = get_json(http, f"{url}/api/trades/history", params=params, what="the trading service", attempts=1)
-    except FetchError as exc:
-        yield CheckLine(link, "fail", f"one page of fills: {exc}")
-        return
-    trades = body.get("trades") if isinstance(body, dict) else None
-    if not isinstance(trades, list):
-        yield CheckLine(link, "fail", "one page of fills: the answer has no 'trades' list")
-        return
-    if not trades:
-        yield CheckLine(link, "warn", "one page of fills: no fill at all before now: the report will be empty")
-        return
-    newest = max((str(t.get("timestamp")) for t in trades if isinstance(t, dict)), default="?")
-    yield CheckLine(link, "ok", f"one page of fills: {len(trades)} read (limit {FILLS_PAGE}), newest {newest}")
+    newest = page.newest.isoformat() if page.newest else "none well formed"
+    dropped = "".join(f"; {warning}" for warning in page.warnings)
+    yield CheckLine(link, "ok", f"one page of fills: {page.rows} read (limit {FILLS_PAGE}), newest {newest}{dropped}")
 
 
 def _admin(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
