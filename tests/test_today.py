@@ -20,6 +20,7 @@ from reports.operations.today import labelled
 from reports.presentation import report_json
 from reports.presentation.flags import attention_flags
 from reports.presentation.render import render_html, render_summary
+from reports.settings import Settings
 from reports.sources.store import DayStore
 from reports.sources.trading_service import TradingService
 
@@ -100,6 +101,17 @@ def test_the_label_says_not_final_and_a_quiet_morning_is_no_silence(tmp_path):
     assert page.index("<body") < page.index(label) < page.index("<h1")
     assert outbox.document.caption.endswith(label)
     assert labelled(_outbox(ended), ended).messages == render_summary(ended)  # a whole day: no label
+
+
+def test_the_day_so_far_ends_at_now_in_the_summary_and_report_html_headers():
+    settings = Settings(timezone="America/New_York")
+    partial = build(settings, partial_day(NOW, settings.timezone), demo=True, clock=lambda: NOW)
+    whole = build(settings, trading_day(date(2025, 3, 9), settings.timezone), demo=True, clock=lambda: NOW)
+    # 14:05 UTC is 10:05 EDT on 2025-03-10; a whole day runs to midnight
+    headers = [parse_html(render_summary(r)[0])[0].splitlines()[1] for r in (partial, whole)]
+    assert headers == ["Trading day so far 00:00–10:05 America/New_York", "Trading day 00:00–24:00 America/New_York"]
+    assert "<p>Trading day so far 2025-03-10 00:00 – 10:05 America/New_York · all" in render_html(partial, [])
+    assert "<p>Trading day 2025-03-09 00:00 – 2025-03-10 00:00 America/New_York · all" in render_html(whole, [])
 
 
 def _outbox(report):
