@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from reports import calendar
 from reports.errors import ReportError, UsageError
 
 if TYPE_CHECKING:
     from reports.settings import Settings
 
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 GRACE = 3600.0  # reports.schedule.runner.DEFAULT_GRACE, repeated so that --help does not import APScheduler
 
 log = logging.getLogger("reports")
@@ -55,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day of a range of reports")
     parser.add_argument(
         "--period",
-        choices=("day", "week", "month"),
+        choices=calendar.PERIOD_KINDS,
         default="day",
         help="report a day (default), a week (Monday to Sunday) or a calendar month; --date names one of its days",
     )
@@ -64,8 +63,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the day so far, up to now (not final, never stored); a dry run unless --send, which posts it once",
     )
-    parser.add_argument("--dry-run", action="store_true", help="build everything, send nothing, write the artifacts")
-    parser.add_argument("--output", type=Path, metavar="DIR", help="write the artifacts to DIR (created if missing)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="build everything, send nothing, write the artifacts (to ./out/2025-11-21/, ./out/2025-W47/ for a week, "
+        "./out/2025-11/ for a month, ./out/2025-11-21-today/ for --today)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="write the artifacts to DIR (created if missing); with --from/--to, to DIR/<name>/ as for ./out/",
+    )
     parser.add_argument("--demo", action="store_true", help="use the embedded demo data; implies --dry-run")
     parser.add_argument("--send", action="store_true", help="with --demo or --today: send to Telegram after all")
     parser.add_argument("--force", action="store_true", help="send again even if this date was already delivered")
@@ -95,7 +104,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"run a missed run at most this late (default {GRACE:g}: a run missed by more is logged)",
     )
     schedule.add_argument("--dry-run", action="store_true", help="write the artifacts instead of sending")
-    schedule.add_argument("--output", type=Path, metavar="DIR", help="write each day's artifacts to DIR/<date>/")
+    schedule.add_argument(
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="write each report's artifacts to DIR/<name>/ (2025-11-21, a week 2025-W47, a month 2025-11)",
+    )
     _verbose(schedule)
     schedule.set_defaults(command=_schedule)
 
@@ -132,29 +146,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def parse_date(raw: str, flag: str = "--date") -> date:
-    """A ``YYYY-MM-DD`` date, or :class:`UsageError`."""
-    if not DATE_RE.match(raw):
-        raise UsageError(f"{flag} {raw!r} is not a date: use YYYY-MM-DD, e.g. {flag} 2025-11-21")
+    """A ``YYYY-MM-DD`` date (:func:`reports.calendar.parse_date`), or :class:`UsageError` naming ``flag``."""
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
+        return calendar.parse_date(raw)
+    except calendar.BadDate as exc:
+        if exc.malformed:
+            raise UsageError(f"{flag} {raw!r} is not a date: use YYYY-MM-DD, e.g. {flag} 2025-11-21") from None
         raise UsageError(f"{flag} {raw!r} is not a valid calendar date: use YYYY-MM-DD") from None
-
-
-def last_complete_day(timezone: str, now: datetime | None = None) -> date:
-    """Yesterday in ``timezone``: the last trading day that has ended."""
-    current = now.astimezone(ZoneInfo(timezone)) if now else datetime.now(ZoneInfo(timezone))
-    return current.date() - timedelta(days=1)
 
 
 def check_ended(day: date, timezone: str, flag: str = "--date", now: datetime | None = None) -> date:
     """``day`` if it has ended in ``timezone``, else :class:`UsageError`."""
-    latest = last_complete_day(timezone, now)
-    if day > latest:
+    try:
+        return calendar.resolve("day", day, timezone, now)
+    except calendar.NotEnded as exc:
         raise UsageError(
-            f"{flag} {day.isoformat()} has not ended yet in {timezone}: the latest complete day is {latest.isoformat()}"
-        )
-    return day
+            f"{flag} {day.isoformat()} has not ended yet in {timezone}: the latest complete day is {exc.latest.last}"
+        ) from None
 
 
 def setup_logging(settings: Settings | None, verbose: bool) -> None:
@@ -259,21 +267,17 @@ def _today(args: argparse.Namespace, settings: Settings) -> int:
 
 def _report_day(args: argparse.Namespace, timezone: str) -> date:
     """The report's last day: the day asked for, or the last day of the week or month that holds it."""
-    if args.period == "day":
-        return check_ended(parse_date(args.date), timezone) if args.date else last_complete_day(timezone)
-    from reports.calendar import last_complete, period_of
-
-    latest = last_complete_day(timezone)
-    if not args.date:
-        return last_complete(args.period, latest + timedelta(days=1), timezone).last
-    period = period_of(args.period, parse_date(args.date), timezone)
-    if period.last > latest:
-        done = last_complete(args.period, latest + timedelta(days=1), timezone)
+    day = parse_date(args.date) if args.date else None
+    if args.period == "day" and day is not None:
+        return check_ended(day, timezone)
+    try:
+        return calendar.resolve(args.period, day, timezone)
+    except calendar.NotEnded as exc:
+        asked, done = exc.asked, exc.latest
         raise UsageError(
-            f"--date {args.date} is in the {args.period} {period.first}..{period.last}, which has not ended yet in "
+            f"--date {args.date} is in the {args.period} {asked.first}..{asked.last}, which has not ended yet in "
             f"{timezone}: the latest complete {args.period} is {done.first}..{done.last}"
-        )
-    return period.last
+        ) from None
 
 
 def _ended_range(args: argparse.Namespace, timezone: str, period: str) -> tuple[date, date]:
@@ -281,9 +285,7 @@ def _ended_range(args: argparse.Namespace, timezone: str, period: str) -> tuple[
     first = check_ended(parse_date(args.date_from, "--from"), timezone, "--from")
     last = check_ended(parse_date(args.date_to, "--to"), timezone, "--to")
     if period != "day":
-        from reports.calendar import period_of
-
-        end = period_of(period, last, timezone).last
+        end = calendar.period_of(period, last, timezone).last
         check_ended(end, timezone, f"the {period} of --to {last}, ending")
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}: give the range oldest first")

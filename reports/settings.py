@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reports import redact
+from reports.calendar import PERIOD_KINDS
 from reports.errors import UsageError
 
 DEFAULT_TRADING_SERVICE_URL = "http://trading-system-cloud-trader.trading.svc.cluster.local:8080"
@@ -93,7 +94,7 @@ class Settings:
     queries_file: Path | None = None
     max_drawdown_limit: float = 0.25
     log_format: str = "text"
-    periods: tuple[str, ...] = ("day", "week", "month")
+    periods: tuple[str, ...] = PERIOD_KINDS
     """What ``report schedule`` sends: the day, and after it the week on Mondays and the month on the 1st."""
     agents: tuple[str, ...] = ()
     """A desk's own report: only these agents (empty: every agent)."""
@@ -183,18 +184,15 @@ class Settings:
         )
 
 
-PERIODS = ("day", "week", "month")
-
-
 def parse_periods(raw: str | None) -> tuple[str, ...]:
     """``REPORT_PERIODS``: some of day, week, month, comma-separated (default all three), in that order."""
     if raw is None:
-        return PERIODS
+        return PERIOD_KINDS
     names = [p.strip().lower() for p in raw.split(",")]
-    bad = [p for p in names if p not in PERIODS]
+    bad = [p for p in names if p not in PERIOD_KINDS]
     if bad or not names:
         raise UsageError(f"REPORT_PERIODS={raw!r}: use some of day, week, month, comma-separated (e.g. day,week)")
-    return tuple(p for p in PERIODS if p in names)
+    return tuple(p for p in PERIOD_KINDS if p in names)
 
 
 def parse_agents(raw: str | None) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from fake_trading import FakeTradingService, running_service
 
 from reports.delivery.records import DeliveryStore
 from reports.operations.backfill import DayResult, backfill, delivered_everywhere, render_table
-from reports.settings import ChatTarget
+from reports.settings import ChatTarget, Settings
 
 TOKEN = "7000000002:AAHbackfillTOKENbackfillTOKEN123456"
 CHAT = -1001000000001
@@ -150,6 +150,18 @@ def test_delivered_days_are_skipped_unless_forced(tmp_path):
     assert documents == 1 and days[1].isoformat() in captions[0]
     assert [r.outcome for r in again] == ["skipped", "skipped"] and after_again == 1
     assert [r.outcome for r in forced] == ["sent"] and days[0].isoformat() in captions[1]
+
+
+def test_a_range_of_weeks_writes_each_week_to_its_own_folder_under_output(tmp_path):
+    out, settings = tmp_path / "out", Settings(state_dir=tmp_path / "state")
+    results = backfill(
+        date(2025, 11, 20), date(2025, 11, 30), settings, demo=True, send=False, output=out, period="week"
+    )
+    assert [(r.day, r.outcome) for r in results] == [(date(2025, 11, 23), "written"), (date(2025, 11, 30), "written")]
+    assert sorted(p.name for p in out.iterdir()) == ["2025-W47", "2025-W48"]
+    assert results[1].detail == f"artifacts in {out / '2025-W48'}"
+    doc = json.loads((out / "2025-W48" / "report.json").read_text())
+    assert doc["period"]["kind"] == "week" and doc["report_date"] == "2025-11-30"
 
 
 def test_table_is_aligned_and_counts_outcomes():

@@ -95,6 +95,20 @@ def test_dry_run_defaults_to_out_date_folder(tmp_path):
     assert (tmp_path / "out" / yesterday / "report.json").exists()
 
 
+def test_the_day_the_week_and_the_month_ending_on_one_date_are_written_apart(tmp_path):
+    # 2025-11-30 ends a day, a week (Monday 24 to Sunday 30) and November: three dry runs, three folders
+    folders = ("2025-11-30", "2025-W48", "2025-11")
+    lines = []
+    for period in ("day", "week", "month"):
+        proc = run_report("--demo", "--period", period, "--date", "2025-11-30", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        lines.append(proc.stdout.strip())
+    assert [line.rsplit(", artifacts in ", 1)[1] for line in lines] == [f"out/{f}" for f in folders]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(folders)
+    kinds = [json.loads((tmp_path / "out" / f / "report.json").read_text())["period"]["kind"] for f in folders]
+    assert kinds == ["day", "week", "month"]
+
+
 @pytest.mark.parametrize(
     ("args", "env", "needle"),
     [

@@ -11,10 +11,10 @@ import html
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from reports import calendar
 from reports.settings import ChatTarget
 
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -32,9 +32,7 @@ BUILDS = ("today", "report", "week", "month", "positions", "status")
 """Commands whose answer is built in a process of its own (one per chat at a time, two in all)."""
 
 ACCEPTED = "/today, /report [YYYY-MM-DD], /week [YYYY-MM-DD], /month [YYYY-MM-DD], /positions, /status and /help"
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?")
-_PERIOD_NAME = {"week": "week", "month": "month"}  # a command and the period it reports
 
 
 class BadInput(Exception):
@@ -58,7 +56,12 @@ class Request:
     @property
     def period(self) -> str:
         """``day``, ``week`` or ``month`` for report/week/month."""
-        return _PERIOD_NAME.get(self.command, "day")
+        return period_of_command(self.command)
+
+
+def period_of_command(command: str) -> str:
+    """The period a command reports: /week a week, /month a month, /report (and the rest) a day."""
+    return command if command in calendar.PERIOD_KINDS else "day"
 
 
 def parse(text: str, bot_username: str, timezone: str, now: datetime) -> Request | None:
@@ -83,44 +86,33 @@ def parse(text: str, bot_username: str, timezone: str, now: datetime) -> Request
     raise BadInput(f"unknown command /{name}: the bot answers {ACCEPTED}")
 
 
-def latest_day(timezone: str, now: datetime) -> date:
-    """Yesterday in ``timezone``: the last day that has ended."""
-    return now.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
-
-
 def resolve(command: str, raw: str | None, timezone: str, now: datetime) -> date:
-    """The last day of the report asked for: the day itself, or the last day of its week or month."""
-    from reports.calendar import last_complete, period_of
-
-    latest = latest_day(timezone, now)
-    kind = _PERIOD_NAME.get(command, "day")
-    if raw is None:
-        return latest if kind == "day" else last_complete(kind, latest + timedelta(days=1), timezone).last
-    day = parse_date(raw, command)
-    if kind == "day":
-        if day > latest:
+    """The last day of the report asked for (:func:`reports.calendar.resolve`): the day itself, or the last day of
+    its week or month; without a date, the last complete one."""
+    kind = period_of_command(command)
+    day = parse_date(raw, command) if raw is not None else None
+    try:
+        return calendar.resolve(kind, day, timezone, now)
+    except calendar.NotEnded as exc:
+        asked, done = exc.asked, exc.latest
+        if kind == "day":
             raise BadInput(
-                f"{day} has not ended yet in {timezone}: /report takes a day up to {latest} (YYYY-MM-DD); "
+                f"{day} has not ended yet in {timezone}: /report takes a day up to {done.last} (YYYY-MM-DD); "
                 "/today shows the day so far"
-            )
-        return day
-    period = period_of(kind, day, timezone)
-    if period.last > latest:
-        done = last_complete(kind, latest + timedelta(days=1), timezone)
+            ) from None
         raise BadInput(
-            f"the {kind} {period.first}..{period.last} has not ended yet in {timezone}: /{command} takes a date "
+            f"the {kind} {asked.first}..{asked.last} has not ended yet in {timezone}: /{command} takes a date "
             f"in a {kind} up to {done.first}..{done.last} (YYYY-MM-DD)"
-        )
-    return period.last
+        ) from None
 
 
 def parse_date(raw: str, command: str) -> date:
-    """``YYYY-MM-DD``, or :class:`BadInput` saying what is accepted."""
-    if not _DATE.fullmatch(raw):
-        raise BadInput(f"{raw!r} is not a date: use /{command} YYYY-MM-DD, e.g. /{command} 2025-11-21")
+    """``YYYY-MM-DD`` (:func:`reports.calendar.parse_date`), or :class:`BadInput` saying what is accepted."""
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
+        return calendar.parse_date(raw)
+    except calendar.BadDate as exc:
+        if exc.malformed:
+            raise BadInput(f"{raw!r} is not a date: use /{command} YYYY-MM-DD, e.g. /{command} 2025-11-21") from None
         raise BadInput(f"{raw!r} is not a valid calendar date: use /{command} YYYY-MM-DD") from None
 
 

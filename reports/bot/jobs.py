@@ -92,12 +92,13 @@ def run_job(settings: Settings, job: Job, now: datetime | None = None) -> Answer
 
 
 def _report(settings: Settings, job: Job) -> Answer:
+    from reports.bot.commands import period_of_command
     from reports.calendar import period_of, trading_day
     from reports.operations.pipeline import build, render
     from reports.presentation.workers import chart_workers
 
     assert job.day is not None
-    kind = {"week": "week", "month": "month"}.get(job.command, "day")
+    kind = period_of_command(job.command)
     period = period_of(kind, job.day, settings.timezone)
     if not job.demo:
         _check_history(settings, job.command, period.first, period.last)
@@ -110,8 +111,7 @@ def _report(settings: Settings, job: Job) -> Answer:
 
 def _check_history(settings: Settings, command: str, first: date, last: date) -> None:
     """:class:`UsageError` (one line) when the report asked for ends before the first day of the history."""
-    from reports.bot.commands import latest_day
-    from reports.calendar import trading_day
+    from reports.calendar import trading_day, yesterday
     from reports.operations.history import History
     from reports.sources.store import DayStore
     from reports.sources.trading_service import TradingService
@@ -122,8 +122,8 @@ def _check_history(settings: Settings, command: str, first: date, last: date) ->
             stored = store.dates()
             begins = stored[0] if stored else None
             if begins is None or last < begins:  # the store may not reach back yet: ask the service
-                latest = latest_day(settings.timezone, datetime.now(UTC))
-                begins = History(service, store, settings.timezone).first_day(trading_day(latest, settings.timezone))
+                latest = trading_day(yesterday(settings.timezone), settings.timezone)
+                begins = History(service, store, settings.timezone).first_day(latest)
     if begins is None:
         raise UsageError("the trading service has no fill yet: there is no report to show; /today shows the day so far")
     if last < begins:
@@ -149,13 +149,12 @@ def _text_outbox(messages: tuple[str, ...], day: date) -> Outbox:
 
 
 _MARK = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
-_NAMES = {"day": "report", "week": "weekly report", "month": "monthly report"}
 
 
 def status_text(settings: Settings, now: datetime) -> tuple[str, ...]:
     """The answer to /status: the last report delivered (from the delivery records, read only), the next
     scheduled run, and one line per source and destination as ``report check`` prints them."""
-    from reports.calendar import period_of
+    from reports.calendar import ADJECTIVE, period_of
     from reports.checks.run import run_checks
     from reports.cron import next_runs, parse_schedule, report_date_for, when
     from reports.delivery.status import last_delivered
@@ -177,7 +176,8 @@ def status_text(settings: Settings, now: datetime) -> tuple[str, ...]:
         chats = f"{done.chats} chat{'s' if done.chats != 1 else ''}"
         if done.records > done.chats:
             chats += f" ({done.records - done.chats} more got it in part)"
-        lines.append(f"Last {_NAMES[kind]} delivered: <b>{span}</b>{at}, to {chats}")
+        name = "report" if kind == "day" else f"{ADJECTIVE[kind]} report"
+        lines.append(f"Last {name} delivered: <b>{span}</b>{at}, to {chats}")
     try:
         trigger = parse_schedule(settings.schedule, tz)
         upcoming = next_runs(trigger, now, 1)

@@ -130,11 +130,13 @@ def backfill(
 ) -> list[DayResult]:
     """Build (and unless a dry run, send) the report of every day from ``first`` to ``last``, oldest first.
 
-    With ``output``, each day's artifacts go to ``output/<date>/`` (a day already delivered is built and
-    written too; its delivery then sends nothing new). ``rebuild`` (``rebuild_from``) drops the stored days
-    (from that one on) before the first day; the days after it use what that day stored. Never raises for one
-    day's failure: the day's result says ``failed`` with the reason, and the next day runs.
+    With ``output``, each report's artifacts go to ``output/<name>/``, named by
+    :func:`~reports.operations.artifacts.artifacts_dir` (``2025-11-21``, ``2025-W47``, ``2025-11``); a day already
+    delivered is built and written too, its delivery then sends nothing new. ``rebuild`` (``rebuild_from``) drops
+    the stored days (from that one on) before the first day; the days after it use what that day stored. Never
+    raises for one day's failure: the day's result says ``failed`` with the reason, and the next day runs.
     """
+    from reports.operations.artifacts import artifacts_dir
     from reports.operations.pipeline import RunOptions
 
     days = days_between(first, last) if period == "day" else period_ends(period, first, last, settings.timezone)
@@ -149,7 +151,7 @@ def backfill(
             day,
             demo=demo,
             send=send,
-            output=output / day.isoformat() if output else None,
+            output=artifacts_dir(period, day, output) if output else None,
             force=force,
             rebuild=rebuild and day == days[0],
             rebuild_from=rebuild_from if day == days[0] else None,

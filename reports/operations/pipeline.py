@@ -264,7 +264,9 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
     day = trading_day(options.report_date, settings.timezone)
     output = options.output
     if output is None and not options.send:
-        output = Path("out") / options.report_date.isoformat()
+        from reports.operations.artifacts import artifacts_dir
+
+        output = artifacts_dir(options.period, options.report_date)
     fills = 0
     sent = 0
     success = False

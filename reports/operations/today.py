@@ -89,6 +89,7 @@ def run_today(
 ) -> TodayOutcome:
     """``report --today``: build the day so far, write its artifacts (a dry run: ``./out/<date>-today/``), and
     with ``send`` post it to every chat of ``TELEGRAM_CHAT_ID`` as a one-off."""
+    from reports.operations.artifacts import artifacts_dir
     from reports.operations.pipeline import write_artifacts
     from reports.presentation.partial import partial_label
 
@@ -99,7 +100,7 @@ def run_today(
     report, outbox = build_today(settings, demo=demo, now=now, rebuild=rebuild, rebuild_from=rebuild_from)
     label = partial_label(report) or ""
     if output is None and not send:
-        output = Path("out") / f"{report.day.date.isoformat()}-today"
+        output = artifacts_dir("partial", report.day.date)
     if output is not None:
         write_artifacts(report, outbox, settings, output)
         log.info("artifacts written to %s", output)

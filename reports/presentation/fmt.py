@@ -10,7 +10,7 @@ import math
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from reports.calendar import Period
+from reports.calendar import ADJECTIVE, Period
 from reports.models import AgentReport, Report
 
 MINUS = "\u2212"
@@ -102,7 +102,7 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "November", "December")  # fmt: skip
 """English month names, whatever the process locale."""
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-PERIOD_ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly"}
+PERIOD_ADJECTIVE = ADJECTIVE  # the calendar's; kept under this name for presentation/render.py
 
 
 def month_name(year: int, month: int, short: bool = False) -> str:

@@ -4,9 +4,10 @@ on that day (``REPORT_PERIODS``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
+from reports.calendar import PERIOD_KINDS, ends_period
 from reports.settings import Settings
 
 
@@ -21,6 +22,7 @@ def run_report(
     """The production run: one day's report, then the week's on a Sunday and the month's on its last day (as
     ``REPORT_PERIODS`` asks; a period already delivered is left alone); a one-line outcome."""
     from reports.errors import ReportError
+    from reports.operations.artifacts import artifacts_dir
     from reports.operations.backfill import delivered_everywhere
     from reports.operations.pipeline import RunOptions, run
 
@@ -28,7 +30,7 @@ def run_report(
     for kind in periods_ending(day, settings.periods):
         if kind != "day" and send and delivered_everywhere(settings, day, kind):
             continue
-        where = output / (day.isoformat() if kind == "day" else f"{kind}-{day.isoformat()}") if output else None
+        where = artifacts_dir(kind, day, output) if output else None
         options = RunOptions(day, send=send, output=where, should_stop=should_stop, period=kind)
         try:
             outcome = run(options, settings)
@@ -48,5 +50,4 @@ def run_report(
 def periods_ending(day: date, periods: tuple[str, ...]) -> list[str]:
     """The periods of ``periods`` that end on ``day``, the day first: a week ends on a Sunday, a month on its
     last day."""
-    ends = {"day": True, "week": day.weekday() == 6, "month": (day + timedelta(days=1)).day == 1}
-    return [kind for kind in ("day", "week", "month") if kind in periods and ends[kind]]
+    return [kind for kind in PERIOD_KINDS if kind in periods and ends_period(kind, day)]

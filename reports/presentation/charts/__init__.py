@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from reports.calendar import ADJECTIVE
 from reports.models import Report
 from reports.presentation.charts.agents import agents_chart
 from reports.presentation.charts.calendar import calendar_chart
@@ -20,7 +21,7 @@ from reports.presentation.charts.monthly import monthly_returns_chart
 from reports.presentation.charts.period import period_pnl_chart
 from reports.presentation.charts.style import CAPTION_LIMIT, HEIGHT_PX, WIDTH_PX, Chart, agent_colors, plain
 from reports.presentation.charts.symbols import symbols_chart
-from reports.presentation.fmt import PERIOD_ADJECTIVE, period_title
+from reports.presentation.fmt import period_title
 
 __all__ = [
     "CAPTION_LIMIT",
@@ -68,7 +69,7 @@ def _period_jobs(report: Report, colors: dict[str, str]) -> list[Callable[[], Ch
     assert report.period is not None
     period = report.period.period
     when = f"{'in' if period.kind == 'month' else 'over'} {period_title(period)}"
-    total = f"{period.kind} total" if period.kind in PERIOD_ADJECTIVE else "total"
+    total = f"{period.kind} total" if period.kind in ADJECTIVE else "total"
     return [
         lambda: period_pnl_chart(report),
         lambda: calendar_chart(report),

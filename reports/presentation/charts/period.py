@@ -9,9 +9,10 @@ import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.figure import Figure
 
+from reports.calendar import ADJECTIVE
 from reports.models import PeriodFigures, Report
 from reports.presentation.charts.style import GAIN, INK, LOSS, OTHERS, Chart, caption, empty, png, usd_axis
-from reports.presentation.fmt import PERIOD_ADJECTIVE, fmt_pnl, fmt_signed_pct, fmt_usd, fmt_weekday, period_title
+from reports.presentation.fmt import fmt_pnl, fmt_signed_pct, fmt_usd, fmt_weekday, period_title
 
 LABEL_ALL_BARS = 10
 """Periods of at most this many days get every bar's value written on it; longer ones the best and worst only."""
@@ -117,7 +118,7 @@ def _label_bars(ax, figures: PeriodFigures, x: np.ndarray, pnl: np.ndarray) -> N
 
 
 def _caption(report: Report, figures: PeriodFigures, name: str) -> str:
-    kind = PERIOD_ADJECTIVE.get(figures.period.kind, figures.period.kind).capitalize()
+    kind = ADJECTIVE.get(figures.period.kind, figures.period.kind).capitalize()
     days = figures.days
     text = f"{kind} report {name}: net P&L {fmt_pnl(report.totals.total_pnl)} USDT"
     if not days:
