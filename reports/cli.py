@@ -169,8 +169,7 @@ def setup_logging(settings: Settings | None, verbose: bool) -> None:
     """Logs to standard error as text, or JSON lines with ``REPORT_LOG_FORMAT=json``; secrets scrubbed."""
     from reports.logs import setup_logging as setup
 
-    secrets = [s.reveal() for s in (settings.telegram_bot_token, settings.admin_api_token) if s] if settings else []
-    setup(fmt=settings.log_format if settings else "text", verbose=verbose, secrets=secrets)
+    setup(fmt=settings.log_format if settings else "text", verbose=verbose)
 
 
 def _settings(verbose: bool) -> Settings:

@@ -10,8 +10,9 @@ from reports.redact import redact_text
 class ReportError(Exception):
     """Something went wrong while running: the report could not be built or delivered (exit 1).
 
-    The message is redacted as it is made (``reports.redact``): a URL in it never shows its credentials,
-    wherever the error is shown (the last line, a log, the backfill table, the failure notice in the chats).
+    The message is redacted as it is made (``reports.redact``): no registered secret, nothing shaped like a bot
+    token and no credential in a URL, wherever the error is shown (the last line, a log, the backfill table,
+    the failure notice in the chats).
     """
 
     exit_code = 1

@@ -1,9 +1,9 @@
 """Logs an operator can use: text on a terminal, one JSON object per line for a log collector.
 
 Every line carries the report date and a run id (set with :func:`run_context`; ``None`` outside a run).
-Every handler installed here scrubs the secrets it was given, and anything shaped like a bot token,
-from the message, its arguments and any traceback, so a token never reaches a log; every URL in a line
-loses its credentials (``reports.redact``), at every level, library lines included.
+The handler installed here passes the message, its arguments and any traceback through the one scrubber,
+:func:`reports.redact.redact_text`, at every level, library lines included: no registered secret (the tokens,
+the credentials of the URL settings), nothing shaped like a bot token and no credential in a URL reaches a log.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import sys
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import IO, Any
@@ -24,12 +23,10 @@ from reports.redact import redact_text
 
 _REPORT_DATE: ContextVar[str | None] = ContextVar("report_date", default=None)
 _RUN_ID: ContextVar[str | None] = ContextVar("run_id", default=None)
-_TOKEN_RE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")  # the shape of any Telegram bot token
-_MIN_SECRET = 4  # a shorter "secret" would scrub ordinary words out of every line
 # Libraries whose INFO lines are noise, and whose request lines hold the bot token in the URL.
 _NOISY = ("httpx", "httpcore", "telegram", "apscheduler", "matplotlib", "PIL")
 _MARK = "_reports_handler"
-_state: dict[str, Any] = {"format": "text", "secrets": ()}
+_state: dict[str, Any] = {"format": "text"}
 
 
 def new_run_id() -> str:
@@ -55,16 +52,6 @@ def current_context() -> tuple[str | None, str | None]:
     return _REPORT_DATE.get(), _RUN_ID.get()
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with each secret, and anything shaped like a bot token, replaced by ``<secret>``; every URL
-    in it without its credentials."""
-    text = redact_text(text)  # first: a URL whose password became "<secret>" would no longer parse as one
-    for secret in secrets:
-        if len(secret) >= _MIN_SECRET:
-            text = text.replace(secret, "<secret>")
-    return _TOKEN_RE.sub("<secret>", text)
-
-
 class ContextFilter(logging.Filter):
     """Adds ``report_date`` and ``run_id`` from the current context to every record."""
 
@@ -78,22 +65,21 @@ class ContextFilter(logging.Filter):
 
 
 class SecretFilter(logging.Filter):
-    """Scrubs the secrets from the message, its arguments and its traceback, before any formatter sees it."""
+    """Scrubs the message, its arguments and its traceback (:func:`~reports.redact.redact_text`) before any
+    formatter sees them. On a handler, or on a library's logger so that every handler gets the record scrubbed."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.secrets = tuple(s for s in secrets if s)
         self._formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        record.msg, record.args = scrub(message, self.secrets), None
+        record.msg, record.args = redact_text(record.getMessage()), None
         if record.exc_info and not record.exc_text:
             record.exc_text = self._formatter.formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = scrub(record.exc_text, self.secrets)
+            record.exc_text = redact_text(record.exc_text)
         if record.stack_info:
-            record.stack_info = scrub(record.stack_info, self.secrets)
+            record.stack_info = redact_text(record.stack_info)
         return True
 
 
@@ -193,17 +179,14 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def format(self, record: logging.LogRecord) -> str:
         # Last line of defence: whatever a formatter added (a traceback, an extra) is scrubbed too.
-        text = super().format(record)
-        secrets = next((f.secrets for f in self.filters if isinstance(f, SecretFilter)), ())
-        return scrub(text, secrets)
+        return redact_text(super().format(record))
 
 
-def setup_logging(
-    *, fmt: str = "text", verbose: bool = False, secrets: Iterable[str] = (), stream: IO[str] | None = None
-) -> logging.Handler:
+def setup_logging(*, fmt: str = "text", verbose: bool = False, stream: IO[str] | None = None) -> logging.Handler:
     """Send the root logger to ``stream`` (standard error) as text or JSON lines; returns the handler.
 
-    Replaces a handler installed by an earlier call. ``secrets`` (token values) are scrubbed from every line.
+    Replaces a handler installed by an earlier call. Every line is scrubbed of the secrets registered with
+    :func:`reports.redact.register` (the settings register theirs as they are made).
     """
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, _MARK, False)]:
@@ -211,14 +194,13 @@ def setup_logging(
     handler = _Handler(stream if stream is not None else sys.stderr)
     setattr(handler, _MARK, True)
     handler.addFilter(ContextFilter())
-    handler.addFilter(SecretFilter(secrets))
+    handler.addFilter(SecretFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for name in _NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)
     _state["format"] = fmt
-    _state["secrets"] = tuple(s for s in secrets if s)
     return handler
 
 
@@ -227,7 +209,7 @@ def failure_line(text: str) -> None:
 
     Scrubbed like a log line: no secret, no credentials in a URL.
     """
-    text = scrub(text, _state["secrets"])
+    text = redact_text(text)
     if _state["format"] == "json":
         logging.getLogger("reports").error("%s", text)
     else:

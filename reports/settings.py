@@ -105,8 +105,8 @@ class Settings:
     """When set, ``report bot`` answers only these users (in the allowed chats); empty: any member."""
 
     def __post_init__(self) -> None:
-        # Any password or secret query value in a URL setting is masked in every line shown from now on.
-        redact.remember(self.urls())
+        # The tokens, and any password or secret query value in a URL setting, are masked in every line from now on.
+        redact.register(*self.secrets())
 
     def urls(self) -> tuple[str, ...]:
         """Every URL setting that is set (each may hold credentials: show it through ``redact``)."""

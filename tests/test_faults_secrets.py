@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -14,13 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from factories import make_row
+from factories import make_row, report_env
 from fake_telegram import FakeChat, FakeTelegram
 from fake_trading import FakeTradingService, running_service
 
 from reports.errors import FetchError
 from reports.logs import setup_logging
-from reports.redact import redact_text, redact_url, remember
+from reports.redact import redact_text, redact_url, register, url_secrets
 from reports.sources.http import get_json
 
 TOKEN = "7000000012:AAHredactTOKENredactTOKENredact12345"
@@ -59,7 +58,7 @@ def test_redact_url(url: str, shown: str | None) -> None:
 def test_redact_text_finds_urls_in_lines_and_remembered_secrets_anywhere() -> None:
     line = "the trading service at http://admin:hunter2x@127.0.0.1:9/api could not connect; 'http://u:v@h/'"
     assert redact_text(line) == ("the trading service at http://***@127.0.0.1:9/api could not connect; 'http://***@h/'")
-    remember(["http://push:gateway-pw%21@127.0.0.1:9091", None])
+    register(*url_secrets("http://push:gateway-pw%21@127.0.0.1:9091"), *url_secrets(None))
     assert redact_text("InvalidURL: nonnumeric port: 'gateway-pw%21@127.0.0.1:9091'") == (
         "InvalidURL: nonnumeric port: '***@127.0.0.1:9091'"
     )
@@ -85,6 +84,8 @@ def test_http_errors_name_the_url_without_credentials() -> None:
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_log_lines_at_every_level_and_tracebacks_lose_credentials(fmt: str) -> None:
     stream = io.StringIO()
+    # setup_logging sets levels (the root's, the libraries'): put them back for the tests that follow.
+    levels = {name: logging.getLogger(name).level for name in ("", *logging.root.manager.loggerDict)}
     handler = setup_logging(fmt=fmt, verbose=True, stream=stream)
     try:
         log = logging.getLogger("some.library")
@@ -98,6 +99,8 @@ def test_log_lines_at_every_level_and_tracebacks_lose_credentials(fmt: str) -> N
             log.exception("failed")
     finally:
         logging.getLogger().removeHandler(handler)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
     text = stream.getvalue()
     assert text.count("http://***@host:1/x?signature=***") >= 4
     assert "lib-pass-1" not in text and "lib-sig-2" not in text
@@ -124,11 +127,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     rows = [make_row(minutes=17 * i, agent_id=f"agent-{i % 3}", price=100 + i, side="BUY") for i in range(6)]
     rows += [make_row(minutes=600 + 17 * i, agent_id=f"agent-{i % 3}", price=110 + i, side="SELL") for i in range(6)]
     with FakeTelegram(TOKEN, [FakeChat(CHAT)]) as telegram, running_service(FakeTradingService(trades=rows)) as fake:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS", "PUSHGATEWAY", "TRADING_", "ADMIN_"))
-        }
+        env = report_env()
         env |= {
             "TRADING_SERVICE_URL": fake.url.replace("http://", f"http://admin:{PASSWORDS['TRADING_SERVICE_URL']}@"),
             "PROMETHEUS_URL": dead_url(f"prom:{PASSWORDS['PROMETHEUS_URL']}@"),  # down: its warning is in the report

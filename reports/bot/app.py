@@ -31,12 +31,13 @@ from telegram.request import HTTPXRequest
 from reports.bot.commands import COMMANDS, BadInput, Request, help_text, parse, refusal
 from reports.bot.jobs import Job, answer_error
 from reports.bot.runtime import STALE_AFTER, Builds, Claims, Heartbeat, PollRequest
-from reports.delivery.calls import Stop, scrub
+from reports.delivery.calls import Stop
 from reports.delivery.oneoff import OneOffRunner, post
 from reports.delivery.outbox import Outbox
 from reports.delivery.plan import DeliveryPolicy
 from reports.errors import ReportError, UsageError
 from reports.logs import new_run_id, run_context
+from reports.redact import redact_text
 from reports.settings import ChatTarget, Settings
 
 log = logging.getLogger("reports.bot.app")
@@ -77,8 +78,7 @@ class ReportBot:
         assert settings.telegram_bot_token is not None
         self.settings, self.demo, self.poll_timeout = settings, demo, poll_timeout
         self.token = settings.telegram_bot_token.reveal()
-        tokens = [s.reveal() for s in (settings.telegram_bot_token, settings.admin_api_token) if s]
-        self.builds = Builds(settings, {"fmt": settings.log_format, "verbose": verbose, "secrets": tokens})
+        self.builds = Builds(settings, {"fmt": settings.log_format, "verbose": verbose})
         self.heartbeat = Heartbeat(settings.state_dir / "bot" / "heartbeat")
         self.policy = DeliveryPolicy()
         self.users = set(settings.telegram_allowed_users)
@@ -127,7 +127,7 @@ class ReportBot:
             try:
                 await app.shutdown()
             except Exception as exc:  # shutting down must not hide why it stops
-                log.debug("shutting down: %s", scrub(repr(exc), self.token))
+                log.debug("shutting down: %s", redact_text(repr(exc)))
         log.info("bot stopped")
         return self._status
 
@@ -171,12 +171,10 @@ class ReportBot:
                     if self._stopping:
                         return
                     raise ReportError(
-                        f"cannot reach the Bot API at {self.settings.telegram_api_url} ({scrub(str(exc), self.token)})"
+                        f"cannot reach the Bot API at {self.settings.telegram_api_url} ({redact_text(str(exc))})"
                         f" after {time.monotonic() - started:.0f} s: check TELEGRAM_API_URL and the network"
                     ) from None
-                log.warning(
-                    "the Bot API did not answer getMe (%s): retrying in %g s", scrub(str(exc), self.token), delay
-                )
+                log.warning("the Bot API did not answer getMe (%s): retrying in %g s", redact_text(str(exc)), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
@@ -186,7 +184,7 @@ class ReportBot:
         except TelegramError as exc:
             log.warning(
                 "setMyCommands failed (%s): Telegram's menu may not list the commands; they still work",
-                scrub(str(exc), self.token),
+                redact_text(str(exc)),
             )
             return
         log.info("commands registered: %s", " ".join(f"/{name}" for name, _ in COMMANDS))
@@ -271,7 +269,7 @@ class ReportBot:
 
     def _poll_error(self, exc: TelegramError) -> None:
         """PTB's error callback for getUpdates (it retries by itself): say what is wrong, at most once a minute."""
-        desc = scrub(exc.message or type(exc).__name__, self.token)
+        desc = redact_text(exc.message or type(exc).__name__)
         if isinstance(exc, Conflict) and "webhook" in desc.lower():
             self._warn("webhook", f"a webhook is set for this bot token ({desc}): delete it, or stop what set it")
         elif isinstance(exc, Conflict):
@@ -294,7 +292,7 @@ class ReportBot:
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         err = context.error
-        log.error("handling an update failed: %s: %s", type(err).__name__, scrub(str(err), self.token))
+        log.error("handling an update failed: %s: %s", type(err).__name__, redact_text(str(err)))
         log.debug("traceback", exc_info=err)
 
     # -- the gate -----------------------------------------------------------------------------------------------
@@ -395,7 +393,7 @@ class ReportBot:
         task = asyncio.current_task()
         if self._stopping or task is None:
             return 0
-        runner = OneOffRunner(self._app_bot, self.policy, self.token, log, reply_to=reply_to, pacing=self._pacing)
+        runner = OneOffRunner(self._app_bot, self.policy, log, reply_to=reply_to, pacing=self._pacing)
         self._sending[task] = str(target)
         try:
             sent = await post(runner, outbox, target)

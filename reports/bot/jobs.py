@@ -56,7 +56,7 @@ def child_main(conn: Connection, settings: Settings, job: Job, logs: dict[str, A
     from reports.logs import run_context, setup_logging
 
     setup_logging(**logs)
-    redact.remember(settings.urls())  # a password in a URL setting stays masked in this process too
+    redact.register(*settings.secrets())  # unpickled settings register nothing: their secrets, masked here too
     with run_context(job.day, job.run_id):
         try:
             answer = run_job(settings, job)

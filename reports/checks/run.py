@@ -21,7 +21,7 @@ import httpx
 from reports.checks.lines import CheckLine, exit_status, trading_client
 from reports.checks.store import store_lines
 from reports.errors import FetchError, UsageError
-from reports.logs import scrub
+from reports.redact import redact_text
 from reports.settings import ChatTarget, Settings
 
 TIMEOUT = 5.0
@@ -33,7 +33,6 @@ __all__ = ["CheckLine", "exit_status", "run_checks"]  # the CLI and the bot take
 def run_checks(settings: Settings, *, now: datetime | None = None, timeout: float = TIMEOUT) -> Iterator[CheckLine]:
     """Every check in order, each line as soon as it is known; never raises for a broken link."""
     now = now or datetime.now(UTC)
-    secrets = settings.secrets()  # the tokens, and any password or secret query value in a URL setting
     with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0))) as http:
         for check in (_trading, store_lines, _admin, _prometheus, _pushgateway, _telegram, _state, _schedule):
             try:
@@ -43,7 +42,7 @@ def run_checks(settings: Settings, *, now: datetime | None = None, timeout: floa
                 lines = [CheckLine(name, "fail", f"check failed: {type(exc).__name__}: {exc}")]
             for line in lines:
                 # The link names a URL too: neither half shows a credential.
-                yield CheckLine(scrub(line.link, secrets), line.status, scrub(line.text, secrets), line.usage)
+                yield CheckLine(redact_text(line.link), line.status, redact_text(line.text), line.usage)
 
 
 def _trading(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
     from reports.delivery.plan import DeliveryPolicy, PlannedCall
 
 T = TypeVar("T")
-_TOKEN_RE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")  # the shape of any bot token
 
 
 class Stop(Exception):
@@ -45,14 +43,6 @@ class Stop(Exception):
         message = redact_text(" ".join(message.split()))  # one line, whatever Telegram's description held
         super().__init__(message)
         self.message = message
-
-
-def scrub(text: str, token: str) -> str:
-    """``text`` without the token, nor anything shaped like a bot token, nor credentials in a URL."""
-    text = redact_text(text)  # first: the URL must still parse as one
-    if token:
-        text = text.replace(token, "<token>")
-    return _TOKEN_RE.sub("<token>", text)
 
 
 def _secs(value: float) -> str:
@@ -80,14 +70,14 @@ def _is_gone(err: BadRequest) -> bool:
 class CallRunner:
     """Makes the calls of one run through one :class:`telegram.Bot`."""
 
-    def __init__(self, bot: Bot, policy: DeliveryPolicy, token: str, log: logging.Logger, warnings: list[str]) -> None:
-        self.bot, self.policy, self.token, self.log = bot, policy, token, log
+    def __init__(self, bot: Bot, policy: DeliveryPolicy, log: logging.Logger, warnings: list[str]) -> None:
+        self.bot, self.policy, self.log = bot, policy, log
         self.warnings = warnings
         self._last_call: dict[str, float] = {}
 
     def warn(self, message: str) -> None:
         """Keep a warning for the result (shown once at the end of the run)."""
-        message = scrub(message, self.token)
+        message = redact_text(message)
         if message not in self.warnings:
             self.warnings.append(message)
 
@@ -109,7 +99,7 @@ class CallRunner:
         try:
             await self.bot.shutdown()
         except Exception as err:  # closing after a failure must not hide that failure
-            self.log.debug("closing the bot failed: %s", scrub(repr(err), self.token))
+            self.log.debug("closing the bot failed: %s", redact_text(repr(err)))
 
     async def send(self, record: DeliveryRecord, call: PlannedCall) -> tuple[list[Message], bool]:
         """Make a send call; on "can't parse entities", send the same as plain text. Returns (messages, plain)."""
@@ -307,7 +297,7 @@ class CallRunner:
                 raise Stop(f"Telegram answered {what}{where} with an error: {self._desc(err)}") from None
 
     def _desc(self, err: TelegramError) -> str:
-        return scrub(err.message or type(err).__name__, self.token)
+        return redact_text(err.message or type(err).__name__)
 
     def _explain(self, err: TelegramError, what: str, record: DeliveryRecord | None) -> Stop:
         """The one line that says what to fix for an error that retrying will not cure."""

@@ -22,11 +22,13 @@ from typing import Any
 
 from telegram.warnings import PTBDeprecationWarning
 
-from reports.delivery.calls import CallRunner, Stop, bot_for, scrub
+from reports.calendar import ADJECTIVE
+from reports.delivery.calls import CallRunner, Stop, bot_for
 from reports.delivery.outbox import Outbox
 from reports.delivery.plan import PLACEHOLDER_CHAT, DeliveryPolicy, PlannedCall, plan_calls, write_call_artifacts
 from reports.delivery.records import DeliveryRecord, DeliveryStore, SentCall, digest
 from reports.errors import DeliveryError, UsageError
+from reports.logs import SecretFilter
 from reports.redact import redact_text
 from reports.settings import ChatTarget, Settings
 
@@ -44,7 +46,6 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger(__name__)
-_NAMES = {"day": "daily", "week": "weekly", "month": "monthly"}
 NOTICE_KEY = "failure-notice"  # the failure notice's slot in a delivery record
 # Loggers that may print the request URL, which holds the token (PTB's Bot logs its base URL at DEBUG).
 _URL_LOGGERS = ("httpx", "httpcore", "telegram.Bot", "telegram.BaseRequest", "telegram.HTTPXRequest")
@@ -119,9 +120,8 @@ def deliver(
         raise UsageError("TELEGRAM_BOT_TOKEN is not set: set it to send, or use --dry-run")
     if not settings.telegram_chats:
         raise UsageError("TELEGRAM_CHAT_ID is not set: set it to one or more chat ids, or use --dry-run")
-    token = settings.telegram_bot_token.reveal()
     log = log or _LOG
-    with _quiet_url_loggers(token), warnings.catch_warnings():
+    with _quiet_url_loggers(), warnings.catch_warnings():
         # PTB 22 warns when RetryAfter.retry_after is read as a number; we accept either type.
         warnings.filterwarnings("ignore", message=r".*`retry_after`", category=PTBDeprecationWarning)
         store = DeliveryStore(settings.state_dir, outbox.kind)
@@ -155,7 +155,7 @@ async def _deliver_all(
     warned: list[str] = []
     chats: list[ChatDelivery] = []
     bot = bot_for(settings.telegram_api_url, token, policy)
-    runner = CallRunner(bot, policy, token, log, warned)
+    runner = CallRunner(bot, policy, log, warned)
     try:
         await runner.start()
     except Stop as stop:  # the token or the server: no chat can be reached
@@ -283,27 +283,27 @@ def send_failure_notice(
     if settings.telegram_bot_token is None or not settings.telegram_chats:
         return
     token = settings.telegram_bot_token.reveal()
-    reason = scrub(reason, token)
+    reason = redact_text(reason)
     text = (
-        f"⚠️ <b>The {_NAMES.get(kind, 'daily')} report for {report_date.isoformat()} could not be built.</b>\n"
+        f"⚠️ <b>The {ADJECTIVE.get(kind, 'daily')} report for {report_date.isoformat()} could not be built.</b>\n"
         f"{_escape(reason)}\nThe job will report it again on its next run."
     )
     policy = policy or DeliveryPolicy(retry_budget=30.0)
     try:
-        with _quiet_url_loggers(token), warnings.catch_warnings():
+        with _quiet_url_loggers(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*`retry_after`", category=PTBDeprecationWarning)
             # The date's lock: a run delivering this date writes its records; the notice must not race it.
             with DeliveryStore(settings.state_dir, kind).lock(report_date, wait=10.0):
                 asyncio.run(_notify(settings, token, report_date, text, policy, kind))
     except Exception as err:  # best effort: the run is failing already, say so and go on
-        _LOG.warning("the failure notice could not be sent: %s", scrub(str(err), token))
+        _LOG.warning("the failure notice could not be sent: %s", redact_text(str(err)))
 
 
 async def _notify(
     settings: Settings, token: str, report_date: date, text: str, policy: DeliveryPolicy, kind: str = "day"
 ) -> None:
     bot = bot_for(settings.telegram_api_url, token, policy)
-    runner = CallRunner(bot, policy, token, _LOG, [])
+    runner = CallRunner(bot, policy, _LOG, [])
     try:
         await runner.start()
     except Stop as stop:
@@ -353,23 +353,11 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-class _Scrub(logging.Filter):
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.token and self.token in message:
-            message = message.replace(self.token, "<token>")
-        record.msg, record.args = redact_text(message), None  # PTB logs its base URL, credentials and all
-        return True
-
-
 @contextlib.contextmanager
-def _quiet_url_loggers(token: str) -> Iterator[None]:
-    """Silence the HTTP client loggers (they log URLs) and scrub the token from PTB's own log records."""
-    scrubber = _Scrub(token)
+def _quiet_url_loggers() -> Iterator[None]:
+    """Silence the HTTP client loggers (they log URLs) and scrub PTB's own records on their loggers, before
+    any handler sees them (one that ``reports.logs`` did not install, too)."""
+    scrubber = SecretFilter()
     for name in _URL_LOGGERS:
         logger = logging.getLogger(name)
         logger.addFilter(scrubber)

@@ -58,7 +58,6 @@ class OneOffRunner(CallRunner):
         self,
         bot: Bot,
         policy: DeliveryPolicy,
-        token: str,
         log: logging.Logger,
         *,
         reply_to: int | None = None,
@@ -68,7 +67,7 @@ class OneOffRunner(CallRunner):
         if reply_to is not None:
             # A command deleted meanwhile still gets its answer, just not as a reply.
             target = _Replying(bot, ReplyParameters(message_id=reply_to, allow_sending_without_reply=True))
-        super().__init__(target, policy, token, log, [])
+        super().__init__(target, policy, log, [])
         if pacing is not None:
             self._last_call = pacing  # type: ignore[assignment]
 
@@ -105,7 +104,7 @@ def send_oneoff(outbox: Outbox, settings: Settings, *, policy: DeliveryPolicy | 
 
 async def _send_all(outbox: Outbox, settings: Settings, token: str, policy: DeliveryPolicy) -> OneOffResult:
     bot = bot_for(settings.telegram_api_url, token, policy)
-    runner = OneOffRunner(bot, policy, token, _LOG)
+    runner = OneOffRunner(bot, policy, _LOG)
     try:
         await runner.start()
     except Stop as stop:
