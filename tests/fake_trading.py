@@ -6,6 +6,9 @@ rows, ``limit=0`` an empty list, a bound that is not ISO-8601 a 500 ``{"error"}`
 the real one does when its database is gone. ``/healthz`` and ``/dashboard`` as the real service.
 ``/api/exchange/income`` (admin) behind a bearer token: rows of the asked type inside ``start_time``..``end_time``
 (both inclusive, ms), oldest first, at most ``min(limit, income_page_cap)``. Failures can be queued per path.
+``/api/exchange/funding-rate`` (no auth) the events of ``symbol`` inside ``start_time``..``end_time`` (both inclusive,
+ms), oldest first, the *first* ``limit`` (default 100; over 1000 the exchange's error as a 500); ``funding_status``
+503 stands for a service without an exchange connection ("Exchange client not available").
 """
 
 from __future__ import annotations
@@ -56,6 +59,10 @@ class FakeTradingService:
     income_page_cap: int = 100
     admin_token: str | None = None
     income_requests: list[dict[str, str]] = field(default_factory=list)
+    funding: list[dict[str, Any]] = field(default_factory=list)
+    """Funding events as the exchange relays them: ``{"symbol", "fundingTime", "fundingRate", "markPrice"}``."""
+    funding_status: int = 200
+    funding_requests: list[dict[str, str]] = field(default_factory=list)
     url: str = ""
 
     def fail(self, path: str, *statuses: int) -> None:
@@ -95,6 +102,28 @@ class FakeTradingService:
             return 422, {"detail": "invalid query parameters"}
         match = sorted((r for r in self.income if r["incomeType"] == kind and lo <= r["time"] <= hi), key=_income_order)
         return 200, match[: min(limit, self.income_page_cap)]
+
+
+    def funding_rate(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        flat = {k: v[-1] for k, v in query.items()}
+        self.funding_requests.append(flat)
+        if self.funding_status == 503:
+            return 503, {"error": "Exchange client not available"}
+        if self.funding_status != 200:
+            return self.funding_status, {"error": "exchange error"}
+        try:
+            symbol = flat["symbol"]
+            lo, hi = int(flat.get("start_time", "0")), int(flat.get("end_time", str(2**62)))
+            limit = int(flat.get("limit", "100"))
+        except (KeyError, ValueError):
+            return 422, {"detail": [{"loc": ["query"], "msg": "invalid query parameters"}]}
+        if not 1 <= limit <= 1000:
+            return 500, {"error": "APIError(code=-1100): Illegal characters found in parameter 'limit'"}
+        match = sorted(
+            (e for e in self.funding if e["symbol"] == symbol and lo <= e["fundingTime"] <= hi),
+            key=lambda e: e["fundingTime"],
+        )
+        return 200, match[:limit]
 
 
 INCOME_TYPES = ("REALIZED_PNL", "COMMISSION", "FUNDING_FEE")
@@ -139,6 +168,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 del bounds_ok
                 self._send(200, self.fake.history(query))
+            elif url.path == "/api/exchange/funding-rate":
+                self._send(*self.fake.funding_rate(query))
             elif url.path == "/api/exchange/income":
                 self._send(*self.fake.exchange_income(query, self.headers.get("Authorization")))
             elif url.path == "/dashboard":

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from reports.errors import FetchError
-from reports.models import AgentInfo, FetchResult, Fills
+from reports.models import AgentInfo, FetchResult, Fills, FundingEvents
 from reports.sources.fill_rows import Drops, Page, empty_frame, new_rows, validate_page
+from reports.sources.funding import read_funding
 from reports.sources.http import DEFAULT_TIMEOUT, get_json
 from reports.sources.transport import transport_for
 
@@ -113,6 +114,13 @@ class TradingService:
                 item["id"], name if isinstance(name, str) else None, emoji if isinstance(emoji, str) else None
             )
         return out
+
+    def funding(self, symbol: str, start: datetime, end: datetime) -> tuple[FundingEvents, list[str]]:
+        """The funding events of ``symbol`` with ``start <= fundingTime < end``, paged forward
+        (:func:`reports.sources.funding.read_funding`); :class:`FundingUnavailable` when they cannot be read.
+
+        Tried twice, not four times: a service without an exchange connection answers 503 on every try."""
+        return read_funding(lambda path, params: self._get(path, params, attempts=2), self.base_url, symbol, start, end)
 
     def fills(self, end: datetime, start: datetime = HISTORY_START) -> FetchResult:
         """Every fill with ``start <= timestamp < end``, in replay order, with drops counted in warnings."""
