@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from reports import redact
 from reports.calendar import PERIOD_KINDS
 from reports.errors import UsageError
+from reports.targets import Targets
 
 DEFAULT_TRADING_SERVICE_URL = "http://trading-system-cloud-trader.trading.svc.cluster.local:8080"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
@@ -122,6 +123,11 @@ class Settings:
     def zone(self) -> ZoneInfo:
         """The report's time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def targets(self) -> Targets:
+        """The report's targets, as one record the report carries."""
+        return Targets(self.daily_pnl_target, self.target_win_rate, self.max_drawdown_limit)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

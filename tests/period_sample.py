@@ -117,6 +117,7 @@ def make_period_report(
         )
     closes = sum(s.closes for s in sums.values())
     wins = sum(s.wins for s in sums.values())
+    win_sum, loss_sum = sum(s.win_sum for s in sums.values()), sum(s.loss_sum for s in sums.values())
     totals = dataclasses.replace(
         day.totals,
         total_pnl=float(sum(p.total_pnl for p in days)),
@@ -124,7 +125,7 @@ def make_period_report(
         closing_fills=closes,
         wins=wins,
         win_rate=wins / closes,
-        profit_factor=sum(s.win_sum for s in sums.values()) / abs(sum(s.loss_sum for s in sums.values())),
+        profit_factor=win_sum / abs(loss_sum),
     )
     best, worst = best_worst(days)
     figures = PeriodFigures(
@@ -137,5 +138,8 @@ def make_period_report(
         monthly=monthly_rows(day.daily),
         best_day=best,
         worst_day=worst,
+        expectancy=(win_sum + loss_sum) / closes,
+        average_win=win_sum / wins,
+        average_loss=loss_sum / sum(s.losses for s in sums.values()),
     )
     return dataclasses.replace(day, totals=totals, agents=tuple(agents), period=figures), sums

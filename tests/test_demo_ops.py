@@ -8,7 +8,7 @@ import pytest
 
 from reports.calendar import trading_day
 from reports.models import Report
-from reports.numbers.compute import build_report
+from reports.numbers.compute import RunInputs, build_report
 from reports.settings import CapitalPolicy
 from reports.sources.demo import demo_fills
 from reports.sources.demo_ops import demo_operations
@@ -18,7 +18,7 @@ from reports.sources.demo_ops import demo_operations
 def report() -> Report:
     day = trading_day(date(2025, 3, 14), "UTC")
     fetched = demo_fills(day)
-    return build_report(fetched.fills, day, CapitalPolicy(), generated_at=day.end, agent_info=fetched.agents)
+    return build_report(fetched.fills, day, CapitalPolicy(), RunInputs(day.end, fetched.agents))
 
 
 def test_demo_operations_follow_the_demo_pnl(report: Report) -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from reports.calendar import trading_day
-from reports.numbers.compute import build_report
+from reports.numbers.compute import RunInputs, build_report
 from reports.operations.pipeline import build
 from reports.presentation import report_json
 from reports.settings import CapitalPolicy, Settings
@@ -62,7 +62,7 @@ def test_the_client_reads_every_demo_fill_through_the_embedded_service() -> None
 
 def test_prometheus_read_back_through_the_client_gives_the_demo_operations() -> None:
     fetched = demo_fills(DAY)
-    report = build_report(fetched.fills, DAY, CapitalPolicy(), generated_at=DAY.end, agent_info=fetched.agents)
+    report = build_report(fetched.fills, DAY, CapitalPolicy(), RunInputs(DAY.end, fetched.agents))
     truth = demo_operations(report)
     settings = Settings(prometheus_url="http://prometheus.demo:9090")
     with httpx.Client(transport=DemoPrometheus(DAY, truth)) as client:
@@ -84,7 +84,7 @@ def test_the_demo_on_the_production_path_equals_one_whole_history_replay(when: d
     made = datetime(2026, 12, 1, tzinfo=UTC)
     got = build(settings, day, demo=True, clock=lambda: made)
     fetched = demo_fills(day)
-    reference = build_report(fetched.fills, day, settings.capital, generated_at=made, agent_info=fetched.agents)
+    reference = build_report(fetched.fills, day, settings.capital, RunInputs(made, fetched.agents))
     reference = dataclasses.replace(
         reference, fills_read=len(fetched.fills), operations=got.operations, sources=got.sources
     )

@@ -9,7 +9,7 @@ from factories import make_fill
 
 from reports.calendar import trading_day
 from reports.models import UNATTRIBUTED, Fills
-from reports.numbers.compute import build_report
+from reports.numbers.compute import RunInputs, build_report
 from reports.settings import CapitalPolicy
 
 DAY = trading_day(date(2025, 11, 21), "UTC")
@@ -17,7 +17,7 @@ NOW = datetime(2025, 11, 22, 0, 5, tzinfo=UTC)
 
 
 def report_of(fills, day=DAY, capital=None):
-    return build_report(Fills.from_records(fills), day, capital or CapitalPolicy(), generated_at=NOW)
+    return build_report(Fills.from_records(fills), day, capital or CapitalPolicy(), RunInputs(NOW))
 
 
 def agent(report, agent_id="a"):

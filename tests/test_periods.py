@@ -159,3 +159,36 @@ def test_re_running_a_sent_month_posts_nothing_new(tmp_path):
         today = datetime.now(UTC).date()
         unfinished = run_report("--period", "week", "--date", today.isoformat(), env=env)
         assert unfinished.returncode == 2 and "has not ended yet" in unfinished.stderr
+
+
+def test_a_periods_trade_statistics_are_those_of_its_stored_closing_fills(tmp_path):
+    from reports.presentation.fmt import fmt_pnl
+    from reports.presentation.render import period_trade_stats, render_summary
+    from reports.sources.store import DayStore, store_path
+
+    rows = history_rows(date(2025, 5, 20), date(2025, 6, 9))
+    with running_service(FakeTradingService(trades=rows, page_cap=200)) as fake:
+        settings = _settings(fake.url, tmp_path / "state", "UTC")
+        report = build(settings, trading_day(date(2025, 6, 8), "UTC"), demo=False, clock=lambda: NOW, period="week")
+        with DayStore(store_path(settings.state_dir, settings.trading_service_url, "UTC")) as store:
+            days, _ = store.load(until=date(2025, 6, 8))
+    week = [row for d in days if date(2025, 6, 2) <= d.date <= date(2025, 6, 8) for row in d.agents]
+    closes, wins, losses = (sum(getattr(r, k) for r in week) for k in ("closing_fills", "wins", "losses"))
+    win_sum, loss_sum = sum(r.win_sum for r in week), sum(r.loss_sum for r in week)
+    assert closes and wins and losses
+    figures = report.period
+    assert figures is not None and (report.totals.closing_fills, report.totals.wins) == (closes, wins)
+    assert figures.expectancy == pytest.approx((win_sum + loss_sum) / closes, rel=1e-12)
+    assert figures.average_win == pytest.approx(win_sum / wins, rel=1e-12)
+    assert figures.average_loss == pytest.approx(loss_sum / losses, rel=1e-12)
+    assert report.totals.profit_factor == pytest.approx(win_sum / abs(loss_sum), rel=1e-12)
+    # The summary shows the figures the numbers stage made; it rebuilds none of them.
+    stats = period_trade_stats(report)
+    assert (stats.expectancy, stats.average_win, stats.average_loss) == (
+        figures.expectancy,
+        figures.average_win,
+        figures.average_loss,
+    )
+    text = "".join(render_summary(report))
+    assert f"expectancy {fmt_pnl(figures.expectancy)} a close" in text
+    assert f"Average win {fmt_pnl(figures.average_win)} · average loss {fmt_pnl(figures.average_loss)}" in text

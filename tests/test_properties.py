@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from reports.calendar import trading_day
 from reports.models import Fill, Fills
-from reports.numbers.compute import build_report
+from reports.numbers.compute import RunInputs, build_report
 from reports.numbers.engine import replay
 from reports.settings import CapitalPolicy
 
@@ -81,14 +81,14 @@ def test_one_pass_equals_day_by_day(raw):
     """Each day's figures from one replay of the whole history equal those of a report run for that day."""
     fills = to_fills(raw, close_flat=False)
     last = build_report(
-        Fills.from_records(fills), trading_day(date(2025, 11, 21), "UTC"), CapitalPolicy(), generated_at=START
+        Fills.from_records(fills), trading_day(date(2025, 11, 21), "UTC"), CapitalPolicy(), RunInputs(START)
     )
     by_date = {p.date: p for p in last.daily}
     for offset in range(4):
         day = date(2025, 11, 18) + timedelta(days=offset)
         if day not in by_date:
             continue
-        daily = build_report(Fills.from_records(fills), trading_day(day, "UTC"), CapitalPolicy(), generated_at=START)
+        daily = build_report(Fills.from_records(fills), trading_day(day, "UTC"), CapitalPolicy(), RunInputs(START))
         assert daily.totals.total_pnl == pytest.approx(by_date[day].total_pnl, abs=1e-7)
         # Agents' equity does not depend on the report date (the portfolio's capital does: it sums the
         # agents with a fill up to the report date).

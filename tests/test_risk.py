@@ -14,7 +14,7 @@ from factories import make_fill
 from reports.calendar import trading_day
 from reports.models import Fills
 from reports.numbers import risk
-from reports.numbers.compute import build_report
+from reports.numbers.compute import RunInputs, build_report
 from reports.settings import CapitalPolicy
 
 ANN = 365
@@ -78,7 +78,7 @@ def test_report_windows_match_empyrical_on_the_returns_series():
         Fills.from_records(fills),
         trading_day(date(2025, 11, 21), "UTC"),
         CapitalPolicy(),
-        generated_at=datetime.now(UTC),
+        RunInputs(datetime.now(UTC)),
     )
     returns = pd.Series([p.return_ for p in report.daily])
     for name, n in (("7d", 7), ("30d", 30), ("90d", 90)):

@@ -6,7 +6,6 @@ and replayed from its first fill (``build_report``), as the report did before th
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +17,7 @@ from history_data import history_rows
 
 from reports.calendar import TradingDay, trading_day
 from reports.models import Report
-from reports.numbers.compute import build_report
+from reports.numbers.compute import RunInputs, build_report
 from reports.operations.history import DataLossError
 from reports.operations.pipeline import build
 from reports.operations.verify import verify
@@ -35,9 +34,8 @@ def settings_for(url: str, state: Path, timezone: str = "UTC") -> Settings:
 
 
 def reference(settings: Settings, d: date) -> Report:
-    """The cold replay of day ``d``, with the settings' drawdown limit as a run attaches it."""
-    report = cold_replay(settings, trading_day(d, settings.timezone))
-    return dataclasses.replace(report, max_drawdown_limit=settings.max_drawdown_limit)
+    """The cold replay of day ``d``, with the settings' targets as a run attaches them."""
+    return cold_replay(settings, trading_day(d, settings.timezone))
 
 
 def cold_replay(settings: Settings, day: TradingDay, now: datetime = NOW) -> Report:
@@ -47,10 +45,7 @@ def cold_replay(settings: Settings, day: TradingDay, now: datetime = NOW) -> Rep
             service.fills(end=day.end).fills,
             day,
             settings.capital,
-            generated_at=now,
-            agent_info=service.agents(),
-            daily_pnl_target=settings.daily_pnl_target,
-            target_win_rate=settings.target_win_rate,
+            RunInputs(generated_at=now, agent_info=service.agents(), targets=settings.targets),
         )
 
 
@@ -235,3 +230,44 @@ def test_a_quiet_day_after_busy_days_is_flagged_not_refused(tmp_path):
         assert summary.index("No fills today") < summary.index("Agents")
         assert figures(quiet) == figures(reference(settings, date(2025, 7, 10)))
         assert "No fills today" not in "".join(render_summary(run(settings, date(2025, 7, 11)), None))
+
+
+def test_the_replay_that_closed_the_report_day_builds_its_report(stocked):
+    from reports.numbers.closing import build_report_from, close_day
+    from reports.numbers.compute import RunInputs
+    from reports.operations.history import History
+    from reports.sources.store import DayStore
+    from reports.sources.trading_service import TradingService
+
+    fake, settings = stocked
+    day = trading_day(date(2025, 6, 1), "UTC")
+    with TradingService(fake.url) as service, DayStore(store_path(settings.state_dir, fake.url, "UTC")) as store:
+        history = History(service, store, "UTC")
+        given = history.prepare(day)
+        closed, replay, note = history.close(day, given)
+        inputs = RunInputs(NOW, service.agents(), targets=settings.targets)
+        args = (given.past, given.fills, given.start, day, settings.capital, inputs)
+        handed, rows, used = build_report_from(*args, replay=replay)
+        own, own_rows, _ = build_report_from(*args)
+        known = [row.agent_id for row in given.past[-1][1]]
+        bare = close_day(given.fills, day, given.start, known)[2]  # the day's ends only, no intraday grid
+        with pytest.raises(ValueError, match="intraday grid"):
+            build_report_from(*args, replay=bare)
+    assert note is None and used is replay  # taken, not replayed again
+    assert rows == own_rows == closed.agents
+    assert figures(handed) == figures(own) == figures(reference(settings, day.date))
+
+
+def test_the_settings_targets_reach_the_report_and_its_summary(stocked):
+    import dataclasses
+
+    from reports.presentation.render import context, render_summary
+    from reports.targets import Targets
+
+    _, settings = stocked
+    aimed = dataclasses.replace(settings, daily_pnl_target=120.0, target_win_rate=0.6, max_drawdown_limit=0.1)
+    assert aimed.targets == Targets(daily_pnl=120.0, win_rate=0.6, max_drawdown=0.1)
+    report = run(aimed, date(2025, 6, 1))
+    assert report.targets == aimed.targets and context(report)["max_drawdown_limit"] == 0.1
+    text = "".join(render_summary(report))
+    assert "of the +120.00 target" in text and "(target 60%" in text

@@ -7,7 +7,7 @@ of the whole history (:func:`reports.numbers.compute.build_report`), in the same
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -15,8 +15,8 @@ import pandas as pd
 
 from reports.calendar import TradingDay
 from reports.closed_days import AgentDay, EngineState, SymbolDay
-from reports.models import AgentInfo, Fills, Report
-from reports.numbers.compute import History, ReportDay, _grid, assemble
+from reports.models import Fills, Report
+from reports.numbers.compute import DayMatrix, ReportDay, RunInputs, _grid, assemble
 from reports.numbers.engine import Replay, closing_nets, replay
 from reports.settings import CapitalPolicy
 
@@ -32,36 +32,18 @@ def replay_day(fills: Fills, day: TradingDay, start: EngineState, *, intraday: b
     return replay(fills, snaps, start)
 
 
-_SHARED: list[tuple[Fills, EngineState, TradingDay, Replay, tuple[str, ...], tuple[AgentDay, ...]]] = []
-"""The report day's intraday replay made to close it (and its agent rows), kept for the build of its report,
-which takes it."""
-
-
-def _taken(
-    fills: Fills, day: TradingDay, start: EngineState
-) -> tuple[Replay, tuple[str, ...], tuple[AgentDay, ...]] | None:
-    """What ``close_day(..., share=True)`` kept for these very fills, start and day, taken away."""
-    for k, (kept, begun, when, result, known, rows) in enumerate(_SHARED):
-        if kept is fills and begun is start and when == day:
-            del _SHARED[k]
-            return result, known, rows
-    return None
-
-
 def close_day(
-    fills: Fills, day: TradingDay, start: EngineState, known: Sequence[str], *, share: bool = False
-) -> tuple[tuple[AgentDay, ...], tuple[SymbolDay, ...], EngineState]:
-    """A closed day's rows and the engine at its end, from its own fills (``day.start <= ts < day.end``).
+    fills: Fills, day: TradingDay, start: EngineState, known: Sequence[str], *, intraday: bool = False
+) -> tuple[tuple[AgentDay, ...], tuple[SymbolDay, ...], Replay]:
+    """A closed day's rows and its replay (the engine at its end is ``replay.state``), from its own fills
+    (``day.start <= ts < day.end``).
 
-    With ``share`` (the report day, closed before its report is built from the same fills), the replay takes
-    the intraday snapshots too and is kept for :func:`build_report_from`: one replay of the day, not two. The
-    rows are the same either way: the snapshot at the day's end is taken at the same fill, in the same order.
+    With ``intraday`` (the report day, closed before its report is built from the same fills), the replay takes
+    the intraday snapshots too, so that :func:`build_report_from` can be given it: one replay of the day, not two.
+    The rows are the same either way: the snapshot at the day's end is taken at the same fill, in the same order.
     """
-    result = replay_day(fills, day, start, intraday=share)
-    rows = agent_days(fills, result, known)
-    if share:
-        _SHARED[:] = [(fills, start, day, result, tuple(known), rows)]
-    return rows, symbol_days(fills, result), result.state
+    result = replay_day(fills, day, start, intraday=intraday)
+    return agent_days(fills, result, known), symbol_days(fills, result), result
 
 
 def agent_days(fills: Fills, result: Replay, known: Sequence[str]) -> tuple[AgentDay, ...]:
@@ -138,7 +120,7 @@ def symbol_days(fills: Fills, result: Replay) -> tuple[SymbolDay, ...]:
 
 def history_of(
     past: Sequence[tuple[object, Sequence[AgentDay]]], today: Sequence[AgentDay], day: TradingDay
-) -> History:
+) -> DayMatrix:
     """The (agent, day) matrices from the closed days before the report day (oldest first, calendar days
     without a gap) and the report day's own rows."""
     days = [*past, (day.date, today)]
@@ -154,7 +136,7 @@ def history_of(
             if row.trades and first[a] > d:
                 first[a] = d
     dates = tuple(day.date - timedelta(days=len(days) - 1 - k) for k in range(len(days)))
-    return History(agents, dates, flow, unreal, trades, first)
+    return DayMatrix(agents, dates, flow, unreal, trades, first)
 
 
 def build_report_from(
@@ -163,17 +145,15 @@ def build_report_from(
     start: EngineState,
     day: TradingDay,
     capital: CapitalPolicy,
+    given: RunInputs,
     *,
-    generated_at: datetime,
-    agent_info: Mapping[str, AgentInfo] | None = None,
-    warnings: tuple[str, ...] = (),
-    daily_pnl_target: float = 350.0,
-    target_win_rate: float = 0.55,
-    agents: tuple[str, ...] = (),
+    replay: Replay | None = None,
 ) -> tuple[Report, tuple[AgentDay, ...], Replay]:
     """The report of ``day`` from the closed days before it and its own fills replayed from ``start``.
 
-    Also returns the day's own rows and replay, which close the day once it has ended.
+    ``replay``: the day's replay already made to close it (:func:`close_day` with ``intraday``, from these fills
+    and ``start``), taken instead of replaying the day again. Also returns the day's own rows and replay, which
+    close the day once it has ended.
     """
     stamps = fills.frame["ts"].to_numpy()
     index = fills.frame.index
@@ -181,13 +161,13 @@ def build_report_from(
     if not inside or (len(stamps) and (stamps.min() < _ns(day.start) or stamps.max() >= _ns(day.end))):
         fills = fills.since(day.start).before(day.end)  # (no copy of a day's fills that are all inside it)
     known = [row.agent_id for row in past[-1][1]] if past else []
-    taken = _taken(fills, day, start)
-    if taken is None:
+    if replay is None:
         result = replay_day(fills, day, start, intraday=True)
-        today = agent_days(fills, result, known)
-    else:  # the replay that closed the day, and its rows when they were for the same agents
-        result, closed_for, rows = taken
-        today = rows if closed_for == tuple(known) else agent_days(fills, result, known)
+    elif len(replay.realized) != len(fills) or len(replay.snapshot_ns) != 2 + len(_grid(day)):
+        raise ValueError(f"the replay given for {day.date} is not one of its {len(fills)} fills with its intraday grid")
+    else:
+        result = replay
+    today = agent_days(fills, result, known)
     history = history_of(past, today, day)
     at = {a: i for i, a in enumerate(history.agents)}
     remap = np.array([at[a] for a in result.agents], dtype=np.int64)
@@ -204,16 +184,4 @@ def build_report_from(
         unrealized=columns,
         positions=result.positions,
     )
-    report = assemble(
-        history,
-        own,
-        day,
-        capital,
-        generated_at=generated_at,
-        agent_info=agent_info,
-        warnings=warnings,
-        daily_pnl_target=daily_pnl_target,
-        target_win_rate=target_win_rate,
-        agents=agents,
-    )
-    return report, today, result
+    return assemble(history, own, day, capital, given), today, result

@@ -7,7 +7,7 @@ numpy. Pure: no I/O, the clock comes in as ``generated_at``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,11 +25,12 @@ from reports.models import (
     Report,
     Risk,
     SymbolReport,
-    Totals,
+    Targets,
 )
 from reports.numbers.conventions import INTRADAY_STEP_SECONDS, RISK_WINDOWS
 from reports.numbers.engine import PositionState, closing_nets, replay
 from reports.numbers.risk import window_risk
+from reports.numbers.totals import Sums, totals_of
 from reports.settings import CapitalPolicy
 
 NS = 1_000_000_000
@@ -55,7 +56,20 @@ class _Days:
 
 
 @dataclass(frozen=True)
-class History:
+class RunInputs:
+    """What one run brings to the numbers besides the fills, the day and the capital: the clock, the agents'
+    display data, the fetch's warnings, the targets (``settings.targets``) and a desk's own agents."""
+
+    generated_at: datetime
+    agent_info: Mapping[str, AgentInfo] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    targets: Targets = field(default_factory=Targets)
+    agents: tuple[str, ...] = ()
+    """A desk's report: only these agents (empty: every agent)."""
+
+
+@dataclass(frozen=True)
+class DayMatrix:
     """Per agent and calendar day, from the first day with a fill to the report date: what the series need.
 
     Matrices are (agent, day); ``agents`` sorted, ``first_day[a]`` the index of agent ``a``'s first day with a fill.
@@ -71,7 +85,7 @@ class History:
 
 @dataclass(frozen=True)
 class ReportDay:
-    """The report day's own fills replayed: per fill, its agent (index into ``History.agents``) and P&L parts;
+    """The report day's own fills replayed: per fill, its agent (index into ``DayMatrix.agents``) and P&L parts;
     the unrealized P&L per agent at each snapshot (the day's start, the intraday grid, its end)."""
 
     frame: pd.DataFrame
@@ -93,13 +107,7 @@ def build_report(
     fills: Fills,
     day: TradingDay,
     capital: CapitalPolicy,
-    *,
-    generated_at: datetime,
-    agent_info: Mapping[str, AgentInfo] | None = None,
-    warnings: tuple[str, ...] = (),
-    daily_pnl_target: float = 350.0,
-    target_win_rate: float = 0.55,
-    agents: tuple[str, ...] = (),
+    given: RunInputs,
 ) -> Report:
     """Compute every figure of the report day from one replay of the whole fill history up to its end.
 
@@ -129,7 +137,7 @@ def build_report(
     counts = _per_agent_day(result.agent_code, day_idx, np.ones(len(frame)), n_agents, n_days)
     first_day = np.full(n_agents, n_days, dtype=np.int64)
     np.minimum.at(first_day, result.agent_code, day_idx)
-    history = History(result.agents, days.dates, net_flow, result.unrealized[end_rows].T, counts, first_day)
+    history = DayMatrix(result.agents, days.dates, net_flow, result.unrealized[end_rows].T, counts, first_day)
     today = day_idx == n_days - 1
     nets = closing_nets(fills, result)
     own = ReportDay(
@@ -142,41 +150,18 @@ def build_report(
         unrealized=result.unrealized,
         positions=result.positions,
     )
-    return assemble(
-        history,
-        own,
-        day,
-        capital,
-        generated_at=generated_at,
-        agent_info=agent_info,
-        warnings=warnings,
-        daily_pnl_target=daily_pnl_target,
-        target_win_rate=target_win_rate,
-        agents=agents,
-    )
+    return assemble(history, own, day, capital, given)
 
 
-def assemble(
-    history: History,
-    own: ReportDay,
-    day: TradingDay,
-    capital: CapitalPolicy,
-    *,
-    generated_at: datetime,
-    agent_info: Mapping[str, AgentInfo] | None = None,
-    warnings: tuple[str, ...] = (),
-    daily_pnl_target: float = 350.0,
-    target_win_rate: float = 0.55,
-    agents: tuple[str, ...] = (),
-) -> Report:
+def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: CapitalPolicy, given: RunInputs) -> Report:
     """The report from the per-day history (the report day included, last) and the report day's own replay.
 
-    ``agents`` limits it to those agents (a desk's report): their rows are those of the whole report, the
+    ``given.agents`` limits it to those agents (a desk's report): their rows are those of the whole report, the
     totals and the capital theirs; the marks stay those of the whole market.
     """
-    if agents:
-        history, own = _only(history, own, set(agents))
-    info = dict(agent_info or {})
+    if given.agents:
+        history, own = _only(history, own, set(given.agents))
+    info = dict(given.agent_info)
     agents = history.agents
     n_agents = len(agents)
     unreal_end = history.unrealized
@@ -191,13 +176,10 @@ def assemble(
         dates = history.dates[first_day[a] :]
         series = _series(dates, total[a, first_day[a] :], history.trades[a, first_day[a] :], caps[a])
         positions = tuple(_open_position(p) for p in own.positions if p.agent_id == agent_id)
-        totals = _totals(
-            frame[mask],
-            own.realized[mask],
-            own.closed_qty[mask],
-            own.nets[mask],
+        totals = totals_of(
+            _sums(frame[mask], own.realized[mask], own.closed_qty[mask], own.nets[mask]),
             unrealized=float(unreal_end[a, -1]),
-            unrealized_prev=float(unreal_prev[a, -1]),
+            unrealized_before=float(unreal_prev[a, -1]),
             capital=float(caps[a]),
             equity=series[-1].equity,
         )
@@ -216,32 +198,28 @@ def assemble(
 
     portfolio_capital = float(caps.sum())
     daily = _series(history.dates, total.sum(axis=0), history.trades.sum(axis=0), portfolio_capital) if n_agents else ()
-    totals = _totals(
-        frame,
-        own.realized,
-        own.closed_qty,
-        own.nets,
+    totals = totals_of(
+        _sums(frame, own.realized, own.closed_qty, own.nets),
         unrealized=float(unreal_end[:, -1].sum()) if n_agents else 0.0,
-        unrealized_prev=float(unreal_prev[:, -1].sum()) if n_agents else 0.0,
+        unrealized_before=float(unreal_prev[:, -1].sum()) if n_agents else 0.0,
         capital=portfolio_capital,
         equity=daily[-1].equity if daily else portfolio_capital,
     )
     return Report(
         day=day,
-        generated_at=generated_at,
+        generated_at=given.generated_at,
         totals=totals,
         agents=tuple(agent_reports),
         symbols=_symbols(frame, own.realized),
         daily=daily,
         risk=_risk_windows(daily, day.date),
         intraday=_intraday(own, agents, day),
-        warnings=warnings,
-        daily_pnl_target=daily_pnl_target,
-        target_win_rate=target_win_rate,
+        warnings=given.warnings,
+        targets=given.targets,
     )
 
 
-def _only(history: History, own: ReportDay, keep: set[str]) -> tuple[History, ReportDay]:
+def _only(history: DayMatrix, own: ReportDay, keep: set[str]) -> tuple[DayMatrix, ReportDay]:
     """The history and the report day of the agents in ``keep``, from the first day one of them filled."""
     idx = np.array([i for i, a in enumerate(history.agents) if a in keep], dtype=np.int64)
     first = int(history.first_day[idx].min()) if len(idx) else len(history.dates) - 1
@@ -249,7 +227,7 @@ def _only(history: History, own: ReportDay, keep: set[str]) -> tuple[History, Re
     at = np.full(len(history.agents), -1, dtype=np.int64)
     at[idx] = np.arange(len(idx))
     mask = np.isin(own.codes, idx)
-    kept = History(
+    kept = DayMatrix(
         agents=tuple(history.agents[i] for i in idx),
         dates=history.dates[first:],
         net_flow=history.net_flow[idx, first:],
@@ -297,39 +275,22 @@ def _risk_windows(series: tuple[DailyPoint, ...], report_date: date) -> dict[str
     return out
 
 
-def _totals(
-    frame: pd.DataFrame,
-    realized: np.ndarray,
-    closed_qty: np.ndarray,
-    nets: np.ndarray,
-    *,
-    unrealized: float,
-    unrealized_prev: float,
-    capital: float,
-    equity: float,
-) -> Totals:
-    fees = float(frame["fee"].sum())
-    realized_pnl = float(realized.sum())
+def _sums(frame: pd.DataFrame, realized: np.ndarray, closed_qty: np.ndarray, nets: np.ndarray) -> Sums:
+    """The day's sums of some fills: pandas' sums of fees and volume, numpy's of realized P&L and of the nets."""
     closing = closed_qty > 0.0
     closing_nets = nets[closing]
-    wins = int(np.count_nonzero(closing_nets > 0.0))
-    losses = closing_nets[closing_nets < 0.0]
-    net_realized = realized_pnl - fees
-    return Totals(
+    won = closing_nets[closing_nets > 0.0]
+    lost = closing_nets[closing_nets < 0.0]
+    return Sums(
         trades=len(frame),
         volume=float(frame["notional"].sum()),
-        fees=fees,
-        realized_pnl=realized_pnl,
-        net_realized_pnl=net_realized,
-        unrealized_pnl=unrealized,
-        total_pnl=net_realized + unrealized - unrealized_prev,
+        fees=float(frame["fee"].sum()),
+        realized=float(realized.sum()),
         closing_fills=int(np.count_nonzero(closing)),
-        wins=wins,
-        win_rate=wins / len(closing_nets) if len(closing_nets) else None,
-        profit_factor=(float(closing_nets[closing_nets > 0.0].sum() / abs(losses.sum())) if len(losses) else None),
-        capital=capital,
-        equity=equity,
-        unrealized_change=unrealized - unrealized_prev,
+        wins=len(won),
+        losses=len(lost),
+        win_sum=float(won.sum()),
+        loss_sum=float(lost.sum()),
     )
 
 

@@ -27,6 +27,7 @@ from reports.models import (
     Totals,
 )
 from reports.numbers.risk import window_risk
+from reports.numbers.totals import Sums, totals_of
 
 
 def _in(points: Sequence[DailyPoint], period: Period) -> list[DailyPoint]:
@@ -65,41 +66,24 @@ def monthly_table(daily: Sequence[DailyPoint]) -> tuple[MonthRow, ...]:
     return tuple(rows)
 
 
-def _agent_totals(agent: AgentReport, days: Sequence[ClosedDay], period: Period) -> tuple[Totals, AgentPeriod]:
-    rows = [row for d in days for row in d.agents if row.agent_id == agent.agent_id]
-    trades = sum(r.trades for r in rows)
-    fees = sum(r.fees for r in rows)
-    realized = sum(r.realized_pnl for r in rows)
-    closing = sum(r.closing_fills for r in rows)
-    wins, losses = sum(r.wins for r in rows), sum(r.losses for r in rows)
-    win_sum, loss_sum = sum(r.win_sum for r in rows), sum(r.loss_sum for r in rows)
+def _agent_totals(agent: AgentReport, days: Sequence[ClosedDay], period: Period) -> tuple[Totals, AgentPeriod, Sums]:
+    """One agent's figures over the period, what the period adds for it, and its sums."""
+    sums = Sums.of_days(row for d in days for row in d.agents if row.agent_id == agent.agent_id)
     points = _in(agent.daily, period)
-    total = _total(points)
-    net = realized - fees
-    totals = dataclasses.replace(
-        agent.totals,
-        trades=trades,
-        volume=sum(r.volume for r in rows),
-        fees=fees,
-        realized_pnl=realized,
-        net_realized_pnl=net,
-        total_pnl=total,
-        closing_fills=closing,
-        wins=wins,
-        win_rate=wins / closing if closing else None,
-        profit_factor=win_sum / abs(loss_sum) if losses else None,
-        unrealized_change=total - net,
+    last = agent.totals  # the period's last day: unrealized P&L, capital and equity at its end
+    totals = totals_of(
+        sums, unrealized=last.unrealized_pnl, capital=last.capital, equity=last.equity, total_pnl=_total(points)
     )
     best, worst = _best_worst(points)
     extra = AgentPeriod(
         best_day=best,
         worst_day=worst,
-        expectancy=(win_sum + loss_sum) / closing if closing else None,
-        average_win=win_sum / wins if wins else None,
-        average_loss=loss_sum / losses if losses else None,
+        expectancy=sums.expectancy,
+        average_win=sums.average_win,
+        average_loss=sums.average_loss,
         risk=_risk(points),
     )
-    return totals, extra
+    return totals, extra, sums
 
 
 def _symbols(days: Sequence[ClosedDay], agents: set[str]) -> tuple[SymbolReport, ...]:
@@ -122,34 +106,30 @@ def _symbols(days: Sequence[ClosedDay], agents: set[str]) -> tuple[SymbolReport,
 def period_report(last_day: Report, days: Sequence[ClosedDay], period: Period) -> Report:
     """The report of ``period`` from the report of its last day and the closed days of the period."""
     days = [d for d in days if period.first <= d.date <= period.last]
-    agents, extras = [], {}
+    agents, extras, each = [], {}, []
     for agent in last_day.agents:
-        totals, extra = _agent_totals(agent, days, period)
+        totals, extra, sums = _agent_totals(agent, days, period)
         agents.append(dataclasses.replace(agent, totals=totals))
         extras[agent.agent_id] = extra
+        each.append(sums)
     points = _in(last_day.daily, period)
-    t = last_day.totals
-    trades, closing = sum(a.totals.trades for a in agents), sum(a.totals.closing_fills for a in agents)
-    wins = sum(a.totals.wins for a in agents)
     kept = {a.agent_id for a in agents}  # a desk's report: its own agents only
-    rows = [row for d in days for row in d.agents if row.agent_id in kept]
-    win_sum, loss_sum = sum(r.win_sum for r in rows), sum(r.loss_sum for r in rows)
-    losses = sum(r.losses for r in rows)
-    fees, realized = sum(a.totals.fees for a in agents), sum(a.totals.realized_pnl for a in agents)
-    total = _total(points)
-    totals = dataclasses.replace(
-        t,
-        trades=trades,
-        volume=sum(a.totals.volume for a in agents),
-        fees=fees,
-        realized_pnl=realized,
-        net_realized_pnl=realized - fees,
-        total_pnl=total,
-        closing_fills=closing,
-        wins=wins,
-        win_rate=wins / closing if closing else None,
-        profit_factor=win_sum / abs(loss_sum) if losses else None,
-        unrealized_change=total - (realized - fees),
+    # The agents' sums added agent by agent; the closing fills' nets day by day (the floats depend on the order).
+    nets = Sums.of_days(row for d in days for row in d.agents if row.agent_id in kept)
+    sums = Sums(
+        trades=sum(s.trades for s in each),
+        volume=sum(s.volume for s in each),
+        fees=sum(s.fees for s in each),
+        realized=sum(s.realized for s in each),
+        closing_fills=sum(s.closing_fills for s in each),
+        wins=sum(s.wins for s in each),
+        losses=nets.losses,
+        win_sum=nets.win_sum,
+        loss_sum=nets.loss_sum,
+    )
+    last = last_day.totals
+    totals = totals_of(
+        sums, unrealized=last.unrealized_pnl, capital=last.capital, equity=last.equity, total_pnl=_total(points)
     )
     previous = period_of(period.kind, period.first - timedelta(days=1), last_day.day.timezone)
     before = _in(last_day.daily, previous)
@@ -164,6 +144,9 @@ def period_report(last_day: Report, days: Sequence[ClosedDay], period: Period) -
         monthly=monthly_table(last_day.daily),
         best_day=best,
         worst_day=worst,
+        expectancy=sums.expectancy,
+        average_win=sums.average_win,
+        average_loss=sums.average_loss,
     )
     return dataclasses.replace(
         last_day, totals=totals, agents=tuple(agents), symbols=_symbols(days, kept), period=figures

@@ -24,6 +24,7 @@ from reports.errors import FetchError
 from reports.logs import status_line
 from reports.models import Fills
 from reports.numbers.closing import close_day
+from reports.numbers.engine import Replay
 from reports.sources.store import DayStore, fills_digest
 from reports.sources.trading_service import TradingService
 
@@ -88,17 +89,20 @@ class History:
 
     def _closed(self, d: date, fills: Fills, before: ClosedDay | None) -> ClosedDay:
         known = [row.agent_id for row in before.agents] if before else []
-        return self.closed_day(d, fills, known, before.state if before else EngineState())
+        return self.closed_day(d, fills, known, before.state if before else EngineState())[0]
 
     def closed_day(
-        self, d: date, fills: Fills, known: list[str], start: EngineState, *, share: bool = False
-    ) -> ClosedDay:
-        """Day ``d`` closed from its own fills, starting from ``start`` with the agents ``known`` before it
-        (``share``: its replay is kept for the report built next, :func:`~reports.numbers.closing.close_day`)."""
+        self, d: date, fills: Fills, known: list[str], start: EngineState, *, intraday: bool = False
+    ) -> tuple[ClosedDay, Replay]:
+        """Day ``d`` closed from its own fills, starting from ``start`` with the agents ``known`` before it, and
+        its replay (``intraday``: with the report's intraday snapshots, :func:`~reports.numbers.closing.close_day`)."""
         day = trading_day(d, self.timezone)
-        rows, symbols, state = close_day(fills, day, start, known, share=share)
+        rows, symbols, result = close_day(fills, day, start, known, intraday=intraday)
         tail = fills.since(day.end - OVERLAP)
-        return ClosedDay(d, rows, symbols, state, len(fills), fills_digest(fills), len(tail), fills_digest(tail))
+        closed = ClosedDay(
+            d, rows, symbols, result.state, len(fills), fills_digest(fills), len(tail), fills_digest(tail)
+        )
+        return closed, result
 
     def first_day(self, until: TradingDay) -> date | None:
         """The first day (in the report's zone) with a fill before the end of ``until``; None when there is none."""
@@ -204,28 +208,37 @@ class History:
             fills_read=self.fills_read,
         )
 
-    def close(self, day: TradingDay, given: DayInput) -> tuple[ClosedDay, str | None]:
+    def close(self, day: TradingDay, given: DayInput) -> tuple[ClosedDay, Replay, str | None]:
         """The report day closed (it has ended) and stored; a stored copy that differs is replaced and the days
-        after it dropped, to be computed again. Returns the day and a warning for what the reader should know.
+        after it dropped, to be computed again. Returns the day, its replay with the intraday snapshots (for
+        ``build_report_from(..., replay=)``: the day is not replayed twice) and a warning for the reader.
 
         A partial day (the day so far, :func:`~reports.numbers.closing.is_partial`) is refused: it is never stored."""
         if is_partial(day):
             raise ValueError(f"{day.date} is cut at {day.end.isoformat()}: the day so far is never stored")
         known = [row.agent_id for row in given.past[-1][1]] if given.past else []
-        fresh = self.closed_day(day.date, given.fills, known, given.start, share=True)
+        fresh, result = self.closed_day(day.date, given.fills, known, given.start, intraday=True)
         if given.stored is not None and given.stored.digest == fresh.digest:
-            return fresh, None
+            return fresh, result, None
         try:
             if given.stored is not None:
                 self.store.drop_from(day.date)
             self.store.put([fresh])
         except sqlite3.Error as exc:
-            return fresh, f"could not store {day.date} in {self.store.path} ({exc}): the next run reads it again"
+            return (
+                fresh,
+                result,
+                f"could not store {day.date} in {self.store.path} ({exc}): the next run reads it again",
+            )
         if given.stored is None:
-            return fresh, None
-        return fresh, (
-            f"the trading service's fills of {day.date} differ from the stored copy: the stored day was replaced "
-            "and the days after it will be computed again"
+            return fresh, result, None
+        return (
+            fresh,
+            result,
+            (
+                f"the trading service's fills of {day.date} differ from the stored copy: the stored day was replaced "
+                "and the days after it will be computed again"
+            ),
         )
 
 

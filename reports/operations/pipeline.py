@@ -17,7 +17,7 @@ from reports.closed_days import ClosedDay
 from reports.delivery.outbox import Attachment, Outbox
 from reports.errors import ReportError
 from reports.models import Fills, Report
-from reports.numbers.compute import build_report
+from reports.numbers.compute import RunInputs, build_report
 from reports.presentation import report_json
 from reports.presentation.workers import chart_workers, draw_charts
 from reports.settings import Settings
@@ -89,17 +89,8 @@ def build(
             fetched = demo_fills(day)
         log.info("fetched %d fills", len(fetched.fills))
         with stage("engine"):
-            report = build_report(
-                fetched.fills,
-                day,
-                settings.capital,
-                generated_at=clock(),
-                agent_info=fetched.agents,
-                warnings=fetched.warnings,
-                daily_pnl_target=settings.daily_pnl_target,
-                target_win_rate=settings.target_win_rate,
-                agents=settings.agents,
-            )
+            inputs = RunInputs(clock(), fetched.agents, fetched.warnings, settings.targets, settings.agents)
+            report = build_report(fetched.fills, day, settings.capital, inputs)
         read = len(fetched.fills)
         if period != "day":
             report = _period(report, _closed_in_memory(fetched.fills, report, period), period)
@@ -107,7 +98,7 @@ def build(
         report, read, closed = _build_from_store(settings, day, rebuild=rebuild, rebuild_from=rebuild_from, clock=clock)
         if period != "day":
             report = _period(report, closed, period)
-    report = dataclasses.replace(report, fills_read=read, max_drawdown_limit=settings.max_drawdown_limit)
+    report = dataclasses.replace(report, fills_read=read)
     return _with_sources(report, settings, demo=demo)
 
 
@@ -132,7 +123,8 @@ def _closed_in_memory(fills: Fills, report: Report, kind: str) -> list[ClosedDay
     while d <= period.last:
         day = trading_day(d, report.day.timezone)
         own = fills.since(day.start).before(day.end)
-        rows, symbols, state = close_day(own, day, state, known)
+        rows, symbols, result = close_day(own, day, state, known)
+        state = result.state
         known = [r.agent_id for r in rows]
         if d >= period.first:
             closed.append(ClosedDay(d, rows, symbols, state, len(own), "", 0, ""))
@@ -167,20 +159,17 @@ def _build_from_store(
                 raise unavailable(store.path, exc) from None
             log.info("fetched %d fills (%d for %s)", given.fills_read, len(given.fills), day.date)
             # The day so far (report --today, /today) is never stored: only a day that has ended is closed.
-            closed, note = (None, None) if is_partial(day) else history.close(day, given)
+            closed, replay, note = (None, None, None) if is_partial(day) else history.close(day, given)
             with stage("engine"):
-                report, _, _ = build_report_from(
-                    given.past,
-                    given.fills,
-                    given.start,
-                    day,
-                    settings.capital,
+                inputs = RunInputs(
                     generated_at=clock(),
                     agent_info=service.agents(),
                     warnings=(*given.warnings, *([note] if note else [])),
-                    daily_pnl_target=settings.daily_pnl_target,
-                    target_win_rate=settings.target_win_rate,
+                    targets=settings.targets,
                     agents=settings.agents,
+                )
+                report, _, _ = build_report_from(
+                    given.past, given.fills, given.start, day, settings.capital, inputs, replay=replay
                 )
     return report, given.fills_read, [*given.closed, *([closed] if closed else [])]
 

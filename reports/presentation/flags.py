@@ -76,7 +76,7 @@ def source_notes(report: Report) -> list[str]:
 def operations_flags(report: Report) -> list[str]:
     """The day's drawdown from Prometheus past the configured limit."""
     ops = report.operations
-    limit = getattr(report, "max_drawdown_limit", 0.25)
+    limit = report.targets.max_drawdown
     if ops is None or ops.max_drawdown is None or ops.max_drawdown > -limit:
         return []
     return [f"Drawdown {fmt_signed_pct(ops.max_drawdown, 1)} today is past the limit of {fmt_signed_pct(-limit, 1)}"]

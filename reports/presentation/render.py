@@ -44,7 +44,6 @@ from reports.presentation.tgtext import split_message
 if TYPE_CHECKING:
     from reports.presentation.charts import Chart  # only a type here: drawing happens elsewhere
 
-DEFAULT_MAX_DRAWDOWN_LIMIT = 0.25
 SUMMARY_TEMPLATE = "summary.html.j2"
 HTML_TEMPLATE = "report.html.j2"
 PERIOD_SUMMARY_TEMPLATE = "period_summary.html.j2"
@@ -134,7 +133,7 @@ def context(report: Report) -> dict[str, object]:
     """Everything a template may use: the report plus derived, presentation-only figures."""
     best, worst = best_and_worst(report.symbols)
     drawdowns = drawdown_series(report.daily)
-    limit = getattr(report, "max_drawdown_limit", DEFAULT_MAX_DRAWDOWN_LIMIT)
+    targets = report.targets
     return {
         "report": report,
         "tz": report.day.timezone,
@@ -146,8 +145,8 @@ def context(report: Report) -> dict[str, object]:
         "flags": attention_flags(report),
         "notes": source_notes(report),
         "drawdown_now": drawdowns[-1] if drawdowns else None,
-        "target_ratio": report.totals.total_pnl / report.daily_pnl_target if report.daily_pnl_target else None,
-        "max_drawdown_limit": limit,
+        "target_ratio": report.totals.total_pnl / targets.daily_pnl if targets.daily_pnl else None,
+        "max_drawdown_limit": targets.max_drawdown,
         "ops_rows": operations_rows(report),
         "windows": [w for w in ("7d", "30d", "90d") if w in report.risk],
         "as_of": partial_label(report),  # the day so far: "as of 14:05 UTC, not final"; None otherwise
@@ -171,35 +170,18 @@ class TradeStats:
 
 
 def period_trade_stats(report: Report) -> TradeStats:
-    """The portfolio's trade statistics over the period, added up from its agents' (``report.period.agents``).
-
-    Per agent, Σ winning nets = average win × wins, Σ nets = expectancy × closes, and the losing closes are
-    (Σ nets − Σ winning nets) ÷ average loss: the sums the agents' figures were divided from.
-    """
+    """The portfolio's trade statistics over the period, as the numbers stage computed them from the stored sums."""
     figures = report.period
     assert figures is not None
-    win_sum = loss_sum = 0.0
-    losses = 0
-    for agent in report.agents:
-        extra = figures.agents.get(agent.agent_id)
-        if extra is None:
-            continue
-        t = agent.totals
-        wins = t.wins * extra.average_win if extra.average_win is not None else 0.0
-        net = t.closing_fills * extra.expectancy if extra.expectancy is not None else 0.0
-        if extra.average_loss:
-            losses += round((net - wins) / extra.average_loss)
-            loss_sum += net - wins
-        win_sum += wins
     t = report.totals
     return TradeStats(
         closes=t.closing_fills,
         wins=t.wins,
         win_rate=t.win_rate,
         profit_factor=t.profit_factor,
-        expectancy=(win_sum + loss_sum) / t.closing_fills if t.closing_fills else None,
-        average_win=win_sum / t.wins if t.wins else None,
-        average_loss=loss_sum / losses if losses else None,
+        expectancy=figures.expectancy,
+        average_win=figures.average_win,
+        average_loss=figures.average_loss,
     )
 
 
@@ -217,7 +199,7 @@ def period_ai_rows(report: Report) -> list[dict[str, object]]:
     return sorted(operations_rows(report), key=lambda r: (r["net"] is None, -(r["net"] or 0.0), r["agent_id"]))
 
 
-def monthly_table(report: Report) -> list[dict[str, object]]:
+def monthly_returns_table(report: Report) -> list[dict[str, object]]:
     """The monthly returns table for report.html: one row per year (every year from the first to the last), twelve
     cells each, coloured on the charts' diverging scale; a month without history is None."""
     figures = report.period
@@ -269,7 +251,7 @@ def period_context(report: Report) -> dict[str, object]:
     first = report.daily[0].date if report.daily else None
     days = figures.days
     previous_pnl = figures.previous_total_pnl
-    table = monthly_table(report)
+    table = monthly_returns_table(report)
     base.update(
         figures=figures,
         period=period,

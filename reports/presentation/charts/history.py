@@ -42,7 +42,7 @@ def history_chart(report: Report) -> Chart:
             fontweight="bold",
         )
         pnl_ax.bar(x, pnl, width=0.75, color=np.where(pnl >= 0, GAIN, LOSS), zorder=2)
-        target = report.daily_pnl_target
+        target = report.targets.daily_pnl
         if target and target <= 1.5 * float(np.max(np.abs(pnl))):
             pnl_ax.axhline(target, color=INK, lw=1.6, ls="--")
             blend = matplotlib.transforms.blended_transform_factory(pnl_ax.transAxes, pnl_ax.transData)

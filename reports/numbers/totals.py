@@ -1,0 +1,101 @@
+"""The totals formulas, once: a :class:`~reports.models.Totals` from the sums of a day or of a period.
+
+A day's sums come from its own fills (:mod:`reports.numbers.compute`), a period's from the stored days it spans
+(:mod:`reports.numbers.periods`); each caller adds them in its own order, which sets the floats, and this module
+turns them into the figures the report shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from reports.closed_days import AgentDay
+from reports.models import Totals
+
+
+@dataclass(frozen=True, slots=True)
+class Sums:
+    """What the totals are made from: fills, volume, fees, gross realized P&L, and the closing fills' nets."""
+
+    trades: int
+    volume: float
+    fees: float
+    realized: float
+    closing_fills: int
+    wins: int
+    """Closing fills with a net above 0."""
+    losses: int
+    """Closing fills with a net below 0 (a net of exactly 0 is neither)."""
+    win_sum: float
+    loss_sum: float
+
+    @classmethod
+    def of_days(cls, rows: Iterable[AgentDay]) -> Sums:
+        """The stored per-day sums added up, in the order given (date order: the floats depend on it)."""
+        rows = list(rows)
+        return cls(
+            trades=sum(r.trades for r in rows),
+            volume=sum(r.volume for r in rows),
+            fees=sum(r.fees for r in rows),
+            realized=sum(r.realized_pnl for r in rows),
+            closing_fills=sum(r.closing_fills for r in rows),
+            wins=sum(r.wins for r in rows),
+            losses=sum(r.losses for r in rows),
+            win_sum=sum(r.win_sum for r in rows),
+            loss_sum=sum(r.loss_sum for r in rows),
+        )
+
+    @property
+    def expectancy(self) -> float | None:
+        """The mean net per closing fill."""
+        return (self.win_sum + self.loss_sum) / self.closing_fills if self.closing_fills else None
+
+    @property
+    def average_win(self) -> float | None:
+        """The mean net of a winning close."""
+        return self.win_sum / self.wins if self.wins else None
+
+    @property
+    def average_loss(self) -> float | None:
+        """The mean net of a losing close (below 0)."""
+        return self.loss_sum / self.losses if self.losses else None
+
+
+def totals_of(
+    sums: Sums,
+    *,
+    unrealized: float,
+    capital: float,
+    equity: float,
+    unrealized_before: float = 0.0,
+    total_pnl: float | None = None,
+) -> Totals:
+    """The figures of one agent or of the portfolio from their sums and the unrealized P&L at the end.
+
+    A day's total P&L is its net realized P&L plus the change of unrealized P&L since ``unrealized_before``
+    (the end of the day before). A period's is given (``total_pnl``: the sum of its days' own, as the daily
+    reports showed them); the change of unrealized P&L is then what the net realized P&L leaves of it.
+    """
+    net = sums.realized - sums.fees
+    if total_pnl is None:
+        total_pnl = net + unrealized - unrealized_before
+        change = unrealized - unrealized_before
+    else:
+        change = total_pnl - net
+    return Totals(
+        trades=sums.trades,
+        volume=sums.volume,
+        fees=sums.fees,
+        realized_pnl=sums.realized,
+        net_realized_pnl=net,
+        unrealized_pnl=unrealized,
+        total_pnl=total_pnl,
+        closing_fills=sums.closing_fills,
+        wins=sums.wins,
+        win_rate=sums.wins / sums.closing_fills if sums.closing_fills else None,
+        profit_factor=sums.win_sum / abs(sums.loss_sum) if sums.losses else None,
+        capital=capital,
+        equity=equity,
+        unrealized_change=change,
+    )
