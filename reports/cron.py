@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from reports.calendar import yesterday
 from reports.errors import UsageError
 from reports.settings import check_timezone
 
@@ -154,7 +155,7 @@ def fires_between(trigger: ZonedCronTrigger, after: datetime, before: datetime, 
 
 def report_date_for(fire: datetime, zone: tzinfo) -> date:
     """The day a run due at ``fire`` reports: the last one complete at that moment in ``zone``."""
-    return fire.astimezone(zone).date() - timedelta(days=1)
+    return yesterday(str(zone), fire)
 
 
 def catch_up_time(

@@ -9,18 +9,21 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reports.calendar import TradingDay, trading_day
+from reports.calendar import ADJECTIVE, TradingDay, trading_day
 from reports.closed_days import ClosedDay
 from reports.delivery.outbox import Attachment, Outbox
 from reports.errors import ReportError
-from reports.models import Fills, Report
-from reports.numbers.compute import RunInputs, build_report
+from reports.models import Report
 from reports.presentation import report_json
 from reports.presentation.workers import chart_workers, draw_charts
 from reports.settings import Settings
+
+if TYPE_CHECKING:
+    from reports.sources.trading_service import TradingService
 
 log = logging.getLogger("reports")
 
@@ -82,24 +85,14 @@ def build(
 ) -> Report:
     """Fetch and compute the report of ``day`` (or of the week or month that ends on it), with its operations and
     reconciliation."""
-    if demo:
-        from reports.sources.demo import demo_fills
-
-        with stage("fetch"):
-            fetched = demo_fills(day)
-        log.info("fetched %d fills", len(fetched.fills))
-        with stage("engine"):
-            inputs = RunInputs(clock(), fetched.agents, fetched.warnings, settings.targets, settings.agents)
-            report = build_report(fetched.fills, day, settings.capital, inputs)
-        read = len(fetched.fills)
-        if period != "day":
-            report = _period(report, _closed_in_memory(fetched.fills, report, period), period)
-    else:
-        report, read, closed = _build_from_store(settings, day, rebuild=rebuild, rebuild_from=rebuild_from, clock=clock)
+    with _sources(settings, day, demo=demo) as (settings, service):
+        report, read, closed = _build_from_store(
+            settings, service, day, rebuild=rebuild, rebuild_from=rebuild_from, clock=clock
+        )
         if period != "day":
             report = _period(report, closed, period)
-    report = dataclasses.replace(report, fills_read=read)
-    return _with_sources(report, settings, demo=demo)
+        report = dataclasses.replace(report, fills_read=read)
+        return _with_sources(report, settings, demo=demo)
 
 
 def _period(last_day: Report, closed: list[ClosedDay], kind: str) -> Report:
@@ -110,95 +103,112 @@ def _period(last_day: Report, closed: list[ClosedDay], kind: str) -> Report:
     return period_report(last_day, closed, period)
 
 
-def _closed_in_memory(fills: Fills, report: Report, kind: str) -> list[ClosedDay]:
-    """The demo's closed days of the period, computed as the store would keep them."""
-    from reports.calendar import period_of
-    from reports.closed_days import EngineState
-    from reports.numbers.closing import close_day
+@contextmanager
+def _sources(settings: Settings, day: TradingDay, *, demo: bool) -> Iterator[tuple[Settings, TradingService]]:
+    """The trading service to read, and the settings to read it with.
 
-    period = period_of(kind, report.day.date, report.day.timezone)
-    first = min((p.date for p in report.daily), default=period.first)
-    state, known, closed = EngineState(), [], []
-    d = first
-    while d <= period.last:
-        day = trading_day(d, report.day.timezone)
-        own = fills.since(day.start).before(day.end)
-        rows, symbols, result = close_day(own, day, state, known)
-        state = result.state
-        known = [r.agent_id for r in rows]
-        if d >= period.first:
-            closed.append(ClosedDay(d, rows, symbols, state, len(own), "", 0, ""))
-        d += timedelta(days=1)
-    return closed
+    The demo is a data source like any other: an embedded trading service (and Prometheus, see
+    :func:`_with_sources`) that the production path reads, with the store of closed days in a temporary folder
+    (its history is the 45 days up to the report date, so a stored day would not fit another date's window).
+    """
+    from reports.sources.trading_service import TradingService
+
+    if not demo:
+        with TradingService(settings.trading_service_url) as service:
+            yield settings, service
+        return
+    import tempfile
+
+    from reports.sources.demo_service import PROMETHEUS_URL, TRADING_URL, DemoTradingService
+
+    with tempfile.TemporaryDirectory(prefix="report-demo-") as state:
+        shown = dataclasses.replace(
+            settings,
+            trading_service_url=TRADING_URL,
+            prometheus_url=PROMETHEUS_URL,
+            admin_api_token=None,
+            state_dir=Path(state),
+            queries_file=None,
+        )
+        with TradingService(TRADING_URL, transport=DemoTradingService(day)) as service:
+            yield shown, service
 
 
 def _build_from_store(
-    settings: Settings, day: TradingDay, *, rebuild: bool, rebuild_from: date | None, clock: Clock
+    settings: Settings,
+    service: TradingService,
+    day: TradingDay,
+    *,
+    rebuild: bool,
+    rebuild_from: date | None,
+    clock: Clock,
 ) -> tuple[Report, int, list[ClosedDay]]:
     """The report from the store of closed days and the fills the store does not hold yet."""
     import sqlite3
 
     from reports.calendar import is_partial
     from reports.numbers.closing import build_report_from
+    from reports.numbers.compute import RunInputs
     from reports.operations.history import History
     from reports.sources.store import DayStore, unavailable
-    from reports.sources.trading_service import TradingService
 
-    with TradingService(settings.trading_service_url) as service:
-        store, warnings = DayStore.open(settings.state_dir, service.base_url, settings.timezone)
-        with store:
-            try:
-                if rebuild or rebuild_from is not None:
-                    dropped = store.drop_from(date.min if rebuild else rebuild_from)  # type: ignore[arg-type]
-                    log.info("store: %d stored day(s) dropped, to be read again", dropped)
-                history = History(service, store, settings.timezone)
-                history.warnings.extend(warnings)
-                with stage("fetch"):
-                    given = history.prepare(day)
-            except sqlite3.Error as exc:
-                raise unavailable(store.path, exc) from None
-            log.info("fetched %d fills (%d for %s)", given.fills_read, len(given.fills), day.date)
-            # The day so far (report --today, /today) is never stored: only a day that has ended is closed.
-            closed, replay, note = (None, None, None) if is_partial(day) else history.close(day, given)
-            with stage("engine"):
-                inputs = RunInputs(
-                    generated_at=clock(),
-                    agent_info=service.agents(),
-                    warnings=(*given.warnings, *([note] if note else [])),
-                    targets=settings.targets,
-                    agents=settings.agents,
-                )
-                report, _, _ = build_report_from(
-                    given.past, given.fills, given.start, day, settings.capital, inputs, replay=replay
-                )
+    store, warnings = DayStore.open(settings.state_dir, service.base_url, settings.timezone)
+    with store:
+        try:
+            if rebuild or rebuild_from is not None:
+                dropped = store.drop_from(date.min if rebuild else rebuild_from)  # type: ignore[arg-type]
+                log.info("store: %d stored day(s) dropped, to be read again", dropped)
+            history = History(service, store, settings.timezone)
+            history.warnings.extend(warnings)
+            with stage("fetch"):
+                given = history.prepare(day)
+        except sqlite3.Error as exc:
+            raise unavailable(store.path, exc) from None
+        log.info("fetched %d fills (%d for %s)", given.fills_read, len(given.fills), day.date)
+        # The day so far (report --today, /today) is never stored: only a day that has ended is closed.
+        closed, replay, note = (None, None, None) if is_partial(day) else history.close(day, given)
+        with stage("engine"):
+            inputs = RunInputs(
+                generated_at=clock(),
+                agent_info=service.agents(),
+                warnings=(*given.warnings, *([note] if note else [])),
+                targets=settings.targets,
+                agents=settings.agents,
+            )
+            report, _, _ = build_report_from(
+                given.past, given.fills, given.start, day, settings.capital, inputs, replay=replay
+            )
     return report, given.fills_read, [*given.closed, *([closed] if closed else [])]
 
 
 def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
     """Attach the Prometheus operations block and the reconciliation with the exchange."""
     from reports.models import Sources
+    from reports.sources.prometheus import fetch_operations
+    from reports.sources.reconcile import reconcile
 
     warnings = list(report.warnings)
+    # A week or a month: Prometheus' increases and the exchange's ledger over the whole period.
+    span = report.day
+    if report.period is not None:
+        span = TradingDay(report.day.date, report.day.timezone, report.period.period.start, report.period.period.end)
+    client = None
     if demo:
+        import httpx
+
         from reports.sources.demo_ops import demo_operations
+        from reports.sources.demo_service import DemoPrometheus
 
-        # The demo has its own Prometheus side but no exchange ledger: nothing is reconciled.
-        operations, prometheus = demo_operations(report), "ok"
-        reconciliation = "not configured"
-    else:
-        from reports.sources.prometheus import fetch_operations
-        from reports.sources.reconcile import reconcile
-
-        # A week or a month: Prometheus' increases and the exchange's ledger over the whole period.
-        span = report.day
-        if report.period is not None:
-            span = TradingDay(
-                report.day.date, report.day.timezone, report.period.period.start, report.period.period.end
-            )
-        operations, prometheus, prom_warnings = fetch_operations(settings, span)
-        warnings.extend(prom_warnings)
-        reconciliation, rec_warnings = reconcile(settings, span, report.totals.realized_pnl, report.totals.fees)
-        warnings.extend(rec_warnings)
+        # The demo's Prometheus answers the Operations queries with series consistent with the demo's P&L.
+        client = httpx.Client(transport=DemoPrometheus(span, demo_operations(report)))
+    try:
+        operations, prometheus, prom_warnings = fetch_operations(settings, span, client=client)
+    finally:
+        if client is not None:
+            client.close()
+    warnings.extend(prom_warnings)
+    reconciliation, rec_warnings = reconcile(settings, span, report.totals.realized_pnl, report.totals.fees)
+    warnings.extend(rec_warnings)
     return dataclasses.replace(
         report,
         operations=operations,
@@ -219,7 +229,8 @@ def render(report: Report, settings: Settings, pool: Executor | None = None) -> 
     kind = report.period.period.kind if report.period else "day"
     title = f"Full report {report.day.date.isoformat()}"
     if report.period:
-        title = f"Full {kind}ly report {report.period.period.first.isoformat()} – {report.day.date.isoformat()}"
+        first, last = report.period.period.first.isoformat(), report.day.date.isoformat()
+        title = f"Full {ADJECTIVE[kind]} report {first} – {last}"
     outbox = Outbox(
         report_date=report.day.date,
         messages=messages,
