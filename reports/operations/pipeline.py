@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -254,8 +254,47 @@ def write_artifacts(report: Report, outbox: Outbox, settings: Settings, director
     write_call_artifacts(outbox, settings.telegram_chats, directory / "telegram")
 
 
-def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> RunOutcome:
-    """Build, write and (unless a dry run) deliver one day's report; push the job's metrics either way."""
+def _deliver(outbox: Outbox, settings: Settings, *, force: bool, should_stop: Callable[[], bool] | None) -> Sent:
+    from reports.delivery.deliver import deliver
+
+    result = deliver(outbox, settings, force=force, log=log, should_stop=should_stop)
+    return result.messages_sent, tuple(result.warnings)
+
+
+def _notify(settings: Settings, report_date: date, reason: str, kind: str) -> None:
+    from reports.delivery.deliver import send_failure_notice
+
+    send_failure_notice(settings, report_date, reason, kind=kind)
+
+
+def _push(url: str, **figures: object) -> str | None:
+    from reports.delivery.jobmetrics import push_job_metrics
+
+    return push_job_metrics(url, **figures)  # type: ignore[arg-type]
+
+
+Sent = tuple[int, tuple[str, ...]]
+"""Telegram messages sent, and the delivery's warnings."""
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What one run calls, stage by stage: the real ones by default; a test of :func:`run` passes fakes."""
+
+    build: Callable[..., Report] = build
+    render: Callable[[Report, Settings, Executor | None], tuple[Outbox, str]] = render
+    deliver: Callable[..., Sent] = _deliver
+    notify_failure: Callable[[Settings, date, str, str], None] = _notify
+    push_metrics: Callable[..., str | None] = _push
+    workers: Callable[[], AbstractContextManager[Executor | None]] = chart_workers
+
+
+def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow, stages: Stages | None = None) -> RunOutcome:
+    """Build, write and (unless a dry run) deliver one day's report; push the job's metrics either way.
+
+    A report that cannot be built sends a failure notice to the chats (when sending) and raises; nothing else is
+    sent. The job's metrics say whether the run succeeded, also when it raised."""
+    stages = stages or Stages()
     started = time.time()
     if not options.demo:
         from reports.sources.prometheus import load_queries
@@ -272,8 +311,8 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
     success = False
     try:
         try:
-            with chart_workers() as pool:
-                report = build(
+            with stages.workers() as pool:
+                report = stages.build(
                     settings,
                     day,
                     demo=options.demo,
@@ -283,31 +322,23 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow) -> R
                     period=options.period,
                 )
                 fills = report.fills_read
-                outbox, _ = render(report, settings, pool)
+                outbox, _ = stages.render(report, settings, pool)
         except Exception as exc:
             if options.send:
-                from reports.delivery.deliver import send_failure_notice
-
                 reason = str(exc) if isinstance(exc, ReportError) else f"internal error ({type(exc).__name__})"
-                send_failure_notice(settings, options.report_date, reason, kind=options.period)
+                stages.notify_failure(settings, options.report_date, reason, options.period)
             raise
         if output is not None:
             write_artifacts(report, outbox, settings, output)
             log.info("artifacts written to %s", output)
         warnings: tuple[str, ...] = ()
         if options.send:
-            from reports.delivery.deliver import deliver
-
-            result = deliver(outbox, settings, force=options.force, log=log, should_stop=options.should_stop)
-            sent = result.messages_sent
-            warnings = tuple(result.warnings)
+            sent, warnings = stages.deliver(outbox, settings, force=options.force, should_stop=options.should_stop)
         success = True
         return RunOutcome(report=report, output_dir=output, messages_sent=sent, warnings=warnings)
     finally:
         if settings.pushgateway_url:
-            from reports.delivery.jobmetrics import push_job_metrics
-
-            problem = push_job_metrics(
+            problem = stages.push_metrics(
                 settings.pushgateway_url,
                 success=success,
                 started=started,
