@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -23,14 +22,6 @@ def noon_zone(now: datetime | None = None) -> str:
     hour = (now or datetime.now(UTC)).hour
     east = 12 - hour  # hours east of UTC: 12 .. -11
     return "Etc/GMT" if east == 0 else f"Etc/GMT{'-' if east > 0 else '+'}{abs(east)}"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This machine's environment without any setting of the report, plus ``extra``."""
-    base = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS", "PUSHGATEWAY"))
-    }
-    return base | extra
 
 
 def wait_for(what: Callable[[], Any], timeout: float = 60.0, step: float = 0.1, message: str = "") -> Any:

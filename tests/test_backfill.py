@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from factories import make_row, sending_settings
+from factories import make_row, report_env, sending_settings
 from fake_telegram import FakeTelegram
 from fake_trading import FakeTradingService, running_service
 
@@ -25,14 +25,6 @@ TOKEN = "7000000002:AAHbackfillTOKENbackfillTOKEN123456"
 CHAT = -1001000000001
 FIRST = date(2025, 11, 1)
 DAYS = [FIRST + timedelta(days=k) for k in range(5)]
-
-
-def env_without_settings() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS", "PUSHGATEWAY", "TRADING_", "ADMIN_"))
-    }
 
 
 def rows_for(days: list[date]) -> list[dict[str, Any]]:
@@ -92,7 +84,7 @@ def test_five_days_with_one_failing(tmp_path):
                 "--output",
                 str(tmp_path),
             ],
-            env=env_without_settings() | {"TRADING_SERVICE_URL": fake.url},
+            env=report_env(TRADING_SERVICE_URL=fake.url),
             capture_output=True,
             text=True,
             timeout=180,
@@ -184,7 +176,7 @@ def test_progress_bar_on_a_terminal(tmp_path: Path):
     master, slave = pty.openpty()
     argv = [sys.executable, "-m", "reports", "--demo", "--from", "2025-11-01", "--to", "2025-11-02"]
     with subprocess.Popen(
-        [*argv, "--output", str(tmp_path)], env=env_without_settings(), stdout=subprocess.PIPE, stderr=slave
+        [*argv, "--output", str(tmp_path)], env=report_env(), stdout=subprocess.PIPE, stderr=slave
     ) as proc:
         os.close(slave)
         chunks = []

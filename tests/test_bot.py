@@ -17,8 +17,8 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from bot_harness import BotProcess, answer, clean_env, noon_zone, text_of, wait_for
-from factories import run_report
+from bot_harness import BotProcess, answer, noon_zone, text_of, wait_for
+from factories import report_env, run_report
 from fake_telegram import USER_ID, FakeChat, FakeTelegram, parse_html
 from fake_trading import FakeTradingService, running_service
 from history_data import history_rows
@@ -60,7 +60,7 @@ def desk(tmp_path_factory):
         running_service(FakeTradingService(trades=_rows(zone))) as service,
         FakeTelegram(TOKEN, chats, max_per_minute=10_000) as telegram,
     ):
-        env = clean_env(
+        env = report_env(
             TELEGRAM_BOT_TOKEN=TOKEN,
             TELEGRAM_CHAT_ID=str(DESK),
             TELEGRAM_ALLOWED_CHATS=f"{DESK},{DESK2},{DESK3}",
@@ -84,7 +84,7 @@ def _cli(desk, *args: str, state: str | None = None) -> subprocess.Popen:
     """``report ARGS`` on the desk's data (with a store of its own, unless ``state`` is given), started in the
     background so that it runs while the bot answers; :func:`_done` waits for it."""
     env = {k: v for k, v in desk.env.items() if k.startswith(("TRADING_", "REPORT_TIMEZONE", "TELEGRAM_"))}
-    env = clean_env(REPORT_STATE_DIR=state or str(desk.tmp / "cli-state"), **env)
+    env = report_env(REPORT_STATE_DIR=state or str(desk.tmp / "cli-state"), **env)
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     return subprocess.Popen([sys.executable, "-m", "reports", *args], env=env, cwd=desk.tmp, text=True, **pipes)
 
@@ -338,7 +338,7 @@ def history():
 
 
 def _env(history, telegram, state: Path, **extra: str) -> dict[str, str]:
-    return clean_env(
+    return report_env(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_CHAT_ID=str(DESK),
         TELEGRAM_API_URL=telegram.url,

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import struct
-import zlib
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 
 import matplotlib
 import numpy as np
 import pytest
-from matplotlib.axis import Axis
+from assertions import assert_labels_are_values, png_chunks, usd_axes
 from matplotlib.figure import Figure
 from sample_report import make_report, with_agent
 
@@ -28,22 +26,6 @@ from reports.presentation.charts import (
 )
 from reports.presentation.charts.agents import agents_chart
 from reports.presentation.tgtext import visible_length
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """The (type, payload) chunks of a PNG, each CRC checked."""
-    assert data.startswith(PNG_SIGNATURE)
-    chunks, pos = [], len(PNG_SIGNATURE)
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind, payload = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
-        assert zlib.crc32(kind + payload) == crc, f"bad CRC in {kind!r}"
-        chunks.append((kind, payload))
-        pos += 12 + length
-    return chunks
 
 
 def test_every_chart_is_a_valid_png_of_1600_by_900_without_varying_metadata() -> None:
@@ -135,48 +117,6 @@ def test_time_zones_and_dst_days_render(timezone: str) -> None:
 
 
 # -- tick labels: each one reads as its tick's value -------------------------------------------------
-
-
-def label_value(text: str) -> float:
-    """The number a USDT tick label shows: ``−7.5`` → -7.5, ``+1,250`` → 1250, ``−4.5%`` → -4.5."""
-    return float(text.replace("\u2212", "-").replace("+", "").replace(",", "").removesuffix("%"))
-
-
-def usd_axes(figures: list[Figure]) -> Iterator[Axis]:
-    for fig in figures:
-        for ax in fig.axes:
-            for axis in (ax.xaxis, ax.yaxis):
-                if isinstance(axis.get_major_formatter(), style.UsdFormatter):
-                    yield axis
-
-
-def assert_labels_are_values(axis: Axis) -> int:
-    """Every drawn tick's label equals its location; returns how many ticks were checked."""
-    lo, hi = sorted(axis.get_view_interval())
-    locs = axis.get_majorticklocs()
-    labels = [t.get_text() for t in axis.get_majorticklabels()]
-    assert len(locs) == len(labels)
-    checked = 0
-    for loc, label in zip(locs, labels, strict=True):
-        if not lo <= loc <= hi:
-            continue  # outside the axis: not drawn
-        assert label_value(label) == pytest.approx(loc, rel=1e-9, abs=1e-9), (label, loc, list(locs))
-        checked += 1
-    return checked
-
-
-@pytest.fixture
-def drawn(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
-    """The figures the charts draw on, kept after their PNG was encoded (which draws every label)."""
-    figures: list[Figure] = []
-    make = style.figure
-
-    def keep() -> Figure:
-        figures.append(make())
-        return figures[-1]
-
-    monkeypatch.setattr(style, "figure", keep)
-    return figures
 
 
 def scaled(report: Report, factor: float) -> Report:

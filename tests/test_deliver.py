@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import io
 import json
 import logging
 import pickle
@@ -14,56 +13,31 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from assertions import sends
+from factories import DAY, FAST, GROUP, TOKEN, make_outbox, png
 from fake_telegram import FakeChat, FakeTelegram
-from PIL import Image
 from telegram import Bot
 
 from reports.delivery.deliver import (
     DeliveryFailed,
-    DeliveryPolicy,
     deliver,
     plan_calls,
     send_failure_notice,
     write_call_artifacts,
 )
-from reports.delivery.outbox import Attachment, Outbox
+from reports.delivery.outbox import Attachment
 from reports.delivery.records import DeliveryStore
 from reports.errors import DeliveryError
 from reports.presentation.tgtext import split_message
 from reports.settings import ChatTarget, Secret, Settings
 
-TOKEN = "987654321:AAF-secretPartOfTheTokenXyz0123456789ab"
 SECRET_PART = TOKEN.split(":")[1]
-GROUP = -1001000000001
 FORUM = -1001000000002
-DAY = date(2025, 1, 2)
-# Short waits for tests; the pacing stays above zero so the fake is not hammered.
-FAST = DeliveryPolicy(min_interval=0.02, retry_budget=5.0, backoff_initial=0.05, backoff_max=0.2, read_timeout=5.0)
-
-
-def png(width: int = 320, height: int = 180, colour: str = "white") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def make_outbox(
-    messages: tuple[str, ...] = ("<b>Daily report</b> 2025-01-02", "<pre>agent  +1.00</pre>"),
-    *,
-    photos: int = 3,
-    document: bytes | None = b"<!doctype html><title>r</title>\x00\xff",
-) -> Outbox:
-    charts = tuple(
-        Attachment(f"{i + 1:02d}-chart.png", png(colour=("white", "red")[i % 2]), f"Chart {i + 1}")
-        for i in range(photos)
-    )
-    doc = Attachment("report.html", document, f"Full report {DAY}") if document is not None else None
-    return Outbox(DAY, messages, charts, doc)
 
 
 @pytest.fixture
@@ -81,10 +55,6 @@ def settings(fake: FakeTelegram, tmp_path: Path) -> Settings:
         telegram_api_url=fake.url,
         state_dir=tmp_path / "state",
     )
-
-
-def sends(fake: FakeTelegram) -> list[str]:
-    return [c.method for c in fake.calls_of("sendMessage", "sendPhoto", "sendMediaGroup", "sendDocument")]
 
 
 def test_delivers_summary_then_album_then_document_byte_for_byte(fake: FakeTelegram, settings: Settings) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from factories import report_env
 from fake_telegram import Call, FakeChat, FakeTelegram
 
 from reports.delivery.records import parse_record
@@ -89,13 +90,9 @@ class Trial:
 
 
 def environment(fake: FakeTelegram, state: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS", "PUSH"))}
-    return env | {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_CHAT_ID": str(CHAT),
-        "TELEGRAM_API_URL": fake.url,
-        "REPORT_STATE_DIR": str(state),
-    }
+    return report_env(
+        TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID=str(CHAT), TELEGRAM_API_URL=fake.url, REPORT_STATE_DIR=str(state)
+    )
 
 
 def run_trial(seed: int, root: Path, planned: list[tuple[str, str]], deadline: float) -> Trial | None:

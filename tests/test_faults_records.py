@@ -16,10 +16,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from assertions import sends
+from factories import DAY, FAST, GROUP, TOKEN, SmallDisk, make_outbox, report_env
 from fake_telegram import Call, FakeChat, FakeTelegram
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_deliver import DAY, FAST, GROUP, TOKEN, make_outbox, sends
 
 from reports.delivery.deliver import DeliveryFailed, deliver, send_failure_notice
 from reports.delivery.records import DeliveryRecord, DeliveryStore, parse_record
@@ -44,58 +45,6 @@ def settings_for(fake: FakeTelegram, state: Path) -> Settings:
         telegram_api_url=fake.url,
         state_dir=state,
     )
-
-
-# -- a small tmpfs that can be filled --------------------------------------------------------------------
-
-
-class SmallDisk:
-    """A 512 KiB tmpfs mounted for one test; :meth:`fill` takes every free byte, :meth:`free` gives it back."""
-
-    def __init__(self, mountpoint: Path) -> None:
-        self.path = mountpoint
-        self.filler = mountpoint / "filler"
-
-    def fill(self) -> None:
-        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            for chunk in (65536, 4096, 1):
-                try:
-                    while True:
-                        os.write(fd, b"\0" * chunk)
-                except OSError as err:
-                    assert err.errno == errno.ENOSPC, err
-        finally:
-            os.close(fd)
-        with pytest.raises(OSError, match="No space left"):
-            (self.path / "probe").write_bytes(b"x")
-
-    def free(self) -> None:
-        self.filler.unlink(missing_ok=True)
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
-    # Skipped only where mounting is refused (not root, no CAP_SYS_ADMIN); CI runs as root and mounts it.
-    if os.geteuid() != 0:
-        reason = "mounting a tmpfs needs root: run as root (as CI does) to test a full disk"
-        print(f"SKIP: {reason}", file=sys.stderr)
-        pytest.skip(reason)
-    mountpoint = tmp_path / "small-disk"
-    mountpoint.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(mountpoint)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        reason = f"mount -t tmpfs was refused: {mounted.stderr.strip() or mounted.returncode}"
-        print(f"SKIP: {reason}", file=sys.stderr)
-        pytest.skip(reason)
-    try:
-        yield SmallDisk(mountpoint)
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
 def items(fake: FakeTelegram) -> list[tuple[str, str]]:
@@ -172,8 +121,7 @@ def test_a_record_write_that_fails_stops_the_chat_with_one_line(fake: FakeTelegr
 def test_the_report_command_on_a_full_disk(fake: FakeTelegram, small_disk: SmallDisk, tmp_path: Path) -> None:
     """The real ``report`` on a full REPORT_STATE_DIR: exit 1 and the line; once space is freed, the re-run
     posts everything once. A disk that fills during the run changes nothing either."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS", "PUSH"))}
-    env |= {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": str(GROUP), "TELEGRAM_API_URL": fake.url}
+    env = report_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID=str(GROUP), TELEGRAM_API_URL=fake.url)
     env |= {"REPORT_STATE_DIR": str(small_disk.path / "state"), "MPLCONFIGDIR": str(tmp_path / "mpl")}
     command = [sys.executable, "-m", "reports", "--demo", "--send", "--date", "2025-11-21"]
 
@@ -292,8 +240,7 @@ def test_a_damaged_record_through_the_command_is_an_error_line_not_an_internal_e
     state = tmp_path / "state"
     path = DeliveryStore(state).path(date(2025, 11, 21), ChatTarget(str(GROUP)))
     path.parent.mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS", "PUSH"))}
-    env |= {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": str(GROUP), "TELEGRAM_API_URL": fake.url}
+    env = report_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID=str(GROUP), TELEGRAM_API_URL=fake.url)
     env |= {"REPORT_STATE_DIR": str(state)}
     for content in (b"\xff\xfe\x00\x81garbage", b"[]"):
         path.write_bytes(content)

@@ -3,17 +3,17 @@ spent, and a user who blocked the bot."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from factories import FAST, GROUP, TOKEN, make_outbox, report_env
 from fake_telegram import FakeChat, FakeTelegram
-from fake_trading import FakeTradingService, running_service
-from test_deliver import FAST, GROUP, TOKEN, make_outbox
+from fake_trading import FakeTradingService
 
 from reports.delivery.deliver import DeliveryFailed, deliver
 from reports.errors import UsageError
@@ -57,11 +57,13 @@ def test_well_formed_chat_lists() -> None:
     )
 
 
-def test_the_command_refuses_a_malformed_chat_list_before_any_request(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS", "PUSH"))}
-    with FakeTelegram(TOKEN, [FakeChat(GROUP)]) as fake, running_service(FakeTradingService()) as trading:
-        env |= {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": "abc,,", "TELEGRAM_API_URL": fake.url}
-        env |= {"TRADING_SERVICE_URL": trading.url, "REPORT_STATE_DIR": str(tmp_path / "state")}
+def test_the_command_refuses_a_malformed_chat_list_before_any_request(
+    trading: Callable[..., FakeTradingService], state_dir: Path
+) -> None:
+    service = trading()
+    with FakeTelegram(TOKEN, [FakeChat(GROUP)]) as fake:
+        env = report_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID="abc,,", TELEGRAM_API_URL=fake.url)
+        env |= {"TRADING_SERVICE_URL": service.url, "REPORT_STATE_DIR": str(state_dir)}
         for args in (["--date", "2025-11-21"], ["check"], ["schedule"]):
             proc = subprocess.run(
                 [sys.executable, "-m", "reports", *args], env=env, capture_output=True, text=True, timeout=60
@@ -71,7 +73,7 @@ def test_the_command_refuses_a_malformed_chat_list_before_any_request(tmp_path: 
                 "report: error: TELEGRAM_CHAT_ID entry 'abc' is malformed: use a chat id (e.g. -1001234567890) or "
                 "@channelname, optionally :THREAD (a topic number), comma-separated"
             ]
-        assert fake.requests == [] and trading.requests == []
+        assert fake.requests == [] and service.requests == []
 
 
 def test_the_give_up_line_states_the_retry_time_actually_spent(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-from test_helm import KUBE_VERSIONS, api_server_problems, assert_hardened, render, values_of
+from helm_chart import KUBE_VERSIONS, api_server_problems, assert_hardened, render, values_of
 
 
 def bot(objects: list[dict]) -> dict | None:

@@ -10,11 +10,10 @@ from datetime import date, timedelta
 
 import matplotlib
 import pytest
+from assertions import assert_labels_are_values, assert_telegram_html, png_chunks, usd_axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from period_sample import make_period_report
-from test_charts import assert_labels_are_values, drawn, png_chunks, usd_axes  # noqa: F401 (drawn: a fixture)
-from test_render import assert_telegram_html
 
 from reports.models import DailyPoint, MonthRow
 from reports.presentation.charts import CAPTION_LIMIT, HEIGHT_PX, WIDTH_PX, chart_share, render_charts
@@ -64,7 +63,7 @@ def test_hostile_names_are_escaped_in_the_period_captions() -> None:
 
 @pytest.mark.parametrize("factor", [1.0, 0.01, 40.0])
 @pytest.mark.parametrize("kind", ["week", "month"])
-def test_period_tick_labels_read_as_the_tick_values(drawn: list[Figure], kind: str, factor: float) -> None:  # noqa: F811
+def test_period_tick_labels_read_as_the_tick_values(drawn: list[Figure], kind: str, factor: float) -> None:
     report, _ = make_period_report(kind, date(2026, 11, 29) if kind == "week" else date(2026, 11, 30))
     f = report.period
     days = tuple(dataclasses.replace(p, total_pnl=p.total_pnl * factor) for p in f.days)
@@ -111,7 +110,7 @@ def _faces(fig: Figure) -> dict[tuple[int, int], str]:
     }
 
 
-def test_the_calendar_shows_each_days_number_and_pnl_in_its_cell(drawn: list[Figure]) -> None:  # noqa: F811
+def test_the_calendar_shows_each_days_number_and_pnl_in_its_cell(drawn: list[Figure]) -> None:
     report, _ = make_period_report("month", date(2026, 11, 30), history_days=24)  # history from 2026-11-07
     f = report.period
     chart = calendar_chart(report)
@@ -155,7 +154,7 @@ def _with_monthly(report, rows: tuple[MonthRow, ...], daily: tuple[DailyPoint, .
     return dataclasses.replace(report, period=f, daily=daily if daily is not None else report.daily)
 
 
-def test_the_monthly_heatmap_has_a_cell_per_month_with_history_and_blanks_elsewhere(drawn: list[Figure]) -> None:  # noqa: F811
+def test_the_monthly_heatmap_has_a_cell_per_month_with_history_and_blanks_elsewhere(drawn: list[Figure]) -> None:
     report, _ = make_period_report("month", date(2026, 11, 30))
     rows = (MonthRow(2024, 3, 0.052, 51.0), MonthRow(2024, 4, -0.1234, -130.5), MonthRow(2025, 1, None, 0.0),
             MonthRow(2025, 12, 12.5, 25_000.0), MonthRow(2026, 11, 0.004, 4.25))  # fmt: skip
@@ -184,7 +183,7 @@ def test_the_monthly_heatmap_has_a_cell_per_month_with_history_and_blanks_elsewh
     assert "best Dec 2025 +1,250.0%, worst Apr 2024 −12.3%" in chart.caption
 
 
-def test_a_long_history_shows_its_last_years(drawn: list[Figure]) -> None:  # noqa: F811
+def test_a_long_history_shows_its_last_years(drawn: list[Figure]) -> None:
     report, _ = make_period_report("month", date(2026, 11, 30))
     rows = tuple(MonthRow(y, m, 0.01 * (m - 6), 10.0 * (m - 6)) for y in range(2012, 2027) for m in range(1, 13)
                  if (y, m) <= (2026, 11))  # fmt: skip

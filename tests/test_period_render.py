@@ -16,9 +16,10 @@ from pathlib import Path
 import matplotlib
 import matplotlib.ft2font
 import pytest
+from assertions import HtmlRefs, assert_telegram_html
+from factories import EVIL
 from period_sample import make_period_report
 from sample_report import make_report
-from test_render import EVIL, _Refs, assert_telegram_html
 
 from reports.models import Report, Sources
 from reports.presentation.charts import render_charts
@@ -158,7 +159,7 @@ def test_the_monthly_report_html_is_self_contained_with_the_periods_sections() -
     report, _ = make_period_report("month")
     charts = render_charts(report)
     page = render_html(report, charts)
-    refs = _Refs()
+    refs = HtmlRefs()
     refs.feed(page)
     assert refs.urls and all(url.startswith("data:image/png;base64,") for url in refs.urls)
     assert refs.tags.count("img") == len(charts) == 5

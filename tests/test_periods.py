@@ -10,7 +10,7 @@ from factories import run_report
 from fake_telegram import FakeTelegram
 from fake_trading import FakeTradingService, running_service
 from history_data import history_rows
-from test_store import NOW
+from store_reference import NOW
 
 from reports.calendar import last_complete, period_of, trading_day
 from reports.operations.pipeline import build

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from html.parser import HTMLParser
 from pathlib import Path
 
 import jinja2
 import pytest
+from assertions import HtmlRefs, assert_telegram_html
+from factories import EVIL
 from sample_report import make_report, with_agent
 
 from reports.models import Report, Sources
@@ -17,27 +18,6 @@ from reports.presentation.fmt import fmt_count, fmt_pct, fmt_pnl, fmt_qty, fmt_s
 from reports.presentation.render import packaged_templates_dir, render_html, render_summary, template_env
 from reports.presentation.tgtext import visible_length
 from reports.settings import Settings
-
-EVIL = "<b>x</b>&co"
-TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
-                 "pre", "blockquote", "tg-emoji"}  # fmt: skip
-TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)([^<>]*)>")
-ENTITY = re.compile(r"&(#[0-9]+|#x[0-9a-fA-F]+|lt|gt|amp|quot);")
-
-
-def assert_telegram_html(text: str) -> None:
-    """As strict as the Bot API's HTML mode: known tags, balanced and nested, no bare < > &."""
-    stack: list[str] = []
-    for closing, name, _ in TAG.findall(text):
-        assert name in TELEGRAM_TAGS, f"tag <{name}> is not in Telegram's subset"
-        if closing:
-            assert stack and stack.pop() == name, f"</{name}> closes nothing open"
-        else:
-            stack.append(name)
-    assert not stack, f"unclosed tags {stack}"
-    bare = TAG.sub("", text)
-    assert "<" not in bare and ">" not in bare
-    assert "&" not in ENTITY.sub("", bare), "a bare & outside an entity"
 
 
 def summary_text(report: Report) -> str:
@@ -140,25 +120,12 @@ def test_the_risk_table_is_narrow_enough_for_a_phone() -> None:
 # ---- report.html
 
 
-class _Refs(HTMLParser):
-    """Every URL-bearing attribute and every CSS url()/@import in a page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-        self.tags: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.urls += [v or "" for k, v in attrs if k in ("src", "href", "srcset", "poster", "data", "action")]
-
-
 def test_report_html_is_self_contained_small_and_complete() -> None:
     report = make_report(60)
     charts = render_charts(report)
     page = render_html(report, charts)
     assert len(page.encode()) < 2_000_000
-    refs = _Refs()
+    refs = HtmlRefs()
     refs.feed(page)
     assert refs.urls and all(url.startswith("data:image/png;base64,") for url in refs.urls)
     assert refs.tags.count("img") == len(charts)

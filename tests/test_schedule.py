@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from factories import make_row, sending_settings
+from factories import make_row, report_env, sending_settings
 from fake_telegram import FakeTelegram
 from fake_trading import FakeTradingService, running_service
 from prometheus_client.parser import text_string_to_metric_families
@@ -296,9 +296,8 @@ def test_an_internal_error_in_a_run_does_not_end_the_schedule():
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS"))}
     return subprocess.run(
-        [sys.executable, "-m", "reports", *args], capture_output=True, text=True, env=base | env, timeout=60
+        [sys.executable, "-m", "reports", *args], capture_output=True, text=True, env=report_env(**env), timeout=60
     )
 
 
@@ -334,10 +333,9 @@ def test_sigterm_during_a_run_ends_cleanly_with_a_consistent_delivery_record(tmp
             "REPORT_SCHEDULE": "* * * * *",  # the run due this minute is caught up at once
             "REPORT_LOG_FORMAT": "json",
         }
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS"))}
         proc = subprocess.Popen(
             [sys.executable, "-m", "reports", "schedule"],
-            env=base | env,
+            env=report_env(**env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -413,10 +411,9 @@ def test_a_second_signal_abandons_the_run(caplog):
 
 def test_sigterm_while_waiting_stops_at_once(tmp_path: Path):
     env = {"REPORT_SCHEDULE": "0 3 1 1 *", "REPORT_LOG_FORMAT": "json", "REPORT_STATE_DIR": str(tmp_path)}
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS"))}
     with subprocess.Popen(
         [sys.executable, "-m", "reports", "schedule", "--dry-run"],
-        env=base | env,
+        env=report_env(**env),
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

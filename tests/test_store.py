@@ -6,64 +6,26 @@ and replayed from its first fill (``build_report``), as the report did before th
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from factories import store_settings
 from fake_trading import FakeTradingService, running_service
 from history_data import history_rows
+from store_reference import NOW, figures, reference, stored_dates
 
-from reports.calendar import TradingDay, trading_day
+from reports.calendar import trading_day
 from reports.models import Report
-from reports.numbers.compute import RunInputs, build_report
 from reports.operations.history import DataLossError
 from reports.operations.pipeline import build
 from reports.operations.verify import verify
-from reports.presentation import report_json
 from reports.settings import Settings
-from reports.sources.store import DayStore, store_path
-from reports.sources.trading_service import TradingService
-
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def settings_for(url: str, state: Path, timezone: str = "UTC") -> Settings:
-    return Settings(trading_service_url=url, state_dir=state, timezone=timezone)
-
-
-def reference(settings: Settings, d: date) -> Report:
-    """The cold replay of day ``d``, with the settings' targets as a run attaches them."""
-    return cold_replay(settings, trading_day(d, settings.timezone))
-
-
-def cold_replay(settings: Settings, day: TradingDay, now: datetime = NOW) -> Report:
-    """The cold replay: every fill before the end of ``day``, read at once, replayed from the first."""
-    with TradingService(settings.trading_service_url) as service:
-        return build_report(
-            service.fills(end=day.end).fills,
-            day,
-            settings.capital,
-            RunInputs(generated_at=now, agent_info=service.agents(), targets=settings.targets),
-        )
+from reports.sources.store import store_path
 
 
 def run(settings: Settings, d: date, **kw) -> Report:
     return build(settings, trading_day(d, settings.timezone), demo=False, clock=lambda: NOW, **kw)
-
-
-def figures(report: Report) -> dict:
-    """report.json less what is about the run rather than the numbers."""
-    doc = json.loads(report_json.dumps(report))
-    for key in ("warnings", "sources"):
-        doc.pop(key)
-    return doc
-
-
-def stored_dates(settings: Settings) -> list[date]:
-    with DayStore(store_path(settings.state_dir, settings.trading_service_url, settings.timezone)) as store:
-        return store.dates()
 
 
 SPANS = [
@@ -78,7 +40,7 @@ SPANS = [
 def test_thirty_checkpointed_days_equal_the_cold_replay(tmp_path, timezone, first):
     rows = history_rows(first - timedelta(days=12), first + timedelta(days=31))
     with running_service(FakeTradingService(trades=rows, page_cap=100)) as fake:
-        kept = settings_for(fake.url, tmp_path / "kept", timezone)
+        kept = store_settings(fake.url, tmp_path / "kept", timezone)
         for k in range(30):
             d = first + timedelta(days=k)
             got = run(kept, d)
@@ -88,7 +50,7 @@ def test_thirty_checkpointed_days_equal_the_cold_replay(tmp_path, timezone, firs
             if k:
                 assert got.fills_read < 4 * 26 * 2, d
         assert stored_dates(kept)[-1] == first + timedelta(days=29)
-        cold = settings_for(fake.url, tmp_path / "cold", timezone)
+        cold = store_settings(fake.url, tmp_path / "cold", timezone)
         last = first + timedelta(days=29)
         assert figures(run(cold, last)) == figures(reference(cold, last))
         assert stored_dates(cold) == stored_dates(kept)[: len(stored_dates(cold))]
@@ -99,7 +61,7 @@ def stocked(tmp_path):
     """A service with 40 days of fills and a store holding the first 30 of them."""
     rows = history_rows(date(2025, 5, 1), date(2025, 6, 9))
     with running_service(FakeTradingService(trades=rows, page_cap=60)) as fake:
-        settings = settings_for(fake.url, tmp_path / "state")
+        settings = store_settings(fake.url, tmp_path / "state")
         run(settings, date(2025, 5, 31))
         assert stored_dates(settings) == [date(2025, 5, 1) + timedelta(days=k) for k in range(31)]
         yield fake, settings
@@ -221,7 +183,7 @@ def test_a_quiet_day_after_busy_days_is_flagged_not_refused(tmp_path):
 
     rows = history_rows(date(2025, 7, 1), date(2025, 7, 12), skip=(date(2025, 7, 10),))
     with running_service(FakeTradingService(trades=rows)) as fake:
-        settings = settings_for(fake.url, tmp_path / "state")
+        settings = store_settings(fake.url, tmp_path / "state")
         run(settings, date(2025, 7, 9))
         quiet = run(settings, date(2025, 7, 10))
         assert quiet.totals.trades == 0

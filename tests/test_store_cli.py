@@ -13,12 +13,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
-from factories import run_report
+from factories import report_env, run_report, store_settings
 from fake_telegram import FakeTelegram
 from fake_trading import FakeTradingService, running_service
 from history_data import history_rows
-from test_faults_records import small_disk  # noqa: F401 (the fixture)
-from test_store import figures, reference, settings_for
+from store_reference import figures, reference
 
 from reports.checks.store import store_lines
 from reports.presentation import report_json
@@ -66,12 +65,7 @@ def test_a_first_run_killed_half_way_resumes_from_the_last_day_it_stored(tmp_pat
     state = tmp_path / "state"
     out = tmp_path / "out"
     with running_service(FakeTradingService(trades=rows, delay=0.01)) as fake:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("TELEGRAM_", "REPORT_", "PROMETHEUS", "PUSHGATEWAY"))
-        }
-        env |= _env(fake.url, state)
+        env = report_env(**_env(fake.url, state))
         argv = [sys.executable, "-m", "reports", "--date", "2025-04-10", "--dry-run", "--output", str(out)]
         # Its own process group: the kill takes the chart workers it forked too, as a pod's end would.
         pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
@@ -95,7 +89,7 @@ def test_a_first_run_killed_half_way_resumes_from_the_last_day_it_stored(tmp_pat
         assert "history: " in resumed.stderr and "day(s) stored, up to 2025-04-09" in resumed.stderr
         assert _rows(state, fake.url)[: len(kept)] == kept
         doc = json.loads((out / "report.json").read_text())
-        expected = figures(reference(settings_for(fake.url, tmp_path / "unused"), date(2025, 4, 10)))
+        expected = figures(reference(store_settings(fake.url, tmp_path / "unused"), date(2025, 4, 10)))
         for key in ("warnings", "sources", "generated_at"):
             doc.pop(key)
             expected.pop(key, None)
@@ -127,7 +121,7 @@ def test_verify_names_the_day_that_differs_and_rebuild_from_reads_it_again(tmp_p
         assert fixed.returncode == 0, fixed.stderr
         assert run_report("verify", "--from", "2025-09-01", "--to", "2025-09-11", env=env).returncode == 0
         doc = json.loads((out / "report.json").read_text())
-        ref = json.loads(report_json.dumps(reference(settings_for(fake.url, state), date(2025, 9, 11))))
+        ref = json.loads(report_json.dumps(reference(store_settings(fake.url, state), date(2025, 9, 11))))
         assert doc["daily"] == ref["daily"] and doc["totals"] == ref["totals"]
         bad = run_report("--date", "2025-09-11", "--rebuild", "--rebuild-from", "2025-09-05", "--dry-run", env=env)
         assert bad.returncode == 2 and "exclude each other" in bad.stderr
@@ -135,7 +129,7 @@ def test_verify_names_the_day_that_differs_and_rebuild_from_reads_it_again(tmp_p
 
 def _check(url: str, state: Path, now: datetime) -> str:
     with httpx.Client(timeout=5) as http:
-        (line,) = store_lines(settings_for(url, state), http, now, 5.0)
+        (line,) = store_lines(store_settings(url, state), http, now, 5.0)
     return line.render()
 
 
@@ -156,7 +150,7 @@ def test_check_compares_yesterday_with_the_store(tmp_path):
         assert down.startswith("FAIL") and "returns 0 fills for 2025-07-10, the stored copy has 72" in down
 
 
-def test_a_full_disk_keeps_the_stored_days_and_says_what_to_do(tmp_path, small_disk):  # noqa: F811
+def test_a_full_disk_keeps_the_stored_days_and_says_what_to_do(tmp_path, small_disk):
     rows = history_rows(date(2025, 8, 1), date(2025, 8, 8))
     state = small_disk.path / "state"
     with running_service(FakeTradingService(trades=rows)) as fake:

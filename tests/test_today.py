@@ -7,11 +7,11 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from factories import run_report
+from factories import run_report, store_settings
 from fake_telegram import FakeChat, FakeTelegram, parse_html
 from fake_trading import FakeTradingService, running_service
 from history_data import history_rows
-from test_store import cold_replay, figures, settings_for, stored_dates
+from store_reference import cold_replay, figures, stored_dates
 
 from reports.calendar import is_partial, partial_day, trading_day
 from reports.operations.history import History
@@ -37,7 +37,7 @@ def _ts(row: dict) -> datetime:
 def test_the_day_so_far_is_one_replay_cut_at_now_and_is_never_stored(tmp_path, timezone):
     rows = history_rows(date(2025, 2, 20), date(2025, 3, 11))  # fills go on after NOW: they must not count
     with running_service(FakeTradingService(trades=rows, page_cap=100)) as fake:
-        settings = settings_for(fake.url, tmp_path, timezone)
+        settings = store_settings(fake.url, tmp_path, timezone)
         day = partial_day(NOW, timezone)
         assert is_partial(day) and day.end == NOW and day.date == NOW.astimezone(settings.zone).date()
         got = build(settings, day, demo=False, clock=lambda: NOW)
@@ -69,7 +69,7 @@ def test_the_day_so_far_is_one_replay_cut_at_now_and_is_never_stored(tmp_path, t
 def test_a_partial_day_is_refused_by_the_store(tmp_path):
     rows = history_rows(date(2025, 3, 1), date(2025, 3, 10))
     with running_service(FakeTradingService(trades=rows)) as fake:
-        settings = settings_for(fake.url, tmp_path)
+        settings = store_settings(fake.url, tmp_path)
         day = partial_day(NOW, "UTC")
         with TradingService(fake.url) as service, DayStore(tmp_path / "days.sqlite") as store:
             history = History(service, store, "UTC")
@@ -86,7 +86,7 @@ def test_the_label_says_not_final_and_a_quiet_morning_is_no_silence(tmp_path):
     # far is not (nobody filled *yet*).
     rows = history_rows(date(2025, 2, 25), date(2025, 3, 10), skip=(date(2025, 3, 10),))
     with running_service(FakeTradingService(trades=rows)) as fake:
-        settings = settings_for(fake.url, tmp_path, "America/New_York")
+        settings = store_settings(fake.url, tmp_path, "America/New_York")
         ended = build(settings, trading_day(date(2025, 3, 10), "America/New_York"), demo=False, clock=lambda: NOW)
         partial = build(settings, partial_day(NOW, "America/New_York"), demo=False, clock=lambda: NOW)
     assert any("No fills today" in f for f in attention_flags(ended))
@@ -144,7 +144,7 @@ def test_report_today_is_a_dry_run_written_apart_and_stores_no_partial_day(tmp_p
         assert before <= datetime.fromisoformat(doc["period"]["end"]) <= after
         assert not (state / "deliveries").exists()
         if today is not None:
-            assert today not in stored_dates(settings_for(fake.url, state))
+            assert today not in stored_dates(store_settings(fake.url, state))
         sent = json.loads((out / "telegram" / "01-sendMessage.json").read_text())
         assert sent["params"]["text"].startswith("<b>⏳ The day so far, as of ")
 
