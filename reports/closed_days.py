@@ -32,6 +32,8 @@ class AgentDay:
     realized_pnl: float
     net_flow: float
     """Σ (realized − fee) fill by fill, the way the daily series adds it (not realized_pnl − fees)."""
+    funding_pnl: float | None
+    """The day's funding of the agent's positions; None when the funding events could not be read."""
     unrealized_pnl: float
     """At the end of the day."""
     closing_fills: int
@@ -53,6 +55,8 @@ class SymbolDay:
     volume: float
     fees: float
     realized_pnl: float
+    funding_pnl: float | None
+    """A pair with funding and no fill that day has a row too (trades 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +76,8 @@ class ClosedDay:
     digest: str
     tail_fills: int
     tail_digest: str
+
+    @property
+    def funding_known(self) -> bool:
+        """False when the day was closed without its funding events (a later run completes it)."""
+        return all(row.funding_pnl is not None for row in self.agents)

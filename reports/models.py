@@ -135,8 +135,11 @@ class Totals:
     fees: float
     realized_pnl: float
     net_realized_pnl: float
+    funding_pnl: float | None
+    """Funding paid (< 0) or received by the positions (CONTRACT 3); None when the events could not be read."""
     unrealized_pnl: float
     total_pnl: float
+    """net_realized_pnl + funding_pnl (0 when None) + the change of unrealized P&L."""
     closing_fills: int
     wins: int
     win_rate: float | None
@@ -212,6 +215,8 @@ class SymbolReport:
     fees: float
     realized_pnl: float
     net_realized_pnl: float
+    funding_pnl: float | None = 0.0
+    """Funding of every agent's position in the symbol; None when the events could not be read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +276,8 @@ class Sources:
     trading_service: str = "ok"
     prometheus: str = "not configured"
     reconciliation: str = "not configured"
+    funding: str = "ok"
+    """``ok``, or ``unavailable`` when a day of the report has no funding (its P&L excludes it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,7 +103,6 @@ class FakeTradingService:
         match = sorted((r for r in self.income if r["incomeType"] == kind and lo <= r["time"] <= hi), key=_income_order)
         return 200, match[: min(limit, self.income_page_cap)]
 
-
     def funding_rate(self, query: dict[str, list[str]]) -> tuple[int, Any]:
         flat = {k: v[-1] for k, v in query.items()}
         self.funding_requests.append(flat)

@@ -57,3 +57,27 @@ def history_rows(first: date, last: date, per_hour: int = 3, seed: int = 7, skip
                 next_id += 1
         t += timedelta(hours=1)
     return rows
+
+
+def funding_rows(first: date, last: date, seed: int = 11) -> list[dict]:
+    """Funding events as the exchange relays them, for every symbol from ``first`` to ``last`` (both included):
+    every 8 hours (00:00, 08:00, 16:00 UTC), XRPUSDT every 4 hours; rates of both signs, one of them 0."""
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+    for symbol in SYMBOLS:
+        step = timedelta(hours=4 if symbol == "XRPUSDT" else 8)
+        t = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        while t < end:
+            rate = 0.0 if rng.random() < 0.05 else rng.uniform(-0.0003, 0.0005)
+            mark = round(BASE_PRICE[symbol] * (1 + rng.uniform(-0.02, 0.02)), 2)
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "fundingTime": int(t.timestamp() * 1000),
+                    "fundingRate": f"{rate:.8f}",
+                    "markPrice": f"{mark:.8f}",
+                }
+            )
+            t += step
+    return rows

@@ -83,7 +83,8 @@ def make_totals(rng: np.random.Generator, total: float, capital: float, equity: 
     """Day totals whose parts add up to ``total``."""
     fees = round(trades * float(rng.uniform(0.2, 0.6)), 2)
     unreal_change = round(float(rng.normal(0, 15)), 2)
-    realized = total - unreal_change + fees
+    funding = round(-0.1 * fees, 2)  # longs paying, from the draws already made (no new draw: same seeds)
+    realized = total - unreal_change + fees - funding
     closing = trades // 2
     wins = round(closing * float(rng.uniform(0.3, 0.8)))
     return Totals(
@@ -92,6 +93,7 @@ def make_totals(rng: np.random.Generator, total: float, capital: float, equity: 
         fees=fees,
         realized_pnl=realized,
         net_realized_pnl=realized - fees,
+        funding_pnl=funding,
         unrealized_pnl=round(float(rng.normal(0, 40)), 2),
         total_pnl=total,
         closing_fills=closing,
@@ -182,6 +184,7 @@ def _sum_totals(parts: list[Totals], equity: float) -> Totals:
         fees=sum(t.fees for t in parts),
         realized_pnl=sum(t.realized_pnl for t in parts),
         net_realized_pnl=sum(t.net_realized_pnl for t in parts),
+        funding_pnl=sum(t.funding_pnl or 0.0 for t in parts),
         unrealized_pnl=sum(t.unrealized_pnl for t in parts),
         total_pnl=sum(t.total_pnl for t in parts),
         closing_fills=closing,
@@ -204,7 +207,13 @@ def _symbols(rng: np.random.Generator, totals: Totals) -> tuple[SymbolReport, ..
         realized = float(totals.realized_pnl * share + extra)
         out.append(
             SymbolReport(
-                sym, max(1, int(totals.trades * share)), totals.volume * share, fees, realized, realized - fees
+                sym,
+                max(1, int(totals.trades * share)),
+                totals.volume * share,
+                fees,
+                realized,
+                realized - fees,
+                (totals.funding_pnl or 0.0) * share,
             )
         )
     return tuple(sorted(out, key=lambda s: -s.net_realized_pnl))

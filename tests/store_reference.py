@@ -12,7 +12,7 @@ from reports.numbers.compute import RunInputs, build_report
 from reports.presentation import report_json
 from reports.settings import Settings
 from reports.sources.store import DayStore, store_path
-from reports.sources.trading_service import TradingService
+from reports.sources.trading_service import HISTORY_START, TradingService
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -23,13 +23,18 @@ def reference(settings: Settings, d: date) -> Report:
 
 
 def cold_replay(settings: Settings, day: TradingDay, now: datetime = NOW) -> Report:
-    """The cold replay: every fill before the end of ``day``, read at once, replayed from the first."""
+    """The cold replay: every fill before the end of ``day``, read at once, replayed from the first, with every
+    funding event of their symbols read at once too."""
     with TradingService(settings.trading_service_url) as service:
+        fills = service.fills(end=day.end).fills
+        symbols = sorted(set(fills.frame["symbol"]))
+        funding = {s: service.funding(s, HISTORY_START, day.end)[0] for s in symbols}
         return build_report(
-            service.fills(end=day.end).fills,
+            fills,
             day,
             settings.capital,
             RunInputs(generated_at=now, agent_info=service.agents(), targets=settings.targets),
+            funding,
         )
 
 

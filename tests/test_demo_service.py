@@ -84,7 +84,11 @@ def test_the_demo_on_the_production_path_equals_one_whole_history_replay(when: d
     made = datetime(2026, 12, 1, tzinfo=UTC)
     got = build(settings, day, demo=True, clock=lambda: made)
     fetched = demo_fills(day)
-    reference = build_report(fetched.fills, day, settings.capital, RunInputs(made, fetched.agents))
+    first = trading_day(min(p.date for p in got.daily), "UTC").start
+    with TradingService(TRADING_URL, transport=DemoTradingService(day)) as service:
+        funding = {s: service.funding(s, first, day.end)[0] for s in sorted(set(fetched.fills.frame["symbol"]))}
+    assert sum(len(e.t_ns) for e in funding.values()) > 100
+    reference = build_report(fetched.fills, day, settings.capital, RunInputs(made, fetched.agents), funding)
     reference = dataclasses.replace(
         reference, fills_read=len(fetched.fills), operations=got.operations, sources=got.sources
     )

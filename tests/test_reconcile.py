@@ -87,17 +87,36 @@ def test_matching_day(service: tuple[FakeTradingService, str], ledger: list[dict
     fake.income_requests.clear()
     pnl, fees = day_sum(ledger, "REALIZED_PNL"), -day_sum(ledger, "COMMISSION")
 
+    funding = day_sum(ledger, "FUNDING_FEE")
     # Within max(1 USDT, 1 %): rounding of the fills' own figures must not raise a false alarm.
-    status, warnings = reconcile(settings(url), DAY_RANGE, pnl + 0.9, fees - 0.4)
+    status, warnings = reconcile(settings(url), DAY_RANGE, pnl + 0.9, fees - 0.4, funding + 0.9)
 
     assert status == "ok"
-    assert warnings == [
-        "Reconciliation: 2 COMMISSION rows in BNB left out (not USDT)",
-        "Funding fees on the exchange this day (account-wide, not in the fills): -1.65 USDT",
-    ]
+    assert warnings == ["Reconciliation: 2 COMMISSION rows in BNB left out (not USDT)"]
     realized_pages = [q for q in fake.income_requests if q["income_type"] == "REALIZED_PNL"]
     assert len(realized_pages) >= 4  # 250 rows, 100 a page, then the page that brings nothing new
     assert realized_pages[0]["start_time"] == str(START_MS) and realized_pages[0]["end_time"] == str(END_MS - 1)
+
+
+def test_funding_is_reconciled_when_read_and_only_shown_when_not(
+    service: tuple[FakeTradingService, str], ledger: list[dict]
+) -> None:
+    _, url = service
+    pnl, fees = day_sum(ledger, "REALIZED_PNL"), -day_sum(ledger, "COMMISSION")
+    funding = day_sum(ledger, "FUNDING_FEE")
+    assert funding == pytest.approx(-1.65)
+
+    status, warnings = reconcile(settings(url), DAY_RANGE, pnl, fees, funding + 1.2)
+    assert status == "mismatch"
+    assert [w for w in warnings if "mismatch" in w] == [
+        f"Reconciliation mismatch: funding {funding + 1.2:,.2f} USDT in the report, {funding:,.2f} USDT on the "
+        "exchange (Σ FUNDING_FEE), -1.20 apart (tolerance 1.00)"
+    ]
+    status, warnings = reconcile(settings(url), DAY_RANGE, pnl, fees, None)
+    assert status == "ok"
+    assert warnings[-1] == (
+        "Funding on the exchange this day (not in the report's P&L, whose funding could not be read): -1.65 USDT"
+    )
 
 
 def test_mismatching_day_names_both_figures(service: tuple[FakeTradingService, str], ledger: list[dict]) -> None:

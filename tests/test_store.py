@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from factories import store_settings
 from fake_trading import FakeTradingService, running_service
-from history_data import history_rows
+from history_data import funding_rows, history_rows
 from store_reference import NOW, figures, reference, stored_dates
 
 from reports.calendar import trading_day
@@ -39,7 +39,8 @@ SPANS = [
 @pytest.mark.parametrize(("timezone", "first"), SPANS, ids=[f"{z}-{d}" for z, d in SPANS])
 def test_thirty_checkpointed_days_equal_the_cold_replay(tmp_path, timezone, first):
     rows = history_rows(first - timedelta(days=12), first + timedelta(days=31))
-    with running_service(FakeTradingService(trades=rows, page_cap=100)) as fake:
+    funding = funding_rows(first - timedelta(days=13), first + timedelta(days=32))
+    with running_service(FakeTradingService(trades=rows, page_cap=100, funding=funding)) as fake:
         kept = store_settings(fake.url, tmp_path / "kept", timezone)
         for k in range(30):
             d = first + timedelta(days=k)
@@ -60,7 +61,8 @@ def test_thirty_checkpointed_days_equal_the_cold_replay(tmp_path, timezone, firs
 def stocked(tmp_path):
     """A service with 40 days of fills and a store holding the first 30 of them."""
     rows = history_rows(date(2025, 5, 1), date(2025, 6, 9))
-    with running_service(FakeTradingService(trades=rows, page_cap=60)) as fake:
+    funding = funding_rows(date(2025, 4, 30), date(2025, 6, 10))
+    with running_service(FakeTradingService(trades=rows, page_cap=60, funding=funding)) as fake:
         settings = store_settings(fake.url, tmp_path / "state")
         run(settings, date(2025, 5, 31))
         assert stored_dates(settings) == [date(2025, 5, 1) + timedelta(days=k) for k in range(31)]
@@ -209,12 +211,12 @@ def test_the_replay_that_closed_the_report_day_builds_its_report(stocked):
         closed, replay, note = history.close(day, given)
         inputs = RunInputs(NOW, service.agents(), targets=settings.targets)
         args = (given.past, given.fills, given.start, day, settings.capital, inputs)
-        handed, rows, used = build_report_from(*args, replay=replay)
-        own, own_rows, _ = build_report_from(*args)
+        handed, rows, used = build_report_from(*args, funding=given.funding, replay=replay)
+        own, own_rows, _ = build_report_from(*args, funding=given.funding)
         known = [row.agent_id for row in given.past[-1][1]]
-        bare = close_day(given.fills, day, given.start, known)[2]  # the day's ends only, no intraday grid
+        bare = close_day(given.fills, day, given.start, known, given.funding)[2]  # no intraday grid
         with pytest.raises(ValueError, match="intraday grid"):
-            build_report_from(*args, replay=bare)
+            build_report_from(*args, funding=given.funding, replay=bare)
     assert note is None and used is replay  # taken, not replayed again
     assert rows == own_rows == closed.agents
     assert figures(handed) == figures(own) == figures(reference(settings, day.date))

@@ -7,7 +7,7 @@ of the whole history (:func:`reports.numbers.compute.build_report`), in the same
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -15,9 +15,10 @@ import pandas as pd
 
 from reports.calendar import TradingDay
 from reports.closed_days import AgentDay, EngineState, SymbolDay
-from reports.models import Fills, Report
+from reports.models import Fills, FundingEvents, Report
 from reports.numbers.compute import DayMatrix, ReportDay, RunInputs, _grid, assemble
 from reports.numbers.engine import Replay, closing_nets, replay
+from reports.numbers.funding import FundingFlows, funding_flows
 from reports.settings import CapitalPolicy
 
 
@@ -32,22 +33,51 @@ def replay_day(fills: Fills, day: TradingDay, start: EngineState, *, intraday: b
     return replay(fills, snaps, start)
 
 
+def day_funding(
+    fills: Fills, result: Replay, start: EngineState, day: TradingDay, events: Mapping[str, FundingEvents] | None
+) -> FundingFlows | None:
+    """The day's funding payments from its replay (the positions after each fill) and the positions held at its
+    start; None when the events could not be read (``events`` None)."""
+    if events is None:
+        return None
+    frame = fills.frame
+    held = {(agent, symbol): qty for agent, symbol, qty, _ in start.positions}
+    return funding_flows(
+        frame["ts"].to_numpy(),
+        frame["symbol"].to_numpy(),
+        frame["agent_id"].to_numpy(),
+        result.position_after,
+        held,
+        events,
+        _ns(day.start),
+        _ns(day.end),
+    )
+
+
 def close_day(
-    fills: Fills, day: TradingDay, start: EngineState, known: Sequence[str], *, intraday: bool = False
+    fills: Fills,
+    day: TradingDay,
+    start: EngineState,
+    known: Sequence[str],
+    funding: Mapping[str, FundingEvents] | None,
+    *,
+    intraday: bool = False,
 ) -> tuple[tuple[AgentDay, ...], tuple[SymbolDay, ...], Replay]:
     """A closed day's rows and its replay (the engine at its end is ``replay.state``), from its own fills
-    (``day.start <= ts < day.end``).
+    (``day.start <= ts < day.end``) and the funding events of its symbols (None: they could not be read, and the
+    rows' funding is None until a later run completes it).
 
     With ``intraday`` (the report day, closed before its report is built from the same fills), the replay takes
     the intraday snapshots too, so that :func:`build_report_from` can be given it: one replay of the day, not two.
     The rows are the same either way: the snapshot at the day's end is taken at the same fill, in the same order.
     """
     result = replay_day(fills, day, start, intraday=intraday)
-    return agent_days(fills, result, known), symbol_days(fills, result), result
+    flows = day_funding(fills, result, start, day, funding)
+    return agent_days(fills, result, known, flows), symbol_days(fills, result, flows), result
 
 
-def agent_days(fills: Fills, result: Replay, known: Sequence[str]) -> tuple[AgentDay, ...]:
-    """Per agent (``known`` and those of the day, sorted): the day's sums, unrealized at its end."""
+def agent_days(fills: Fills, result: Replay, known: Sequence[str], flows: FundingFlows | None) -> tuple[AgentDay, ...]:
+    """Per agent (``known`` and those of the day, sorted): the day's sums, funding, unrealized at its end."""
     frame = fills.frame
     codes = result.agent_code
     n = len(result.agents)
@@ -58,6 +88,7 @@ def agent_days(fills: Fills, result: Replay, known: Sequence[str]) -> tuple[Agen
     nets = closing_nets(fills, result)
     closes = result.closed_qty > 0.0
     at = {a: i for i, a in enumerate(result.agents)}
+    funding = flows.agent_sums() if flows is not None else None
     rows = []
     for agent in sorted(set(known) | set(result.agents)):
         i = at.get(agent)
@@ -73,6 +104,7 @@ def agent_days(fills: Fills, result: Replay, known: Sequence[str]) -> tuple[Agen
                 fees=float(np.nansum(fee[mask])),
                 realized_pnl=float(result.realized[mask].sum()),
                 net_flow=float(flow[i]) if i is not None else 0.0,
+                funding_pnl=None if funding is None else funding.get(agent, 0.0),
                 unrealized_pnl=float(result.unrealized[-1, i]) if i is not None else 0.0,
                 closing_fills=int(np.count_nonzero(closing)),
                 wins=int(np.count_nonzero(mine > 0.0)),
@@ -84,29 +116,28 @@ def agent_days(fills: Fills, result: Replay, known: Sequence[str]) -> tuple[Agen
     return tuple(rows)
 
 
-def symbol_days(fills: Fills, result: Replay) -> tuple[SymbolDay, ...]:
-    """Per agent and symbol traded that day: trades, volume, fees, gross realized."""
+def symbol_days(fills: Fills, result: Replay, flows: FundingFlows | None) -> tuple[SymbolDay, ...]:
+    """Per agent and symbol traded or funded that day: trades, volume, fees, gross realized, funding."""
     frame = fills.frame
-    if not len(frame):
-        return ()
-    # Grouped by one integer key in (agent, symbol) name order: the groups, their order and pandas' sums of
-    # grouping by the two names, without factorizing strings twice.
-    symbol_code, symbols = pd.factorize(frame["symbol"], sort=True)
-    m = len(symbols)
-    key = result.agent_code.astype(np.int64) * m + symbol_code
-    work = pd.DataFrame(
-        {
-            "key": key,
-            "notional": frame["notional"].to_numpy(),
-            "fee": frame["fee"].to_numpy(),
-            "realized": result.realized,
-        }
-    )
-    sums = work.groupby("key", sort=True)[["notional", "fee", "realized"]].sum()
-    keys = sums.index.to_numpy()
-    trades = np.bincount(key)[keys]
-    return tuple(
-        SymbolDay(result.agents[k // m], str(symbols[k % m]), int(t), float(v), float(f), float(r))
+    funding = flows.pair_sums() if flows is not None else {}
+    rows: dict[tuple[str, str], SymbolDay] = {}
+    if len(frame):
+        # Grouped by one integer key in (agent, symbol) name order: the groups, their order and pandas' sums of
+        # grouping by the two names, without factorizing strings twice.
+        symbol_code, symbols = pd.factorize(frame["symbol"], sort=True)
+        m = len(symbols)
+        key = result.agent_code.astype(np.int64) * m + symbol_code
+        work = pd.DataFrame(
+            {
+                "key": key,
+                "notional": frame["notional"].to_numpy(),
+                "fee": frame["fee"].to_numpy(),
+                "realized": result.realized,
+            }
+        )
+        sums = work.groupby("key", sort=True)[["notional", "fee", "realized"]].sum()
+        keys = sums.index.to_numpy()
+        trades = np.bincount(key)[keys]
         for k, t, v, f, r in zip(
             keys.tolist(),
             trades.tolist(),
@@ -114,8 +145,14 @@ def symbol_days(fills: Fills, result: Replay) -> tuple[SymbolDay, ...]:
             sums["fee"].tolist(),
             sums["realized"].tolist(),
             strict=True,
-        )
-    )
+        ):
+            pair = (result.agents[k // m], str(symbols[k % m]))
+            paid = funding.get(pair, 0.0) if flows is not None else None
+            rows[pair] = SymbolDay(pair[0], pair[1], int(t), float(v), float(f), float(r), paid)
+    for pair, paid in funding.items():
+        if pair not in rows:
+            rows[pair] = SymbolDay(pair[0], pair[1], 0, 0.0, 0.0, 0.0, paid)
+    return tuple(rows[pair] for pair in sorted(rows))
 
 
 def history_of(
@@ -127,16 +164,21 @@ def history_of(
     agents = tuple(sorted({row.agent_id for _, rows in days for row in rows}))
     at = {a: i for i, a in enumerate(agents)}
     shape = (len(agents), len(days))
-    flow, unreal, trades = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    flow, unreal, trades, funding = np.zeros(shape), np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    known = np.ones(len(days), dtype=bool)
     first = np.full(len(agents), len(days), dtype=np.int64)
     for d, (_, rows) in enumerate(days):
         for row in rows:
             a = at[row.agent_id]
             flow[a, d], unreal[a, d], trades[a, d] = row.net_flow, row.unrealized_pnl, row.trades
+            if row.funding_pnl is None:
+                known[d] = False
+            else:
+                funding[a, d] = row.funding_pnl
             if row.trades and first[a] > d:
                 first[a] = d
     dates = tuple(day.date - timedelta(days=len(days) - 1 - k) for k in range(len(days)))
-    return DayMatrix(agents, dates, flow, unreal, trades, first)
+    return DayMatrix(agents, dates, flow, unreal, trades, first, funding, known)
 
 
 def build_report_from(
@@ -147,9 +189,11 @@ def build_report_from(
     capital: CapitalPolicy,
     given: RunInputs,
     *,
+    funding: Mapping[str, FundingEvents] | None,
     replay: Replay | None = None,
 ) -> tuple[Report, tuple[AgentDay, ...], Replay]:
-    """The report of ``day`` from the closed days before it and its own fills replayed from ``start``.
+    """The report of ``day`` from the closed days before it and its own fills replayed from ``start``, with the
+    funding events of its symbols (None: they could not be read).
 
     ``replay``: the day's replay already made to close it (:func:`close_day` with ``intraday``, from these fills
     and ``start``), taken instead of replaying the day again. Also returns the day's own rows and replay, which
@@ -167,7 +211,8 @@ def build_report_from(
         raise ValueError(f"the replay given for {day.date} is not one of its {len(fills)} fills with its intraday grid")
     else:
         result = replay
-    today = agent_days(fills, result, known)
+    flows = day_funding(fills, result, start, day, funding)
+    today = agent_days(fills, result, known, flows)
     history = history_of(past, today, day)
     at = {a: i for i, a in enumerate(history.agents)}
     remap = np.array([at[a] for a in result.agents], dtype=np.int64)
@@ -183,5 +228,6 @@ def build_report_from(
         snapshot_ns=result.snapshot_ns,
         unrealized=columns,
         positions=result.positions,
+        funding=flows,
     )
     return assemble(history, own, day, capital, given), today, result

@@ -20,6 +20,7 @@ from reports.models import (
     AgentReport,
     DailyPoint,
     Fills,
+    FundingEvents,
     IntradaySeries,
     OpenPosition,
     Report,
@@ -29,6 +30,7 @@ from reports.models import (
 )
 from reports.numbers.conventions import INTRADAY_STEP_SECONDS, RISK_WINDOWS
 from reports.numbers.engine import PositionState, closing_nets, replay
+from reports.numbers.funding import FundingFlows, funding_flows
 from reports.numbers.risk import window_risk
 from reports.numbers.totals import Sums, totals_of
 from reports.settings import CapitalPolicy
@@ -81,6 +83,10 @@ class DayMatrix:
     unrealized: np.ndarray
     trades: np.ndarray
     first_day: np.ndarray
+    funding: np.ndarray
+    """(agent, day): the day's funding_pnl, 0 where unknown."""
+    funding_known: np.ndarray
+    """Per day: False when that day's funding events could not be read."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,8 @@ class ReportDay:
     snapshot_ns: np.ndarray
     unrealized: np.ndarray
     positions: tuple[PositionState, ...]
+    funding: FundingFlows | None
+    """The day's funding payments; None when the events could not be read."""
 
 
 def _grid(day: TradingDay) -> np.ndarray:
@@ -108,8 +116,10 @@ def build_report(
     day: TradingDay,
     capital: CapitalPolicy,
     given: RunInputs,
+    funding: Mapping[str, FundingEvents] | None = None,
 ) -> Report:
-    """Compute every figure of the report day from one replay of the whole fill history up to its end.
+    """Compute every figure of the report day from one replay of the whole fill history up to its end, and
+    the funding events of its symbols over that history (None: they could not be read, for any day).
 
     The reference: a run from the store of closed days (:func:`build_report_from`) gives the same floats.
     """
@@ -137,7 +147,20 @@ def build_report(
     counts = _per_agent_day(result.agent_code, day_idx, np.ones(len(frame)), n_agents, n_days)
     first_day = np.full(n_agents, n_days, dtype=np.int64)
     np.minimum.at(first_day, result.agent_code, day_idx)
-    history = DayMatrix(result.agents, days.dates, net_flow, result.unrealized[end_rows].T, counts, first_day)
+    flows = None
+    paid = np.zeros((n_agents, n_days))
+    if funding is not None:
+        ts, agents = frame["ts"].to_numpy(), frame["agent_id"].to_numpy()
+        flows = funding_flows(ts, frame["symbol"].to_numpy(), agents, result.position_after, {}, funding, 0, end_ns[0])
+        at = {a: i for i, a in enumerate(result.agents)}
+        for d in range(n_days):  # day by day, as the store closes them: the same sums in the same order
+            for agent, value in flows.between(int(days.bounds[d]), int(days.bounds[d + 1])).agent_sums().items():
+                paid[at[agent], d] = value
+        flows = flows.between(int(days.bounds[-2]), int(end_ns[0]))
+    known = np.full(n_days, funding is not None)
+    history = DayMatrix(
+        result.agents, days.dates, net_flow, result.unrealized[end_rows].T, counts, first_day, paid, known
+    )
     today = day_idx == n_days - 1
     nets = closing_nets(fills, result)
     own = ReportDay(
@@ -149,6 +172,7 @@ def build_report(
         snapshot_ns=snaps,
         unrealized=result.unrealized,
         positions=result.positions,
+        funding=flows,
     )
     return assemble(history, own, day, capital, given)
 
@@ -166,7 +190,8 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
     n_agents = len(agents)
     unreal_end = history.unrealized
     unreal_prev = np.concatenate([np.zeros((n_agents, 1)), unreal_end[:, :-1]], axis=1)
-    total = history.net_flow + unreal_end - unreal_prev
+    total = history.net_flow + history.funding + unreal_end - unreal_prev
+    known = bool(history.funding_known[-1])
     first_day = history.first_day
     caps = np.array([capital.for_agent(a) for a in agents], dtype=np.float64)
     frame = own.frame
@@ -177,7 +202,13 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
         series = _series(dates, total[a, first_day[a] :], history.trades[a, first_day[a] :], caps[a])
         positions = tuple(_open_position(p) for p in own.positions if p.agent_id == agent_id)
         totals = totals_of(
-            _sums(frame[mask], own.realized[mask], own.closed_qty[mask], own.nets[mask]),
+            _sums(
+                frame[mask],
+                own.realized[mask],
+                own.closed_qty[mask],
+                own.nets[mask],
+                float(history.funding[a, -1]) if known else None,
+            ),
             unrealized=float(unreal_end[a, -1]),
             unrealized_before=float(unreal_prev[a, -1]),
             capital=float(caps[a]),
@@ -199,7 +230,7 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
     portfolio_capital = float(caps.sum())
     daily = _series(history.dates, total.sum(axis=0), history.trades.sum(axis=0), portfolio_capital) if n_agents else ()
     totals = totals_of(
-        _sums(frame, own.realized, own.closed_qty, own.nets),
+        _sums(frame, own.realized, own.closed_qty, own.nets, float(history.funding[:, -1].sum()) if known else None),
         unrealized=float(unreal_end[:, -1].sum()) if n_agents else 0.0,
         unrealized_before=float(unreal_prev[:, -1].sum()) if n_agents else 0.0,
         capital=portfolio_capital,
@@ -210,7 +241,7 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
         generated_at=given.generated_at,
         totals=totals,
         agents=tuple(agent_reports),
-        symbols=_symbols(frame, own.realized),
+        symbols=_symbols(frame, own.realized, own.funding),
         daily=daily,
         risk=_risk_windows(daily, day.date),
         intraday=_intraday(own, agents, day),
@@ -234,6 +265,8 @@ def _only(history: DayMatrix, own: ReportDay, keep: set[str]) -> tuple[DayMatrix
         unrealized=history.unrealized[idx, first:],
         trades=history.trades[idx, first:],
         first_day=history.first_day[idx] - first,
+        funding=history.funding[idx, first:],
+        funding_known=history.funding_known[first:],
     )
     day = ReportDay(
         frame=own.frame[mask],
@@ -244,6 +277,7 @@ def _only(history: DayMatrix, own: ReportDay, keep: set[str]) -> tuple[DayMatrix
         snapshot_ns=own.snapshot_ns,
         unrealized=own.unrealized[:, idx],
         positions=tuple(p for p in own.positions if p.agent_id in keep),
+        funding=own.funding.only(keep) if own.funding is not None else None,
     )
     return kept, day
 
@@ -275,8 +309,11 @@ def _risk_windows(series: tuple[DailyPoint, ...], report_date: date) -> dict[str
     return out
 
 
-def _sums(frame: pd.DataFrame, realized: np.ndarray, closed_qty: np.ndarray, nets: np.ndarray) -> Sums:
-    """The day's sums of some fills: pandas' sums of fees and volume, numpy's of realized P&L and of the nets."""
+def _sums(
+    frame: pd.DataFrame, realized: np.ndarray, closed_qty: np.ndarray, nets: np.ndarray, funding: float | None
+) -> Sums:
+    """The day's sums of some fills (pandas' sums of fees and volume, numpy's of realized P&L and of the nets),
+    and the day's funding."""
     closing = closed_qty > 0.0
     closing_nets = nets[closing]
     won = closing_nets[closing_nets > 0.0]
@@ -291,6 +328,7 @@ def _sums(frame: pd.DataFrame, realized: np.ndarray, closed_qty: np.ndarray, net
         losses=len(lost),
         win_sum=float(won.sum()),
         loss_sum=float(lost.sum()),
+        funding=funding,
     )
 
 
@@ -304,35 +342,41 @@ def _open_position(p) -> OpenPosition:
     )
 
 
-def _symbols(frame: pd.DataFrame, realized: np.ndarray) -> tuple[SymbolReport, ...]:
-    if not len(frame):
-        return ()
-    work = pd.DataFrame(
-        {
-            "symbol": frame["symbol"].to_numpy(),
-            "notional": frame["notional"].to_numpy(),
-            "fee": frame["fee"].to_numpy(),
-            "realized": realized,
-        }
-    )
-    grouped = work.groupby("symbol", sort=True).agg(
-        trades=("notional", "size"), volume=("notional", "sum"), fees=("fee", "sum"), realized=("realized", "sum")
-    )
-    return tuple(
-        SymbolReport(
-            symbol=str(symbol),
-            trades=int(row.trades),
-            volume=float(row.volume),
-            fees=float(row.fees),
-            realized_pnl=float(row.realized),
-            net_realized_pnl=float(row.realized - row.fees),
+def _symbols(frame: pd.DataFrame, realized: np.ndarray, flows: FundingFlows | None) -> tuple[SymbolReport, ...]:
+    """Every symbol with a fill or a funding payment in the day."""
+    funding = flows.symbol_sums() if flows is not None else {}
+    rows: dict[str, SymbolReport] = {}
+    if len(frame):
+        work = pd.DataFrame(
+            {
+                "symbol": frame["symbol"].to_numpy(),
+                "notional": frame["notional"].to_numpy(),
+                "fee": frame["fee"].to_numpy(),
+                "realized": realized,
+            }
         )
-        for symbol, row in grouped.iterrows()
-    )
+        grouped = work.groupby("symbol", sort=True).agg(
+            trades=("notional", "size"), volume=("notional", "sum"), fees=("fee", "sum"), realized=("realized", "sum")
+        )
+        for symbol, row in grouped.iterrows():
+            rows[str(symbol)] = SymbolReport(
+                symbol=str(symbol),
+                trades=int(row.trades),
+                volume=float(row.volume),
+                fees=float(row.fees),
+                realized_pnl=float(row.realized),
+                net_realized_pnl=float(row.realized - row.fees),
+                funding_pnl=funding.get(str(symbol), 0.0) if flows is not None else None,
+            )
+    for symbol, paid in funding.items():
+        if symbol not in rows:
+            rows[symbol] = SymbolReport(symbol, 0, 0.0, 0.0, 0.0, 0.0, paid)
+    return tuple(rows[symbol] for symbol in sorted(rows))
 
 
 def _intraday(own: ReportDay, agents: tuple[str, ...], day: TradingDay) -> IntradaySeries:
-    """Net realized P&L so far plus the change of unrealized P&L since the start, at each grid instant."""
+    """Net realized P&L so far, funding so far, and the change of unrealized P&L since the start, at each grid
+    instant."""
     start_ns = int(pd.Timestamp(day.start).value)
     end_ns = int(pd.Timestamp(day.end).value)
     instants = np.concatenate([[start_ns], _grid(day), [end_ns]])
@@ -348,11 +392,18 @@ def _intraday(own: ReportDay, agents: tuple[str, ...], day: TradingDay) -> Intra
     net_today = own.realized - own.frame["fee"].to_numpy()
     by_agent: dict[str, tuple[float, ...]] = {}
     portfolio = np.zeros(len(instants))
+    flows = own.funding
     for a, agent_id in enumerate(agents):
         mine = own.codes == a
         cum = np.concatenate([[0.0], np.cumsum(net_today[mine])])
         realized_so_far = cum[np.searchsorted(ts_today[mine], instants, side="left")]
         values = realized_so_far + unreal[:, a] - unreal[0, a]
+        if flows is not None:
+            # Funding is paid at its event: a sample at an instant holds the events strictly before it.
+            paid = np.array([x == agent_id for x in flows.agent], dtype=bool)
+            order = np.argsort(flows.t_ns[paid], kind="stable")
+            stamps, amounts = flows.t_ns[paid][order], flows.amount[paid][order]
+            values = values + np.concatenate([[0.0], np.cumsum(amounts)])[np.searchsorted(stamps, instants)]
         portfolio += values
         by_agent[agent_id] = tuple(values.tolist())
     times = tuple(pd.Timestamp(int(t), tz="UTC").to_pydatetime() for t in instants)

@@ -27,6 +27,28 @@ class FundingFlows:
     t_ns: np.ndarray
     amount: np.ndarray
 
+    def between(self, lo_ns: int, hi_ns: int) -> FundingFlows:
+        """The payments with ``lo_ns <= t < hi_ns`` (a day of a longer span), in the same order."""
+        keep = (self.t_ns >= lo_ns) & (self.t_ns < hi_ns)
+        idx = np.flatnonzero(keep).tolist()
+        return FundingFlows(
+            tuple(self.agent[i] for i in idx), tuple(self.symbol[i] for i in idx), self.t_ns[keep], self.amount[keep]
+        )
+
+    def only(self, agents: set[str]) -> FundingFlows:
+        """The payments of ``agents`` (a desk's report)."""
+        idx = [i for i, a in enumerate(self.agent) if a in agents]
+        return FundingFlows(
+            tuple(self.agent[i] for i in idx), tuple(self.symbol[i] for i in idx), self.t_ns[idx], self.amount[idx]
+        )
+
+    def symbol_sums(self) -> dict[str, float]:
+        """Per symbol: its pairs' sums added in agent name order."""
+        out: dict[str, float] = {}
+        for (_, symbol), total in sorted(self.pair_sums().items()):
+            out[symbol] = out.get(symbol, 0.0) + total
+        return out
+
     def pair_sums(self) -> dict[tuple[str, str], float]:
         """Per (agent, symbol): the sum of its payments, added in time order."""
         out: dict[tuple[str, str], float] = {}

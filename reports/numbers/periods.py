@@ -87,19 +87,22 @@ def _agent_totals(agent: AgentReport, days: Sequence[ClosedDay], period: Period)
 
 
 def _symbols(days: Sequence[ClosedDay], agents: set[str]) -> tuple[SymbolReport, ...]:
+    """Every symbol traded or funded in the period, its stored per-day sums added day by day."""
+    known = all(d.funding_known for d in days)
     sums: dict[str, list[float]] = {}
     for d in days:
         for s in d.symbols:
             if s.agent_id not in agents:
                 continue
-            row = sums.setdefault(s.symbol, [0, 0.0, 0.0, 0.0])
+            row = sums.setdefault(s.symbol, [0, 0.0, 0.0, 0.0, 0.0])
             row[0] += s.trades
             row[1] += s.volume
             row[2] += s.fees
             row[3] += s.realized_pnl
+            row[4] += s.funding_pnl or 0.0
     return tuple(
-        SymbolReport(symbol, int(n), volume, fees, realized, realized - fees)
-        for symbol, (n, volume, fees, realized) in sorted(sums.items())
+        SymbolReport(symbol, int(n), volume, fees, realized, realized - fees, funding if known else None)
+        for symbol, (n, volume, fees, realized, funding) in sorted(sums.items())
     )
 
 
@@ -126,6 +129,7 @@ def period_report(last_day: Report, days: Sequence[ClosedDay], period: Period) -
         losses=nets.losses,
         win_sum=nets.win_sum,
         loss_sum=nets.loss_sum,
+        funding=None if any(s.funding is None for s in each) else sum(s.funding or 0.0 for s in each),
     )
     last = last_day.totals
     totals = totals_of(

@@ -29,6 +29,8 @@ class Sums:
     """Closing fills with a net below 0 (a net of exactly 0 is neither)."""
     win_sum: float
     loss_sum: float
+    funding: float | None
+    """Funding of the positions; None when a day of them has no funding (the events could not be read)."""
 
     @classmethod
     def of_days(cls, rows: Iterable[AgentDay]) -> Sums:
@@ -44,6 +46,7 @@ class Sums:
             losses=sum(r.losses for r in rows),
             win_sum=sum(r.win_sum for r in rows),
             loss_sum=sum(r.loss_sum for r in rows),
+            funding=None if any(r.funding_pnl is None for r in rows) else sum(r.funding_pnl or 0.0 for r in rows),
         )
 
     @property
@@ -73,22 +76,25 @@ def totals_of(
 ) -> Totals:
     """The figures of one agent or of the portfolio from their sums and the unrealized P&L at the end.
 
-    A day's total P&L is its net realized P&L plus the change of unrealized P&L since ``unrealized_before``
-    (the end of the day before). A period's is given (``total_pnl``: the sum of its days' own, as the daily
-    reports showed them); the change of unrealized P&L is then what the net realized P&L leaves of it.
+    A day's total P&L is its net realized P&L plus its funding (0 when unknown) plus the change of unrealized
+    P&L since ``unrealized_before`` (the end of the day before). A period's is given (``total_pnl``: the sum of
+    its days' own, as the daily reports showed them); the change of unrealized P&L is then what the net
+    realized P&L and the funding leave of it.
     """
     net = sums.realized - sums.fees
+    funding = sums.funding or 0.0
     if total_pnl is None:
-        total_pnl = net + unrealized - unrealized_before
+        total_pnl = net + funding + unrealized - unrealized_before
         change = unrealized - unrealized_before
     else:
-        change = total_pnl - net
+        change = total_pnl - net - funding
     return Totals(
         trades=sums.trades,
         volume=sums.volume,
         fees=sums.fees,
         realized_pnl=sums.realized,
         net_realized_pnl=net,
+        funding_pnl=sums.funding,
         unrealized_pnl=unrealized,
         total_pnl=total_pnl,
         closing_fills=sums.closing_fills,

@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,9 +22,10 @@ from reports.calendar import TradingDay, is_partial, trading_day
 from reports.closed_days import AgentDay, ClosedDay, EngineState
 from reports.errors import FetchError
 from reports.logs import status_line
-from reports.models import Fills
+from reports.models import Fills, FundingEvents
 from reports.numbers.closing import close_day
 from reports.numbers.engine import Replay
+from reports.operations.funding import FundingReader
 from reports.sources.store import DayStore, fills_digest
 from reports.sources.trading_service import TradingService
 
@@ -61,6 +62,8 @@ class DayInput:
     """The report day's own stored copy, when it is a day stored before (a re-run)."""
     warnings: tuple[str, ...]
     fills_read: int
+    funding: Mapping[str, FundingEvents] | None
+    """The funding events of the report day's symbols; None when they could not be read."""
 
 
 def _lost(service: TradingService, first: date, last: date, got: int, stored: int, part: str = "") -> DataLossError:
@@ -80,6 +83,8 @@ class History:
         self.service, self.store, self.timezone = service, store, timezone
         self.warnings: list[str] = []
         self.fills_read = 0
+        self.funding: FundingReader | None = None
+        """Set by :meth:`prepare` for the report day it prepares (events up to that day's end)."""
 
     def _read(self, start: datetime, end: datetime) -> Fills:
         result = self.service.fills(end=end, start=start)
@@ -89,15 +94,26 @@ class History:
 
     def _closed(self, d: date, fills: Fills, before: ClosedDay | None) -> ClosedDay:
         known = [row.agent_id for row in before.agents] if before else []
-        return self.closed_day(d, fills, known, before.state if before else EngineState())[0]
+        start = before.state if before else EngineState()
+        day = trading_day(d, self.timezone)
+        funding = self.funding.for_day(day, fills, start) if self.funding else None
+        return self.closed_day(d, fills, known, start, funding)[0]
 
     def closed_day(
-        self, d: date, fills: Fills, known: list[str], start: EngineState, *, intraday: bool = False
+        self,
+        d: date,
+        fills: Fills,
+        known: list[str],
+        start: EngineState,
+        funding: Mapping[str, FundingEvents] | None,
+        *,
+        intraday: bool = False,
     ) -> tuple[ClosedDay, Replay]:
-        """Day ``d`` closed from its own fills, starting from ``start`` with the agents ``known`` before it, and
-        its replay (``intraday``: with the report's intraday snapshots, :func:`~reports.numbers.closing.close_day`)."""
+        """Day ``d`` closed from its own fills and funding events, starting from ``start`` with the agents ``known``
+        before it, and its replay (``intraday``: with the report's intraday snapshots,
+        :func:`~reports.numbers.closing.close_day`)."""
         day = trading_day(d, self.timezone)
-        rows, symbols, result = close_day(fills, day, start, known, intraday=intraday)
+        rows, symbols, result = close_day(fills, day, start, known, funding, intraday=intraday)
         tail = fills.since(day.end - OVERLAP)
         closed = ClosedDay(
             d, rows, symbols, result.state, len(fills), fills_digest(fills), len(tail), fills_digest(tail)
@@ -179,11 +195,46 @@ class History:
                     )
         return days
 
+    def _complete_funding(self, days: list[ClosedDay]) -> list[ClosedDay]:
+        """Stored days closed without their funding get it now, when it can be read: their fills are read again
+        (a day whose fills changed meanwhile is dropped with the days after it, to be read again)."""
+        assert self.funding is not None
+        completed: list[ClosedDay] = []
+        for i, stored in enumerate(days):
+            if stored.funding_known:
+                continue
+            day = trading_day(stored.date, self.timezone)
+            fills = self._read(day.start, day.end)
+            if len(fills) < stored.fills:
+                raise _lost(self.service, stored.date, stored.date, len(fills), stored.fills)
+            if fills_digest(fills) != stored.digest:
+                self.store.drop_from(stored.date)
+                days = days[:i]
+                break
+            fresh = self._closed(stored.date, fills, days[i - 1] if i else None)
+            if not fresh.funding_known:
+                break
+            days[i] = fresh
+            completed.append(fresh)
+        if completed:
+            self.store.put(completed)
+            first, last = completed[0].date, completed[-1].date
+            span = first.isoformat() if first == last else f"{first}..{last}"
+            self.warnings.append(
+                f"funding of {span} was read now and added to the stored days: their P&L includes it from this "
+                "report on"
+            )
+        return days
+
     def prepare(self, day: TradingDay) -> DayInput:
-        """Bring the store up to the day before ``day`` and read ``day``'s own fills."""
+        """Bring the store up to the day before ``day`` (completing the funding of stored days without it) and read
+        ``day``'s own fills and funding events."""
+        self.funding = FundingReader(self.service, day.end)
         before = day.date - timedelta(days=1)
         days, warnings = self.store.load(until=before)
         self.warnings.extend(warnings)
+        if days:
+            days = self._complete_funding(days)
         if days:
             days = self._check_tail(days)
             days = self.catch_up(days, days[-1].date + timedelta(days=1), before)
@@ -198,14 +249,21 @@ class History:
         history_fills = sum(d.fills for d in days)
         if not len(fills) and history_fills and self.service.newest_before(day.start) is None:
             raise _lost(self.service, days[0].date, day.date, 0, history_fills)
+        start = days[-1].state if days else EngineState()
+        funding = self.funding.for_day(day, fills, start)
+        self.warnings.extend(self.funding.warnings)
+        missing = self.funding.missing_warning()
+        if missing:
+            self.warnings.append(missing)
         return DayInput(
             past=[(d.date, d.agents) for d in days],
             closed=days,
-            start=days[-1].state if days else EngineState(),
+            start=start,
             fills=fills,
             stored=stored,
             warnings=tuple(self.warnings),
             fills_read=self.fills_read,
+            funding=funding,
         )
 
     def close(self, day: TradingDay, given: DayInput) -> tuple[ClosedDay, Replay, str | None]:
@@ -217,8 +275,12 @@ class History:
         if is_partial(day):
             raise ValueError(f"{day.date} is cut at {day.end.isoformat()}: the day so far is never stored")
         known = [row.agent_id for row in given.past[-1][1]] if given.past else []
-        fresh, result = self.closed_day(day.date, given.fills, known, given.start, intraday=True)
-        if given.stored is not None and given.stored.digest == fresh.digest:
+        fresh, result = self.closed_day(day.date, given.fills, known, given.start, given.funding, intraday=True)
+        if (
+            given.stored is not None
+            and given.stored.digest == fresh.digest
+            and (given.stored.funding_known or not fresh.funding_known)
+        ):
             return fresh, result, None
         try:
             if given.stored is not None:
@@ -230,7 +292,7 @@ class History:
                 result,
                 f"could not store {day.date} in {self.store.path} ({exc}): the next run reads it again",
             )
-        if given.stored is None:
+        if given.stored is None or given.stored.digest == fresh.digest:  # new, or its funding completed
             return fresh, result, None
         return (
             fresh,

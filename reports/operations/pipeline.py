@@ -176,7 +176,14 @@ def _build_from_store(
                 agents=settings.agents,
             )
             report, _, _ = build_report_from(
-                given.past, given.fills, given.start, day, settings.capital, inputs, replay=replay
+                given.past,
+                given.fills,
+                given.start,
+                day,
+                settings.capital,
+                inputs,
+                funding=given.funding,
+                replay=replay,
             )
     return report, given.fills_read, [*given.closed, *([closed] if closed else [])]
 
@@ -207,12 +214,18 @@ def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
         if client is not None:
             client.close()
     warnings.extend(prom_warnings)
-    reconciliation, rec_warnings = reconcile(settings, span, report.totals.realized_pnl, report.totals.fees)
+    totals = report.totals
+    reconciliation, rec_warnings = reconcile(settings, span, totals.realized_pnl, totals.fees, totals.funding_pnl)
     warnings.extend(rec_warnings)
     return dataclasses.replace(
         report,
         operations=operations,
-        sources=Sources(trading_service="ok", prometheus=prometheus, reconciliation=reconciliation),
+        sources=Sources(
+            trading_service="ok",
+            prometheus=prometheus,
+            reconciliation=reconciliation,
+            funding="unavailable" if totals.funding_pnl is None else "ok",
+        ),
         warnings=tuple(warnings),
     )
 

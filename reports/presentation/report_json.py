@@ -20,6 +20,7 @@ TOTALS_KEYS = (
     "fees",
     "realized_pnl",
     "net_realized_pnl",
+    "funding_pnl",
     "unrealized_pnl",
     "total_pnl",
     "closing_fills",
@@ -166,6 +167,7 @@ def to_dict(report: Report) -> dict[str, Any]:
                 "fees": _num(s.fees),
                 "realized_pnl": _num(s.realized_pnl),
                 "net_realized_pnl": _num(s.net_realized_pnl),
+                "funding_pnl": _num(s.funding_pnl),
             }
             for s in report.symbols
         ],
@@ -174,6 +176,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "sources": {
             "trading_service": report.sources.trading_service,
             "prometheus": report.sources.prometheus,
+            "funding": report.sources.funding,
             "reconciliation": report.sources.reconciliation,
         },
         "operations": operations_dict(report.operations),

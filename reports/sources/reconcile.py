@@ -1,9 +1,10 @@
 """Reconciliation: the day's exchange ledger against the P&L computed from the fills (CONTRACT 1.1, 4).
 
 The trading service's admin endpoint ``/api/exchange/income`` relays the exchange's income rows. Over the
-trading day, Σ ``REALIZED_PNL`` is compared with the report's realized P&L and −Σ ``COMMISSION`` with its fees;
-either apart by more than max(1 USDT, 1 % of the report's figure) is a mismatch. ``FUNDING_FEE`` is
-account-wide and not in the fills, so it is only shown.
+trading day, Σ ``REALIZED_PNL`` is compared with the report's realized P&L, −Σ ``COMMISSION`` with its fees and
+Σ ``FUNDING_FEE`` with its funding (when the funding events were read); any apart by more than max(1 USDT, 1 % of
+the report's figure) is a mismatch. The ledger books a funding payment up to a minute after its event, so an event
+of the day is booked inside it (events are on the hour, and one at the day's end belongs to the next day).
 """
 
 from __future__ import annotations
@@ -44,15 +45,17 @@ def reconcile(
     day: TradingDay,
     realized_pnl: float,
     fees: float,
+    funding_pnl: float | None = None,
     *,
     timeout: float = 10.0,
     client: httpx.Client | None = None,
 ) -> tuple[str, list[str]]:
-    """Compare the day's exchange income with the report's realized P&L and fees.
+    """Compare the day's exchange income with the report's realized P&L, fees and funding (None: not read, so
+    the ledger's funding is only shown).
 
     Returns ``(status, warnings)``: ``"ok"``, ``"mismatch"`` (both figures in a warning), ``"not configured"``
     (``ADMIN_API_TOKEN`` unset: nothing is requested) or ``"unavailable"`` (the service could not be read; the
-    report still goes out). The day's funding fees, when there are any, get a warning line of their own.
+    report still goes out).
     Raises :class:`FetchError` when the service rejects the token (401/403): that needs a person, not a retry.
     """
     if settings.admin_api_token is None:
@@ -77,7 +80,7 @@ def reconcile(
     finally:
         if own:
             http.close()
-    return compare(ledger, realized_pnl, fees)
+    return compare(ledger, realized_pnl, fees, funding_pnl)
 
 
 def check(settings: Settings, *, timeout: float = 5.0) -> tuple[str, str]:
@@ -104,8 +107,11 @@ def check(settings: Settings, *, timeout: float = 5.0) -> tuple[str, str]:
     return "ok", f"Reconciliation: ADMIN_API_TOKEN accepted at {url}"
 
 
-def compare(ledger: dict[str, list[IncomeRow]], realized_pnl: float, fees: float) -> tuple[str, list[str]]:
-    """Status and warnings for the ledger rows of each income type against the report's figures."""
+def compare(
+    ledger: dict[str, list[IncomeRow]], realized_pnl: float, fees: float, funding_pnl: float | None = None
+) -> tuple[str, list[str]]:
+    """Status and warnings for the ledger rows of each income type against the report's figures; "mismatch"
+    names each figure that differs."""
     warnings: list[str] = []
     totals: dict[str, float] = {}
     for kind, rows in ledger.items():
@@ -116,10 +122,12 @@ def compare(ledger: dict[str, list[IncomeRow]], realized_pnl: float, fees: float
             warnings.append(f"Reconciliation: {count} {kind} rows in {', '.join(other)} left out (not USDT)")
         totals[kind] = math.fsum(r.income for r in rows if r.asset == LEDGER_ASSET)
     status = "ok"
-    checks = (
+    checks = [
         ("realized P&L", realized_pnl, totals.get("REALIZED_PNL", 0.0), "Σ REALIZED_PNL"),
         ("fees", fees, -totals.get("COMMISSION", 0.0), "−Σ COMMISSION"),
-    )
+    ]
+    if funding_pnl is not None:
+        checks.append(("funding", funding_pnl, totals.get("FUNDING_FEE", 0.0), "Σ FUNDING_FEE"))
     for what, ours, theirs, source in checks:
         tolerance = max(ABS_TOLERANCE, REL_TOLERANCE * abs(ours))
         if abs(theirs - ours) > tolerance:
@@ -128,9 +136,9 @@ def compare(ledger: dict[str, list[IncomeRow]], realized_pnl: float, fees: float
                 f"Reconciliation mismatch: {what} {ours:,.2f} USDT in the report, {theirs:,.2f} USDT on the "
                 f"exchange ({source}), {theirs - ours:+,.2f} apart (tolerance {tolerance:,.2f})"
             )
-    if ledger.get("FUNDING_FEE"):
+    if funding_pnl is None and ledger.get("FUNDING_FEE"):
         warnings.append(
-            f"Funding fees on the exchange this day (account-wide, not in the fills): "
+            f"Funding on the exchange this day (not in the report's P&L, whose funding could not be read): "
             f"{totals['FUNDING_FEE']:+,.2f} USDT"
         )
     return status, warnings

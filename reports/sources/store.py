@@ -30,7 +30,8 @@ from reports.closed_days import AgentDay, ClosedDay, EngineState, SymbolDay
 from reports.errors import ReportError
 from reports.models import Fills
 
-FORMAT = 1
+FORMAT = 2
+"""2: funding per agent and per (agent, symbol) of each day (a store of format 1 is rebuilt once)."""
 _log = logging.getLogger("reports")
 
 
@@ -107,7 +108,12 @@ def _decode(text: str) -> ClosedDay:
     )
 
 
-_KINDS: dict[str, set[type]] = {"str": {str}, "int": {int}, "float": {int, float}}
+_KINDS: dict[str, set[type]] = {
+    "str": {str},
+    "int": {int},
+    "float": {int, float},
+    "float | None": {int, float, type(None)},
+}
 
 
 def _typed(rows: Any, cls: type) -> tuple[Any, ...]:
@@ -121,8 +127,8 @@ def _typed(rows: Any, cls: type) -> tuple[Any, ...]:
             types = set(map(type, values))
             if not types <= _KINDS[kind]:
                 break
-            if kind == "float" and int in types:
-                values = [float(v) for v in values]
+            if kind.startswith("float") and int in types:
+                values = [None if v is None else float(v) for v in values]
             elif kind == "str":
                 values = list(map(sys.intern, values))
             columns.append(values)
@@ -143,10 +149,10 @@ def _typed_row(row: Any, cls: type) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, kind in cls.__annotations__.items():
         value = row[name]
-        want = {"str": str, "int": int, "float": (int, float)}[kind]
+        want = {"str": str, "int": int, "float": (int, float), "float | None": (int, float, type(None))}[kind]
         if not isinstance(value, want) or isinstance(value, bool):
             raise ValueError(f"{cls.__name__}.{name} is {type(value).__name__}")
-        out[name] = float(value) if kind == "float" else value
+        out[name] = float(value) if kind.startswith("float") and value is not None else value
     return out
 
 
@@ -169,7 +175,9 @@ class DayStore:
                     f"PRAGMA user_version = {FORMAT}; COMMIT;"
                 )
             elif version != FORMAT or "days" not in tables:
-                raise StoreError(f"the store {path} is of format {version}, this version reads {FORMAT}")
+                raise StoreError(
+                    f"the store {path} is of format {version}, this version reads {FORMAT} (format 2 adds funding)"
+                )
         except sqlite3.OperationalError as exc:  # full disk, permissions, locked: the file itself may be fine
             self.close()
             raise unavailable(path, exc) from None
