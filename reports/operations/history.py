@@ -235,6 +235,7 @@ class History:
         self.warnings.extend(warnings)
         if days:
             days = self._complete_funding(days)
+            self.funding.missing.extend(d.date for d in days if not d.funding_known)
         if days:
             days = self._check_tail(days)
             days = self.catch_up(days, days[-1].date + timedelta(days=1), before)
