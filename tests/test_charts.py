@@ -142,7 +142,12 @@ def test_agents_chart_with_ticks_two_and_a_half_apart_keeps_the_half(drawn: list
     report = make_report(3, seed=4)
     totals = [(-7.9, 0.4), (1.2, 0.1), (5.8, 0.05)]
     agents = tuple(
-        replace(a, totals=replace(a.totals, net_realized_pnl=pnl - fee, fees=fee, unrealized_change=0.0, total_pnl=pnl))
+        replace(
+            a,
+            totals=replace(
+                a.totals, net_realized_pnl=pnl - fee, fees=fee, unrealized_change=0.0, total_pnl=pnl, funding_pnl=0.0
+            ),
+        )
         for a, (pnl, fee) in zip(report.agents, totals, strict=True)
     )
     agents_chart(replace(report, agents=agents), agent_colors(report))

@@ -62,10 +62,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         if body["data"]["result"]:
             break
         time.sleep(0.2)
-    rows = [make_row(agent_id="vpin-hft", timestamp=datetime.now(UTC) - timedelta(hours=3))]
+    now = datetime.now(UTC)
+    rows = [make_row(agent_id="vpin-hft", timestamp=now - timedelta(hours=3))]
+    stamps = [int((now - timedelta(hours=h)).timestamp() * 1000) for h in (2, 10, 18)]
+    events = [{"symbol": "BTCUSDT", "fundingTime": t, "fundingRate": "0.0001", "markPrice": "100.0"} for t in stamps]
+    service = FakeTradingService(trades=rows, funding=events)
     chats = [FakeChat(CHAT), FakeChat(CHANNEL, type="channel"), FakeChat(KICKED, bot_status="kicked")]
     try:
-        with running_service(FakeTradingService(trades=rows)) as trading, FakeTelegram(TOKEN, chats) as telegram:
+        with running_service(service) as trading, FakeTelegram(TOKEN, chats) as telegram:
             settings = Settings(
                 trading_service_url=trading.url,
                 prometheus_url=prom.url,
@@ -94,6 +98,8 @@ def test_everything_works(stack: Stack):
     by_link = {line.link: line for line in lines}
     trading = [line for line in lines if line.link.startswith("trading service")]
     assert [t.status for t in trading] == ["ok", "ok"]
+    funding = [line for line in lines if line.link.startswith("funding")]
+    assert [(f.status, f.text) for f in funding] == [("ok", "3 funding event(s) of BTCUSDT in the last 24 hours")]
     assert (
         trading[0].text == "/healthz: running=true paper_trading=true, last_error none"
         and "one page of fills: 1 read" in trading[1].text
@@ -124,6 +130,11 @@ def _fills_500(s: Stack) -> Settings:
     return s.settings
 
 
+def _funding_503(s: Stack) -> Settings:
+    s.trading.funding_status = 503
+    return s.settings
+
+
 def _admin_rejected(s: Stack) -> Settings:
     s.trading.fail("/api/exchange/income", 401)
     return dataclasses.replace(s.settings, admin_api_token=Secret(ADMIN))
@@ -140,6 +151,8 @@ CASES: list[tuple[str, Breaker, str, str, str, int]] = [
      "trading service http://127.0.0.1", "fail", "/healthz: the trading service at", 1),
     ("healthz last_error", _healthz_error, "trading service", "warn", "last_error: 'Binance API timeout'", 0),
     ("fills 500", _fills_500, "trading service", "fail", "one page of fills: the trading service at", 1),
+    ("no exchange connection", _funding_503, "funding http://127.0.0.1", "warn",
+     "Exchange client not available after 1 try: the report goes out with funding 'unavailable'", 0),
     ("admin token rejected", _admin_rejected, "admin token", "fail", "rejected ADMIN_API_TOKEN (401)", 1),
     ("prometheus down", lambda s: dataclasses.replace(s.settings, prometheus_url=dead_url()),
      "Prometheus http://127.0.0.1", "warn", "/-/ready: could not connect (ConnectError)", 0),
@@ -172,6 +185,7 @@ def test_each_broken_link_is_named(stack: Stack, case, breaker, link, status, ne
     finally:
         stack.trading.health = {"running": True, "paper_trading": True, "last_error": None}
         stack.trading.failures.clear()
+        stack.trading.funding_status = 200
     changed = [line for line in lines if (line.link.split(" http")[0], line.status) not in baseline]
     assert len(changed) == 1, [line.render() for line in changed]
     assert changed[0].link.startswith(link) and changed[0].status == status

@@ -52,7 +52,8 @@ def test_the_weekly_summary_holds_the_weeks_figures() -> None:
     assert f"<b>Net P&amp;L {fmt_pnl(t.total_pnl)} USDT</b> · return {fmt_signed_pct(f.risk.return_)}" in text
     change = t.total_pnl - f.previous_total_pnl
     assert f"Previous week (2026-11-16 – 2026-11-22) {fmt_pnl(f.previous_total_pnl)} · change {fmt_pnl(change)}" in text
-    assert f"Realized {fmt_pnl(t.realized_pnl)} · fees {fmt_pnl(-t.fees)} · unrealized Δ" in text
+    parts = f"Realized {fmt_pnl(t.realized_pnl)} · fees {fmt_pnl(-t.fees)} · funding {fmt_pnl(t.funding_pnl)}"
+    assert f"{parts} · unrealized Δ" in text
     start = f.days[0].equity - f.days[0].total_pnl
     assert f"Equity {fmt_usd(start)} → {fmt_usd(f.days[-1].equity)}" in text
     assert f"Best day {fmt_weekday(f.best_day.date)} <code>{fmt_pnl(f.best_day.total_pnl)}</code>" in text
@@ -89,7 +90,7 @@ def test_agents_are_listed_best_period_first_with_trades_win_rate_and_open_posit
     assert positions == sorted(positions)
     holder = next(a for a in ranked if a.open_positions)
     assert f"{holder.name}: <code>{fmt_pnl(holder.totals.total_pnl)}</code>" in text
-    assert re.search(rf"{re.escape(holder.name)}: .* · {len(holder.open_positions)} open\n", text)
+    assert re.search(rf"{re.escape(holder.name)}: .* · {len(holder.open_positions)} open( · funding \S+)?\n", text)
 
 
 def test_the_trade_statistics_add_up_the_agents_closing_fills() -> None:

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,6 +23,7 @@ from reports.checks.store import store_lines
 from reports.errors import FetchError, UsageError
 from reports.redact import redact_text
 from reports.settings import ChatTarget, Settings
+from reports.sources.trading_service import TradingService
 
 TIMEOUT = 5.0
 FILLS_PAGE = 50
@@ -64,13 +65,37 @@ def _trading(settings: Settings, http: httpx.Client, now: datetime, timeout: flo
         except FetchError as exc:
             yield CheckLine(link, "fail", f"one page of fills: {exc}")
             return
+        frame = page.fills.frame
+        funding = _funding(service, str(frame["symbol"].iloc[0]) if len(frame) else "BTCUSDT", now)
     if not page.rows:
         # A new service, or one whose database is down: the store's line tells them apart.
         yield CheckLine(link, "warn", "one page of fills: no fill at all before now (the store's line says more)")
-        return
-    newest = page.newest.isoformat() if page.newest else "none well formed"
-    dropped = "".join(f"; {warning}" for warning in page.warnings)
-    yield CheckLine(link, "ok", f"one page of fills: {page.rows} read (limit {FILLS_PAGE}), newest {newest}{dropped}")
+    else:
+        newest = page.newest.isoformat() if page.newest else "none well formed"
+        dropped = "".join(f"; {warning}" for warning in page.warnings)
+        yield CheckLine(
+            link, "ok", f"one page of fills: {page.rows} read (limit {FILLS_PAGE}), newest {newest}{dropped}"
+        )
+    yield funding
+
+
+def _funding(service: TradingService, symbol: str, now: datetime) -> CheckLine:
+    """The last day's funding events of ``symbol`` (the newest fill's; BTCUSDT when there is none)."""
+    from reports.sources.funding import FUNDING_PATH, FundingUnavailable
+
+    link = f"funding {service.base_url}{FUNDING_PATH}"
+    try:
+        events, _ = service.funding(symbol, now - timedelta(days=1), now)
+    except FundingUnavailable as exc:
+        return CheckLine(
+            link,
+            "warn",
+            f"{exc}: the report goes out with funding 'unavailable' (its P&L excludes funding) and a later run "
+            "completes those days",
+        )
+    if not len(events.t_ns):
+        return CheckLine(link, "warn", f"no funding event of {symbol} in the last 24 hours: its funding would be 0")
+    return CheckLine(link, "ok", f"{len(events.t_ns)} funding event(s) of {symbol} in the last 24 hours")
 
 
 def _admin(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:

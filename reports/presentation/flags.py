@@ -53,9 +53,11 @@ def source_flags(report: Report) -> list[str]:
         flags.append("Prometheus unavailable: no operations figures for this day")
     elif src.prometheus not in ("ok", "not configured"):
         flags.append(f"Prometheus: {src.prometheus}")
+    if src.funding == "unavailable":
+        flags.append("Funding unavailable: the P&L excludes funding payments (see the warnings for the days)")
     if src.reconciliation == "mismatch":
         flags.append(
-            "Reconciliation mismatch: the exchange's realized P&L or commissions differ from the fills "
+            "Reconciliation mismatch: the exchange's realized P&L, commissions or funding differ from the report "
             "by more than max(1 USDT, 1 %); fills may be missing"
         )
     elif src.reconciliation not in ("ok", "not configured"):

@@ -206,13 +206,14 @@ def _round(value: float, tick: float) -> float:
 FUNDING_HOURS = {"DOGEUSDT": 4}
 """Hours between funding events; every other symbol settles every 8 hours (00:00, 08:00, 16:00 UTC)."""
 _FUNDING_BASE = {
-    # symbol -> (mean rate, swing): longs pay on most symbols; BNB and DOGE mostly pay the shorts.
-    "BTCUSDT": (0.00010, 0.00008),
-    "ETHUSDT": (0.00008, 0.00012),
-    "SOLUSDT": (0.00005, 0.00025),
-    "BNBUSDT": (-0.00004, 0.00003),
-    "XRPUSDT": (0.00020, 0.00015),
-    "DOGEUSDT": (-0.00012, 0.00010),
+    # symbol -> (mean rate, swing) per event: a busy market's rates, longs paying on most symbols; BNB and DOGE
+    # mostly pay the shorts.
+    "BTCUSDT": (0.00030, 0.00024),
+    "ETHUSDT": (0.00024, 0.00036),
+    "SOLUSDT": (0.00015, 0.00075),
+    "BNBUSDT": (-0.00012, 0.00009),
+    "XRPUSDT": (0.00060, 0.00045),
+    "DOGEUSDT": (-0.00036, 0.00030),
 }
 
 

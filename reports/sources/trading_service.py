@@ -120,7 +120,10 @@ class TradingService:
         (:func:`reports.sources.funding.read_funding`); :class:`FundingUnavailable` when they cannot be read.
 
         Tried twice, not four times: a service without an exchange connection answers 503 on every try."""
-        return read_funding(lambda path, params: self._get(path, params, attempts=2), self.base_url, symbol, start, end)
+        tries = min(2, self.attempts)
+        return read_funding(
+            lambda path, params: self._get(path, params, attempts=tries), self.base_url, symbol, start, end
+        )
 
     def fills(self, end: datetime, start: datetime = HISTORY_START) -> FetchResult:
         """Every fill with ``start <= timestamp < end``, in replay order, with drops counted in warnings."""
