@@ -211,6 +211,26 @@ class FakeService:
                 self.rows_served += n
         return [b'{"trades":[', body, b'],"count":' + str(n).encode() + b"}"]
 
+    def funding(self, query: dict[str, list[str]]) -> bytes:
+        """``/api/exchange/funding-rate``: the symbol's events every 8 hours from ``start_time`` to ``end_time``
+        (both inclusive), the first ``limit`` (≤ 1000), none after the moment the job runs; counted as a request."""
+        symbol = query["symbol"][0]
+        if symbol not in SYMBOL_NAMES:
+            return b"[]"
+        step = 8 * 3_600_000
+        now = self.tape.ts[self.visible - 1] // 1_000_000 if self.visible else 0
+        lo = int(query["start_time"][0])
+        hi = min(int(query["end_time"][0]), int(now))
+        limit = min(int(query.get("limit", ["100"])[0]), 1000)
+        first = -(-lo // step) * step
+        times = list(range(first, hi + 1, step))[:limit]
+        rate = 0.0001 * (1 + SYMBOL_NAMES.index(symbol) % 3)
+        with self._lock:
+            self.requests += 1
+        return _dumps(
+            [{"symbol": symbol, "fundingTime": t, "fundingRate": f"{rate:.8f}", "markPrice": "100.0"} for t in times]
+        )
+
     def dashboard(self) -> bytes | None:
         """The ``/dashboard`` body, or None for its frequent 500."""
         if not self.dashboard_ok:
@@ -253,6 +273,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if url.path == "/api/trades/history":
                 self._send(200, self.fake.history(query))
+            elif url.path == "/api/exchange/funding-rate":
+                self._send(200, self.fake.funding(query))
             elif url.path == "/healthz":
                 self._send(200, b'{"running":true,"paper_trading":true,"last_error":null}')
             elif url.path == "/dashboard":
