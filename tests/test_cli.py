@@ -187,6 +187,7 @@ def test_dry_run_against_the_service(tmp_path):
     assert doc["sources"] == {
         "trading_service": "ok",
         "prometheus": "not configured",
+        "funding": "ok",
         "reconciliation": "not configured",
     }
     summary = json.loads((tmp_path / "telegram" / "01-sendMessage.json").read_text())["params"]["text"]

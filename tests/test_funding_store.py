@@ -123,3 +123,16 @@ def test_a_new_york_day_takes_the_events_of_its_own_hours():
     assert symbols[0].funding_pnl == pytest.approx(0.2, abs=1e-12)
     unknown, unknown_symbols, _ = close_day(fills, day, start, ["a"], None)
     assert unknown[0].funding_pnl is None and unknown_symbols[0].funding_pnl is None
+
+
+def test_while_funding_stays_unavailable_a_next_day_run_does_not_read_the_waiting_days_again(service, tmp_path):
+    service.funding_status = 503
+    settings = store_settings(service.url, tmp_path / "state")
+    first = run(settings, date(2025, 5, 20))
+    assert first.sources.funding == "unavailable"
+    history = 20 * 24 * 3  # every fill of the 20 days, read once by the first run
+    assert first.fills_read >= history
+    nxt = run(settings, date(2025, 5, 21))
+    # The report day and the hour before it (3 fills an hour), not the 20 days waiting for their funding.
+    assert nxt.fills_read <= 24 * 3 + 3, nxt.fills_read
+    assert any("2025-05-01..2025-05-21" in w for w in nxt.warnings), nxt.warnings

@@ -47,6 +47,10 @@ class FundingReader:
             out[symbol] = events
         return out
 
+    def readable(self, symbols: set[str], since: datetime) -> bool:
+        """Whether the events of ``symbols`` from ``since`` can be read (read and kept for the days asked next)."""
+        return all(self._read(symbol, since) is not None for symbol in sorted(symbols))
+
     def _read(self, symbol: str, since: datetime) -> FundingEvents | None:
         if symbol in self.failures:
             return None

@@ -199,6 +199,16 @@ class History:
         """Stored days closed without their funding get it now, when it can be read: their fills are read again
         (a day whose fills changed meanwhile is dropped with the days after it, to be read again)."""
         assert self.funding is not None
+        unknown = [i for i, d in enumerate(days) if not d.funding_known]
+        if not unknown:
+            return days
+        # Still unavailable? Then the days' fills are not read again: a run against a service without funding
+        # costs what it did before, however many days wait for their funding.
+        first = days[unknown[0]]
+        held = days[unknown[0] - 1].state.positions if unknown[0] else ()
+        symbols = {s.symbol for s in first.symbols} | {s for _, s, q, _ in held if q != 0.0}
+        if not self.funding.readable(symbols, trading_day(first.date, self.timezone).start):
+            return days
         completed: list[ClosedDay] = []
         for i, stored in enumerate(days):
             if stored.funding_known:
