@@ -188,6 +188,8 @@ def _need_telegram(settings: Settings) -> None:
         raise UsageError("TELEGRAM_BOT_TOKEN is not set: set it to send, or use --dry-run")
     if not settings.telegram_chats:
         raise UsageError("TELEGRAM_CHAT_ID is not set: set it to one or more chat ids to send, or use --dry-run")
+    if settings.state_url:
+        return  # the database is checked when the run opens it: a fault there is exit 1, not a setting
     try:  # without its delivery records a re-run would post again: a setting to fix before any request
         DeliveryStore(settings.state_dir).check_writable()
     except DeliveryError as exc:

@@ -104,6 +104,9 @@ class Settings:
     the chats of ``TELEGRAM_CHAT_ID`` when ``TELEGRAM_ALLOWED_CHATS`` is unset."""
     telegram_allowed_users: tuple[int, ...] = ()
     """When set, ``report bot`` answers only these users (in the allowed chats); empty: any member."""
+    state_url: str | None = None
+    """``REPORT_STATE_URL``: the PostgreSQL database that holds the state instead of ``state_dir``; its password is a
+    secret (registered as the other URL settings' credentials)."""
 
     def __post_init__(self) -> None:
         # The tokens, and any password or secret query value in a URL setting, are masked in every line from now on.
@@ -111,7 +114,13 @@ class Settings:
 
     def urls(self) -> tuple[str, ...]:
         """Every URL setting that is set (each may hold credentials: show it through ``redact``)."""
-        urls = (self.trading_service_url, self.prometheus_url, self.pushgateway_url, self.telegram_api_url)
+        urls = (
+            self.trading_service_url,
+            self.prometheus_url,
+            self.pushgateway_url,
+            self.telegram_api_url,
+            self.state_url,
+        )
         return tuple(u for u in urls if u)
 
     def secrets(self) -> list[str]:
@@ -161,6 +170,11 @@ class Settings:
             raise UsageError(f"REPORT_LOG_FORMAT={log_format!r}: use 'text' or 'json'")
         chats = parse_chats(get("TELEGRAM_CHAT_ID") or "")
         allowed = get("TELEGRAM_ALLOWED_CHATS")
+        state_url = get("REPORT_STATE_URL")
+        if state_url:
+            from reports.statedb import check_url
+
+            check_url(state_url)  # exit 2 before any request; its password is masked from here on
         return cls(
             trading_service_url=(get("TRADING_SERVICE_URL") or DEFAULT_TRADING_SERVICE_URL).rstrip("/"),
             admin_api_token=Secret(admin) if admin else None,
@@ -187,6 +201,7 @@ class Settings:
                 else tuple(dict.fromkeys(ChatTarget(c.chat_id) for c in chats))  # whole chats, any topic
             ),
             telegram_allowed_users=parse_users(get("TELEGRAM_ALLOWED_USERS")),
+            state_url=state_url,
         )
 
 

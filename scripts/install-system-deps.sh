@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need (real Prometheus, Pushgateway, podman for the image test),
+# Installs the Debian packages the tests need (real Prometheus, Pushgateway, PostgreSQL, podman for
+# the image test),
 # only those missing. Uses sudo when not root.
 set -euo pipefail
 need=()
@@ -10,6 +11,7 @@ command -v podman >/dev/null || need+=(podman)
 command -v buildah >/dev/null || need+=(buildah)
 command -v runc >/dev/null || need+=(runc)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

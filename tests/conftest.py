@@ -16,6 +16,7 @@ import pytest
 from factories import SmallDisk
 from fake_trading import FakeTradingService, running_service
 from matplotlib.figure import Figure
+from pgstack import PgServer, remove, start_server
 
 from reports.presentation.charts import style
 
@@ -30,6 +31,22 @@ def trading() -> Iterator[Callable[..., FakeTradingService]]:
             return stack.enter_context(running_service(FakeTradingService(trades=list(rows or []), **options)))
 
         yield start
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    """One real PostgreSQL server on 127.0.0.1 for the session (tests/pgstack.py); stopped at the end."""
+    server = start_server()
+    try:
+        yield server
+    finally:
+        remove(server)
+
+
+@pytest.fixture
+def state_url(pg: PgServer) -> str:
+    """A REPORT_STATE_URL of a fresh role that owns only its own schema on the session's server."""
+    return pg.role()
 
 
 @pytest.fixture

@@ -113,11 +113,11 @@ def _check_history(settings: Settings, command: str, first: date, last: date) ->
     """:class:`UsageError` (one line) when the report asked for ends before the first day of the history."""
     from reports.calendar import trading_day, yesterday
     from reports.operations.history import History
-    from reports.sources.store import DayStore
+    from reports.sources.store import open_store
     from reports.sources.trading_service import TradingService
 
     with TradingService(settings.trading_service_url) as service:
-        store, _ = DayStore.open(settings.state_dir, service.base_url, settings.timezone)
+        store, _ = open_store(settings.state_dir, service.base_url, settings.timezone, settings.state_url)
         with store:
             stored = store.dates()
             begins = stored[0] if stored else None
@@ -163,7 +163,7 @@ def status_text(settings: Settings, now: datetime) -> tuple[str, ...]:
     tz = settings.timezone
     lines = [f"<b>🩺 Status</b> · {html.escape(when(now, settings.zone))}"]
     for kind in settings.periods:
-        done = last_delivered(settings.state_dir, kind)
+        done = last_delivered(settings, kind)
         if done is None:
             if kind == "day":
                 lines.append("Last report delivered: none recorded in REPORT_STATE_DIR")

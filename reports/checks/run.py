@@ -238,6 +238,11 @@ class _Bot:
 
 
 def _state(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
+    if settings.state_url:
+        from reports.checks.store import database_line
+
+        yield database_line(settings)
+        return
     folder = settings.state_dir
     link = f"state folder {folder}"
     try:

@@ -28,6 +28,9 @@ LINK = "store of closed days"
 def store_lines(settings: Settings, http: httpx.Client, now: datetime, timeout: float) -> Iterator[CheckLine]:
     """One line: the stored days, and yesterday's first page of fills against the stored count."""
     del http  # the trading service is read through its own client
+    if settings.state_url:
+        yield from _database_store_lines(settings, now, timeout)
+        return
     path = store_path(settings.state_dir, settings.trading_service_url, settings.timezone)
     if not path.exists():
         yield CheckLine(LINK, "ok", f"{path}: empty: the first run reads the whole history, one day at a time")
@@ -42,6 +45,42 @@ def store_lines(settings: Settings, http: httpx.Client, now: datetime, timeout: 
             yield _compare(store, service, path, settings.timezone, now)
         except FetchError:  # the trading service's own line says what is wrong
             yield CheckLine(LINK, "ok", f"{path}: not compared with the service, which could not be read")
+
+
+def _database_store_lines(settings: Settings, now: datetime, timeout: float) -> Iterator[CheckLine]:
+    """The same line for the store in ``REPORT_STATE_URL``; a database that cannot be used fails it."""
+    from reports.sources.store_pg import PgDayStore
+    from reports.statedb import StateDbError
+
+    try:
+        store, _ = PgDayStore.open(settings.state_url or "", settings.trading_service_url, settings.timezone)
+    except StateDbError as exc:
+        yield CheckLine(LINK, "fail", str(exc))
+        return
+    with store, trading_client(settings, timeout) as service:
+        try:
+            yield _compare(store, service, store.path, settings.timezone, now)  # type: ignore[arg-type]
+        except StateDbError as exc:
+            yield CheckLine(LINK, "fail", str(exc))
+        except FetchError:
+            yield CheckLine(LINK, "ok", f"{store.path}: not compared with the service, which could not be read")
+
+
+def database_line(settings: Settings) -> CheckLine:
+    """``report check``'s line for the state database: it answers, its schema is ready, a write commits."""
+    from reports.delivery.records import records_for
+    from reports.errors import DeliveryError
+    from reports.statedb import where
+
+    link = f"state database {where(settings.state_url or '')}"
+    store = records_for(settings)
+    try:
+        store.check_writable()
+    except DeliveryError as exc:
+        return CheckLine(link, "fail", str(exc))
+    finally:
+        store.close()
+    return CheckLine(link, "ok", "writable (REPORT_STATE_URL: the store of closed days and the delivery records)")
 
 
 def _compare(store: DayStore, service: TradingService, path: Path, timezone: str, now: datetime) -> CheckLine:

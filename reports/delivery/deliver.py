@@ -26,7 +26,8 @@ from reports.calendar import ADJECTIVE
 from reports.delivery.calls import CallRunner, Stop, bot_for
 from reports.delivery.outbox import Outbox
 from reports.delivery.plan import PLACEHOLDER_CHAT, DeliveryPolicy, PlannedCall, plan_calls, write_call_artifacts
-from reports.delivery.records import DeliveryRecord, DeliveryStore, SentCall, digest
+from reports.delivery.records import DeliveryRecord, DeliveryStore, SentCall, digest, records_for
+from reports.delivery.records_pg import RecordsUnavailable
 from reports.errors import DeliveryError, UsageError
 from reports.logs import SecretFilter
 from reports.redact import redact_text
@@ -124,10 +125,15 @@ def deliver(
     with _quiet_url_loggers(), warnings.catch_warnings():
         # PTB 22 warns when RetryAfter.retry_after is read as a number; we accept either type.
         warnings.filterwarnings("ignore", message=r".*`retry_after`", category=PTBDeprecationWarning)
-        store = DeliveryStore(settings.state_dir, outbox.kind)
-        store.check_writable(outbox.report_date)  # before the first message: a record we cannot keep means a repost
-        with store.lock(outbox.report_date):
-            result = asyncio.run(_deliver_all(outbox, settings, force, log, policy or DeliveryPolicy(), should_stop))
+        store = records_for(settings, outbox.kind)
+        try:
+            store.check_writable(outbox.report_date)  # before the first message: a record we cannot keep: a repost
+            with store.lock(outbox.report_date):
+                result = asyncio.run(
+                    _deliver_all(outbox, settings, force, log, policy or DeliveryPolicy(), should_stop, store)
+                )
+        finally:
+            store.close()
     for warning in result.warnings:
         log.warning("%s", warning)
     failed = result.failed
@@ -149,9 +155,9 @@ async def _deliver_all(
     log: logging.Logger,
     policy: DeliveryPolicy,
     should_stop: Callable[[], bool] | None,
+    store: DeliveryStore,
 ) -> DeliveryResult:
     token = settings.telegram_bot_token.reveal() if settings.telegram_bot_token else ""
-    store = DeliveryStore(settings.state_dir, outbox.kind)
     warned: list[str] = []
     chats: list[ChatDelivery] = []
     bot = bot_for(settings.telegram_api_url, token, policy)
@@ -293,14 +299,18 @@ def send_failure_notice(
         with _quiet_url_loggers(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*`retry_after`", category=PTBDeprecationWarning)
             # The date's lock: a run delivering this date writes its records; the notice must not race it.
-            with DeliveryStore(settings.state_dir, kind).lock(report_date, wait=10.0):
-                asyncio.run(_notify(settings, token, report_date, text, policy, kind))
+            store = records_for(settings, kind)
+            try:
+                with store.lock(report_date, wait=10.0):
+                    asyncio.run(_notify(settings, token, report_date, text, policy, store))
+            finally:
+                store.close()
     except Exception as err:  # best effort: the run is failing already, say so and go on
         _LOG.warning("the failure notice could not be sent: %s", redact_text(str(err)))
 
 
 async def _notify(
-    settings: Settings, token: str, report_date: date, text: str, policy: DeliveryPolicy, kind: str = "day"
+    settings: Settings, token: str, report_date: date, text: str, policy: DeliveryPolicy, store: DeliveryStore
 ) -> None:
     bot = bot_for(settings.telegram_api_url, token, policy)
     runner = CallRunner(bot, policy, _LOG, [])
@@ -310,11 +320,12 @@ async def _notify(
         _LOG.warning("the failure notice could not be sent: %s", stop.message)
         await runner.close()
         return
-    store = DeliveryStore(settings.state_dir, kind)
     async with bot:
         for chat in settings.telegram_chats:
             try:
                 record = store.load(report_date, chat) or store.new(report_date, chat)
+            except RecordsUnavailable:
+                raise  # the database is down: a notice it cannot record would be posted again, so none
             except DeliveryError:
                 record = store.new(report_date, chat)  # unreadable: notify anyway, keep the broken file
                 keep = False

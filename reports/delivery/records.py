@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from reports.errors import DeliveryError
-from reports.settings import ChatTarget
+from reports.settings import ChatTarget, Settings
 
 RECORD_VERSION = 1
 # The widest values a field can take in this run, for the reservation: Telegram's ids fit in 64 bits.
@@ -195,6 +195,9 @@ class DeliveryStore:
         self.kind = kind
         self.root = Path(state_dir) / ("deliveries" if kind == "day" else f"deliveries-{kind}")
 
+    def close(self) -> None:
+        """Nothing to close (the PostgreSQL store has a connection)."""
+
     def path(self, report_date: date, chat: ChatTarget) -> Path:
         """The record file of one date and chat; the chat is percent-encoded (``:`` included)."""
         return self.root / report_date.isoformat() / f"{quote(str(chat), safe='@-_.')}.json"
@@ -317,6 +320,18 @@ class DeliveryStore:
 
     def _path_of(self, record: DeliveryRecord) -> Path:
         return self.path(record.report_date, ChatTarget(*_split_chat(record.chat)))
+
+
+def records_for(settings: Settings, kind: str = "day") -> DeliveryStore:
+    """The delivery records of a report of ``kind``: in ``REPORT_STATE_URL`` when it is set, else the files of
+    ``REPORT_STATE_DIR``. The database's are those of the trading service, zone and desk of ``settings``."""
+    if settings.state_url:
+        from reports.delivery.records_pg import PgDeliveryStore
+        from reports.statedb import scope_key
+
+        scope = scope_key(settings.trading_service_url, settings.timezone)
+        return PgDeliveryStore(settings.state_url, scope, kind, settings.agents)  # type: ignore[return-value]
+    return DeliveryStore(settings.state_dir, kind)
 
 
 def _encode(record: DeliveryRecord, size: int = 0) -> bytes:

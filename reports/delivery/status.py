@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from reports.delivery.records import DeliveryStore, parse_record
+from reports.delivery.records import DeliveryRecord, DeliveryStore, parse_record, records_for
+from reports.errors import DeliveryError
+from reports.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +29,14 @@ class Delivered:
     """Chats with a record for that date (some may have got it in part)."""
 
 
-def last_delivered(state_dir: Path, kind: str = "day") -> Delivered | None:
-    """The latest date of ``kind`` delivered whole to at least one chat, from the records; None if there is none."""
-    root = DeliveryStore(state_dir, kind).root
+def last_delivered(where: Path | Settings, kind: str = "day") -> Delivered | None:
+    """The latest date of ``kind`` delivered whole to at least one chat, from the records (of a state folder, or of
+    the settings: those of ``REPORT_STATE_URL`` when it is set); None if there is none."""
+    if isinstance(where, Settings):
+        if where.state_url:
+            return _last_in_database(where, kind)
+        where = where.state_dir
+    root = DeliveryStore(where, kind).root
     try:
         folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
     except OSError:
@@ -56,3 +63,24 @@ def last_delivered(state_dir: Path, kind: str = "day") -> Delivered | None:
                 continue
         return Delivered(kind, day, max(stamps) if stamps else None, len(done), len(records))
     return None
+
+
+def _last_in_database(settings: Settings, kind: str) -> Delivered | None:
+    """The same, from the records in the state database (the ones every node writes); None when it cannot be read."""
+    store = records_for(settings, kind)
+    try:
+        records: list[DeliveryRecord] = store.records_of_latest()  # type: ignore[attr-defined]
+    except DeliveryError:
+        return None
+    finally:
+        store.close()
+    done = [r for r in records if r.complete]
+    if not done:
+        return None
+    stamps = []
+    for r in done:
+        try:
+            stamps.append(datetime.fromisoformat(r.updated_at))
+        except ValueError:
+            continue
+    return Delivered(kind, done[0].report_date, max(stamps) if stamps else None, len(done), len(records))

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from reports.delivery.records import DeliveryStore
+from reports.delivery.records import records_for
 from reports.errors import DeliveryError, ReportError, UsageError
 from reports.logs import StatusLine, run_context, status_line
 from reports.settings import Settings
@@ -67,15 +67,18 @@ def delivered_everywhere(settings: Settings, day: date, kind: str = "day") -> bo
     """
     if not settings.telegram_chats:
         return False
-    store = DeliveryStore(settings.state_dir, kind)
-    for chat in settings.telegram_chats:
-        try:
-            record = store.load(day, chat)
-        except DeliveryError:
-            return False
-        if record is None or not record.complete:
-            return False
-    return True
+    store = records_for(settings, kind)
+    try:
+        for chat in settings.telegram_chats:
+            try:
+                record = store.load(day, chat)
+            except DeliveryError:
+                return False
+            if record is None or not record.complete:
+                return False
+        return True
+    finally:
+        store.close()
 
 
 class Progress:

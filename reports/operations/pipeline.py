@@ -128,6 +128,7 @@ def _sources(settings: Settings, day: TradingDay, *, demo: bool) -> Iterator[tup
             prometheus_url=PROMETHEUS_URL,
             admin_api_token=None,
             state_dir=Path(state),
+            state_url=None,  # the demo never touches the state database
             queries_file=None,
         )
         with TradingService(TRADING_URL, transport=DemoTradingService(day)) as service:
@@ -150,9 +151,9 @@ def _build_from_store(
     from reports.numbers.closing import build_report_from
     from reports.numbers.compute import RunInputs
     from reports.operations.history import History
-    from reports.sources.store import DayStore, unavailable
+    from reports.sources.store import open_store, unavailable
 
-    store, warnings = DayStore.open(settings.state_dir, service.base_url, settings.timezone)
+    store, warnings = open_store(settings.state_dir, service.base_url, settings.timezone, settings.state_url)
     with store:
         try:
             if rebuild or rebuild_from is not None:

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from reports.calendar import trading_day
 from reports.settings import Settings
-from reports.sources.store import DayStore, fills_digest
+from reports.sources.store import fills_digest, open_store
 from reports.sources.trading_service import TradingService
 
 log = logging.getLogger("reports")
@@ -41,7 +41,7 @@ def verify(settings: Settings, first: date, last: date) -> list[DayCheck]:
     """Every day from ``first`` to ``last``: its fills from the service against the stored copy."""
     checks = []
     with TradingService(settings.trading_service_url) as service:
-        store, warnings = DayStore.open(settings.state_dir, service.base_url, settings.timezone)
+        store, warnings = open_store(settings.state_dir, service.base_url, settings.timezone, settings.state_url)
         for warning in warnings:
             log.warning("%s", warning)
         with store:

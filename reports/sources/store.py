@@ -29,6 +29,7 @@ import orjson
 from reports.closed_days import AgentDay, ClosedDay, EngineState, SymbolDay
 from reports.errors import ReportError
 from reports.models import Fills
+from reports.statedb import scope_key
 
 FORMAT = 2
 """2: funding per agent and per (agent, symbol) of each day (a store of format 1 is rebuilt once)."""
@@ -48,8 +49,19 @@ class StoreUnavailable(ReportError):
 
 def store_path(state_dir: Path, service_url: str, timezone: str) -> Path:
     """One store per trading service and report time zone."""
-    digest = hashlib.sha256(f"{service_url.rstrip('/')}\n{timezone}".encode()).hexdigest()[:16]
-    return state_dir / "store" / f"days-{digest}.sqlite"
+    return state_dir / "store" / f"days-{scope_key(service_url, timezone)}.sqlite"
+
+
+def open_store(
+    state_dir: Path, service_url: str, timezone: str, state_url: str | None = None
+) -> tuple[DayStore, list[str]]:
+    """The store of closed days of one trading service and zone: in ``state_url`` (PostgreSQL) when it is set,
+    else the SQLite file in ``state_dir``; and the warnings of opening it."""
+    if state_url:
+        from reports.sources.store_pg import PgDayStore
+
+        return PgDayStore.open(state_url, service_url, timezone)  # type: ignore[return-value]  # same methods
+    return DayStore.open(state_dir, service_url, timezone)
 
 
 def fills_digest(fills: Fills) -> str:
@@ -221,30 +233,14 @@ class DayStore:
         A day that does not check out, or is missing between two stored days, is dropped with every later
         day: the state at its end is what every later day starts from.
         """
-        days: list[ClosedDay] = []
         query = "SELECT date, data, sha256 FROM days WHERE date <= ? ORDER BY date"
         rows = self._db.execute(query, (until.isoformat(),))
-        for raw_date, data, digest in rows.fetchall():
-            problem = None
-            try:
-                if hashlib.sha256(data.encode()).hexdigest() != digest:
-                    problem = "its checksum does not match"
-                else:
-                    day = _decode(data)
-                    if day.date.isoformat() != raw_date:
-                        problem = "it holds another date"
-                    elif days and day.date != days[-1].date + timedelta(days=1):
-                        problem = f"the day before it ({day.date - timedelta(days=1)}) is missing"
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                problem = f"it cannot be read ({type(exc).__name__})"
-            if problem:
-                dropped = self.drop_from(date.fromisoformat(raw_date))
-                return days, [
-                    f"the stored day {raw_date} is unusable ({problem}): it and {dropped - 1} later day(s) are "
-                    "computed again from the trading service"
-                ]
-            days.append(day)
-        return days, []
+        days, bad = checked_days(rows.fetchall())
+        if bad is None:
+            return days, []
+        raw_date, problem = bad
+        dropped = self.drop_from(date.fromisoformat(raw_date))
+        return days, [unusable_day(raw_date, problem, dropped)]
 
     def get(self, day: date) -> ClosedDay | None:
         """One stored day, or None (also for one that does not check out)."""
@@ -270,6 +266,53 @@ class DayStore:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+def checked_days(rows: Iterable[tuple[str, str, str]]) -> tuple[list[ClosedDay], tuple[str, str] | None]:
+    """The days of ``(date, JSON, SHA-256)`` rows, oldest first, up to the first one that does not check out (its
+    checksum, its shape, its date, or a gap before it); and that one's date and what is wrong with it."""
+    days: list[ClosedDay] = []
+    for raw_date, data, digest in rows:
+        problem = None
+        try:
+            if hashlib.sha256(data.encode()).hexdigest() != digest:
+                problem = "its checksum does not match"
+            else:
+                day = _decode(data)
+                if day.date.isoformat() != raw_date:
+                    problem = "it holds another date"
+                elif days and day.date != days[-1].date + timedelta(days=1):
+                    problem = f"the day before it ({day.date - timedelta(days=1)}) is missing"
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            problem = f"it cannot be read ({type(exc).__name__})"
+        if problem:
+            return days, (raw_date, problem)
+        days.append(day)
+    return days, None
+
+
+def unusable_day(raw_date: str, problem: str, dropped: int) -> str:
+    """The warning for a stored day that does not check out, dropped with the days after it."""
+    return (
+        f"the stored day {raw_date} is unusable ({problem}): it and {dropped - 1} later day(s) are "
+        "computed again from the trading service"
+    )
+
+
+def encode_day(day: ClosedDay) -> tuple[str, str]:
+    """A day's JSON and its SHA-256, as a row stores them."""
+    text = _encode(day)
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def decode_day(text: str, sha256: str) -> ClosedDay | None:
+    """A stored day from its JSON, or None when it does not check out."""
+    if hashlib.sha256(text.encode()).hexdigest() != sha256:
+        return None
+    try:
+        return _decode(text)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 class _Transaction:
