@@ -93,9 +93,7 @@ def fault(url: str, exc: BaseException, doing: str) -> StateDbError:
         what, fix = "it cannot be reached", "check that the server is up and REPORT_STATE_URL's host and port"
     else:
         what, fix = f"{name}: {text}", "check the server and REPORT_STATE_URL"
-    return StateDbError(
-        f"the state database {where(url)} failed while {doing} ({what}): {fix}, then run again"
-    )
+    return StateDbError(f"the state database {where(url)} failed while {doing} ({what}): {fix}, then run again")
 
 
 def connect(url: str) -> psycopg.Connection[Any]:

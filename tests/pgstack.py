@@ -73,7 +73,9 @@ class PgServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"postgres exited: {(self.folder / 'server.log').read_text()[-2000:]}")
             ready = subprocess.run(
-                [str(bindir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True, check=False
+                [str(bindir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                capture_output=True,
+                check=False,
             )
             if ready.returncode == 0:
                 return
