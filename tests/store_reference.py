@@ -48,5 +48,10 @@ def figures(report: Report) -> dict:
 
 def stored_dates(settings: Settings) -> list[date]:
     """The dates the store of these settings holds."""
+    if settings.state_url:  # the state database's store (opening the SQLite one also sweeps old caches)
+        from reports.sources.store_pg import PgDayStore
+
+        with PgDayStore.open(settings.state_url, settings.trading_service_url, settings.timezone)[0] as pg:
+            return pg.dates()
     with DayStore(store_path(settings.state_dir, settings.trading_service_url, settings.timezone)) as store:
         return store.dates()

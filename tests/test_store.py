@@ -6,8 +6,12 @@ and replayed from its first fill (``build_report``), as the report did before th
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from factories import store_settings
@@ -23,6 +27,35 @@ from reports.operations.verify import verify
 from reports.settings import Settings
 from reports.sources.store import store_path
 
+BACKENDS = ["sqlite", "postgresql"]
+"""Every test runs on both back ends of the store (tests/pgstack.py's real PostgreSQL), but those of the SQLite file."""
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Callable[..., Settings]:
+    """``store_settings`` for the back end: the SQLite file in the state folder, or the state database (a fresh role
+    owning only its own schema)."""
+    if request.param == "sqlite":
+        return store_settings
+    url = request.getfixturevalue("state_url")
+
+    def in_database(service: str, state: Path, timezone: str = "UTC") -> Settings:
+        return dataclasses.replace(store_settings(service, state, timezone), state_url=url)
+
+    return in_database
+
+
+def _sql(settings: Settings, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run ``query`` (written for the SQLite store's ``days``) on the settings' store, whichever back end it is."""
+    if settings.state_url is None:
+        with sqlite3.connect(store_path(settings.state_dir, settings.trading_service_url, settings.timezone)) as db:
+            return db.execute(query, params).fetchall()
+    import psycopg
+
+    with psycopg.connect(settings.state_url, autocommit=True) as db:
+        cur = db.execute(query.replace(" days", " report_days").replace("?", "%s"), params or None)
+        return [tuple(str(v) for v in row) for row in cur.fetchall()] if cur.description else []
+
 
 def run(settings: Settings, d: date, **kw) -> Report:
     return build(settings, trading_day(d, settings.timezone), demo=False, clock=lambda: NOW, **kw)
@@ -34,14 +67,21 @@ SPANS = [
     ("America/New_York", date(2025, 10, 20)),  # fall back on 2025-11-02: a 25-hour day
     ("Asia/Kolkata", date(2025, 3, 1)),
 ]
+SPANS_SQLITE = [(z, d, "sqlite") for z, d in SPANS]
+SPANS_PG = ("America/New_York", date(2025, 2, 25), "postgresql")  # one span: the same code reads both back ends
 
 
-@pytest.mark.parametrize(("timezone", "first"), SPANS, ids=[f"{z}-{d}" for z, d in SPANS])
-def test_thirty_checkpointed_days_equal_the_cold_replay(tmp_path, timezone, first):
+@pytest.mark.parametrize(
+    ("timezone", "first", "backend"),
+    [*SPANS_SQLITE, SPANS_PG],
+    ids=[f"{z}-{d}-{b}" for z, d, b in [*SPANS_SQLITE, SPANS_PG]],
+    indirect=["backend"],
+)
+def test_thirty_checkpointed_days_equal_the_cold_replay(tmp_path, timezone, first, backend):
     rows = history_rows(first - timedelta(days=12), first + timedelta(days=31))
     funding = funding_rows(first - timedelta(days=13), first + timedelta(days=32))
     with running_service(FakeTradingService(trades=rows, page_cap=100, funding=funding)) as fake:
-        kept = store_settings(fake.url, tmp_path / "kept", timezone)
+        kept = backend(fake.url, tmp_path / "kept", timezone)
         for k in range(30):
             d = first + timedelta(days=k)
             got = run(kept, d)
@@ -51,43 +91,39 @@ def test_thirty_checkpointed_days_equal_the_cold_replay(tmp_path, timezone, firs
             if k:
                 assert got.fills_read < 4 * 26 * 2, d
         assert stored_dates(kept)[-1] == first + timedelta(days=29)
-        cold = store_settings(fake.url, tmp_path / "cold", timezone)
+        cold = backend(fake.url, tmp_path / "cold", timezone)
         last = first + timedelta(days=29)
         assert figures(run(cold, last)) == figures(reference(cold, last))
         assert stored_dates(cold) == stored_dates(kept)[: len(stored_dates(cold))]
 
 
 @pytest.fixture
-def stocked(tmp_path):
+def stocked(tmp_path, backend):
     """A service with 40 days of fills and a store holding the first 30 of them."""
     rows = history_rows(date(2025, 5, 1), date(2025, 6, 9))
     funding = funding_rows(date(2025, 4, 30), date(2025, 6, 10))
     with running_service(FakeTradingService(trades=rows, page_cap=60, funding=funding)) as fake:
-        settings = store_settings(fake.url, tmp_path / "state")
+        settings = backend(fake.url, tmp_path / "state")
         run(settings, date(2025, 5, 31))
         assert stored_dates(settings) == [date(2025, 5, 1) + timedelta(days=k) for k in range(31)]
         yield fake, settings
 
 
-def _db(settings: Settings) -> sqlite3.Connection:
-    return sqlite3.connect(store_path(settings.state_dir, settings.trading_service_url, settings.timezone))
-
-
 @pytest.mark.parametrize("damage", ["garbage", "not an object", "deleted"])
 def test_a_damaged_or_missing_day_is_computed_again_with_a_warning(stocked, damage):
     _, settings = stocked
-    with _db(settings) as db:
-        if damage == "deleted":
-            db.execute("DELETE FROM days WHERE date = '2025-05-20'")
-        else:
-            data = "\x00\xff garbage" if damage == "garbage" else "[]"
-            db.execute("UPDATE days SET data = ? WHERE date = '2025-05-20'", (data,))
+    if damage == "deleted":
+        _sql(settings, "DELETE FROM days WHERE date = '2025-05-20'")
+    else:
+        data = "\x01\xff garbage" if damage == "garbage" else "[]"  # PostgreSQL's text takes no NUL
+        _sql(settings, "UPDATE days SET data = ? WHERE date = '2025-05-20'", data)
     got = run(settings, date(2025, 6, 2))
     assert figures(got) == figures(reference(settings, date(2025, 6, 2)))
     assert any("2025-05-20" in w and "computed again" in w for w in got.warnings), got.warnings
     assert stored_dates(settings)[-1] == date(2025, 6, 2) and len(stored_dates(settings)) == 33
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a file of the SQLite store
 def test_an_unreadable_store_file_is_set_aside_and_rebuilt(stocked):
     _, settings = stocked
     path = store_path(settings.state_dir, settings.trading_service_url, settings.timezone)
@@ -100,13 +136,16 @@ def test_an_unreadable_store_file_is_set_aside_and_rebuilt(stocked):
 
 def test_a_store_of_another_format_is_never_read(stocked):
     _, settings = stocked
-    with _db(settings) as db:
-        db.execute("PRAGMA user_version = 99")
+    if settings.state_url is None:
+        _sql(settings, "PRAGMA user_version = 99")
+    else:  # the database's version is its schema's; each day carries its own format
+        _sql(settings, "UPDATE days SET format = 99 WHERE date >= '2025-05-10'")
     got = run(settings, date(2025, 6, 1))
-    assert any("format 99" in w for w in got.warnings)
+    assert any("format 99" in w or "of another format" in w for w in got.warnings), got.warnings
     assert figures(got) == figures(reference(settings, date(2025, 6, 1)))
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a file of the state folder
 def test_the_old_fill_cache_is_removed_once_with_a_warning(stocked):
     _, settings = stocked
     old = settings.state_dir / "cache" / "fills-0123456789abcdef.npz"
@@ -156,16 +195,14 @@ def test_rebuild_forgets_every_day(stocked):
 
 def test_no_rows_from_a_service_that_had_them_is_data_loss_and_the_store_is_kept(stocked):
     fake, settings = stocked
-    with _db(settings) as db:
-        before = db.execute("SELECT date, sha256 FROM days ORDER BY date").fetchall()
+    before = _sql(settings, "SELECT date, sha256 FROM days ORDER BY date")
     fake.database_down = True
     with pytest.raises(DataLossError) as caught:
         run(settings, date(2025, 6, 1))
     message = str(caught.value)
     assert "returned 0 fills for the last hour of 2025-05-31; the stored copy has 3" in message
     assert "database may be down" in message
-    with _db(settings) as db:
-        assert db.execute("SELECT date, sha256 FROM days ORDER BY date").fetchall() == before
+    assert _sql(settings, "SELECT date, sha256 FROM days ORDER BY date") == before
     # A re-run of a stored day gets the same answer, never a zero day.
     with pytest.raises(DataLossError, match=r"returned 0 fills for the last hour of 2025-05-09; the stored copy has 3"):
         run(settings, date(2025, 5, 10))
@@ -180,12 +217,12 @@ def test_fewer_fills_for_a_stored_day_is_data_loss(stocked):
         run(settings, date(2025, 5, 12))
 
 
-def test_a_quiet_day_after_busy_days_is_flagged_not_refused(tmp_path):
+def test_a_quiet_day_after_busy_days_is_flagged_not_refused(tmp_path, backend):
     from reports.presentation.render import render_summary
 
     rows = history_rows(date(2025, 7, 1), date(2025, 7, 12), skip=(date(2025, 7, 10),))
     with running_service(FakeTradingService(trades=rows)) as fake:
-        settings = store_settings(fake.url, tmp_path / "state")
+        settings = backend(fake.url, tmp_path / "state")
         run(settings, date(2025, 7, 9))
         quiet = run(settings, date(2025, 7, 10))
         assert quiet.totals.trades == 0
@@ -200,12 +237,13 @@ def test_the_replay_that_closed_the_report_day_builds_its_report(stocked):
     from reports.numbers.closing import build_report_from, close_day
     from reports.numbers.compute import RunInputs
     from reports.operations.history import History
-    from reports.sources.store import DayStore
+    from reports.sources.store import open_store
     from reports.sources.trading_service import TradingService
 
     fake, settings = stocked
     day = trading_day(date(2025, 6, 1), "UTC")
-    with TradingService(fake.url) as service, DayStore(store_path(settings.state_dir, fake.url, "UTC")) as store:
+    store, _ = open_store(settings.state_dir, fake.url, "UTC", settings.state_url)
+    with TradingService(fake.url) as service, store:
         history = History(service, store, "UTC")
         given = history.prepare(day)
         closed, replay, note = history.close(day, given)
