@@ -18,6 +18,7 @@ from reports.targets import Targets
 DEFAULT_TRADING_SERVICE_URL = "http://trading-system-cloud-trader.trading.svc.cluster.local:8080"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_SCHEDULE = "5 0 * * *"
+DEFAULT_BENCHMARK_SYMBOL = "BTCUSDT"
 _CHAT_ID = re.compile(r"-?[0-9]+")  # a numeric chat id: a user, a group, or -100... for a supergroup or channel
 _CHAT_NAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{1,31}")  # @channelusername (Telegram: letters, digits, _)
 _THREAD = re.compile(r"[0-9]+")
@@ -107,6 +108,8 @@ class Settings:
     state_url: str | None = None
     """``REPORT_STATE_URL``: the PostgreSQL database that holds the state instead of ``state_dir``; its password is a
     secret (registered as the other URL settings' credentials)."""
+    benchmark_symbol: str = DEFAULT_BENCHMARK_SYMBOL
+    """The symbol whose buy and hold the portfolio is compared with (``REPORT_BENCHMARK_SYMBOL``)."""
 
     def __post_init__(self) -> None:
         # The tokens, and any password or secret query value in a URL setting, are masked in every line from now on.
@@ -202,6 +205,7 @@ class Settings:
             ),
             telegram_allowed_users=parse_users(get("TELEGRAM_ALLOWED_USERS")),
             state_url=state_url,
+            benchmark_symbol=(get("REPORT_BENCHMARK_SYMBOL") or DEFAULT_BENCHMARK_SYMBOL).upper(),
         )
 
 

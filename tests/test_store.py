@@ -249,12 +249,13 @@ def test_the_replay_that_closed_the_report_day_builds_its_report(stocked):
         closed, replay, note = history.close(day, given)
         inputs = RunInputs(NOW, service.agents(), targets=settings.targets)
         args = (given.past, given.fills, given.start, day, settings.capital, inputs)
-        handed, rows, used = build_report_from(*args, funding=given.funding, replay=replay)
-        own, own_rows, _ = build_report_from(*args, funding=given.funding)
+        marks = [d.state.marks for d in given.closed]
+        handed, rows, used = build_report_from(*args, funding=given.funding, marks=marks, replay=replay)
+        own, own_rows, _ = build_report_from(*args, funding=given.funding, marks=marks)
         known = [row.agent_id for row in given.past[-1][1]]
         bare = close_day(given.fills, day, given.start, known, given.funding)[2]  # no intraday grid
         with pytest.raises(ValueError, match="intraday grid"):
-            build_report_from(*args, funding=given.funding, replay=bare)
+            build_report_from(*args, funding=given.funding, marks=marks, replay=bare)
     assert note is None and used is replay  # taken, not replayed again
     assert rows == own_rows == closed.agents
     assert figures(handed) == figures(own) == figures(reference(settings, day.date))

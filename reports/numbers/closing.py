@@ -7,6 +7,7 @@ of the whole history (:func:`reports.numbers.compute.build_report`), in the same
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -190,10 +191,12 @@ def build_report_from(
     given: RunInputs,
     *,
     funding: Mapping[str, FundingEvents] | None,
+    marks: Sequence[tuple[tuple[str, float], ...]],
     replay: Replay | None = None,
 ) -> tuple[Report, tuple[AgentDay, ...], Replay]:
     """The report of ``day`` from the closed days before it and its own fills replayed from ``start``, with the
-    funding events of its symbols (None: they could not be read).
+    funding events of its symbols (None: they could not be read) and the marks at the end of each closed day
+    (``marks``, one per day of ``past``: their engines' ``state.marks``), which the benchmark is drawn from.
 
     ``replay``: the day's replay already made to close it (:func:`close_day` with ``intraday``, from these fills
     and ``start``), taken instead of replaying the day again. Also returns the day's own rows and replay, which
@@ -213,7 +216,11 @@ def build_report_from(
         result = replay
     flows = day_funding(fills, result, start, day, funding)
     today = agent_days(fills, result, known, flows)
-    history = history_of(past, today, day)
+    if len(marks) != len(past):
+        raise ValueError(f"{len(marks)} days of marks for {len(past)} closed days")
+    symbol = given.benchmark
+    closes = [dict(m).get(symbol, np.nan) for m in (*marks, result.state.marks)]
+    history = dataclasses.replace(history_of(past, today, day), benchmark_marks=np.array([np.nan, *closes]))
     at = {a: i for i, a in enumerate(history.agents)}
     remap = np.array([at[a] for a in result.agents], dtype=np.int64)
     columns = np.zeros((len(result.snapshot_ns), len(history.agents)))
@@ -229,5 +236,6 @@ def build_report_from(
         unrealized=columns,
         positions=result.positions,
         funding=flows,
+        start=start,
     )
     return assemble(history, own, day, capital, given), today, result

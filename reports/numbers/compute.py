@@ -6,6 +6,7 @@ numpy. Pure: no I/O, the clock comes in as ``generated_at``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from reports.calendar import TradingDay
+from reports.closed_days import EngineState
 from reports.models import (
     AgentInfo,
     AgentReport,
@@ -28,12 +30,15 @@ from reports.models import (
     SymbolReport,
     Targets,
 )
+from reports.numbers.benchmark import benchmark, daily_marks
 from reports.numbers.conventions import INTRADAY_STEP_SECONDS, RISK_WINDOWS
+from reports.numbers.drawdowns import worst_drawdowns
 from reports.numbers.engine import PositionState, closing_nets, replay
 from reports.numbers.funding import FundingFlows, funding_flows
+from reports.numbers.movers import day_movers, movers_total
 from reports.numbers.risk import window_risk
 from reports.numbers.totals import Sums, totals_of
-from reports.settings import CapitalPolicy
+from reports.settings import DEFAULT_BENCHMARK_SYMBOL, CapitalPolicy
 
 NS = 1_000_000_000
 
@@ -68,6 +73,8 @@ class RunInputs:
     targets: Targets = field(default_factory=Targets)
     agents: tuple[str, ...] = ()
     """A desk's report: only these agents (empty: every agent)."""
+    benchmark: str = DEFAULT_BENCHMARK_SYMBOL
+    """The symbol whose buy and hold the portfolio is compared with (``settings.benchmark_symbol``)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,9 @@ class DayMatrix:
     """(agent, day): the day's funding_pnl, 0 where unknown."""
     funding_known: np.ndarray
     """Per day: False when that day's funding events could not be read."""
+    benchmark_marks: np.ndarray | None = None
+    """The benchmark symbol's mark at the end of the day before the first day, then of each day (NaN: none yet);
+    None: not known (no benchmark)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,8 @@ class ReportDay:
     positions: tuple[PositionState, ...]
     funding: FundingFlows | None
     """The day's funding payments; None when the events could not be read."""
+    start: EngineState = field(default_factory=EngineState)
+    """The engine at the day's start: the positions held and the marks of the end of the day before."""
 
 
 def _grid(day: TradingDay) -> np.ndarray:
@@ -158,8 +170,10 @@ def build_report(
                 paid[at[agent], d] = value
         flows = flows.between(int(days.bounds[-2]), int(end_ns[0]))
     known = np.full(n_days, funding is not None)
+    mine = (frame["symbol"] == given.benchmark).to_numpy()
+    marks = daily_marks(frame["ts"].to_numpy()[mine], frame["price"].to_numpy()[mine], days.bounds)
     history = DayMatrix(
-        result.agents, days.dates, net_flow, result.unrealized[end_rows].T, counts, first_day, paid, known
+        result.agents, days.dates, net_flow, result.unrealized[end_rows].T, counts, first_day, paid, known, marks
     )
     today = day_idx == n_days - 1
     nets = closing_nets(fills, result)
@@ -173,6 +187,7 @@ def build_report(
         unrealized=result.unrealized,
         positions=result.positions,
         funding=flows,
+        start=replay(fills.before(day.start), []).state,  # the reference replays the days before once more
     )
     return assemble(history, own, day, capital, given)
 
@@ -224,11 +239,13 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
                 daily=series,
                 name=shown.name if shown else None,
                 emoji=shown.emoji if shown else None,
+                drawdowns=worst_drawdowns(series, float(caps[a]), day.date),
             )
         )
 
     portfolio_capital = float(caps.sum())
     daily = _series(history.dates, total.sum(axis=0), history.trades.sum(axis=0), portfolio_capital) if n_agents else ()
+    movers = day_movers(frame, own.realized, own.closed_qty, own.nets, own.funding, own.start, own.positions, agents)
     totals = totals_of(
         _sums(frame, own.realized, own.closed_qty, own.nets, float(history.funding[:, -1].sum()) if known else None),
         unrealized=float(unreal_end[:, -1].sum()) if n_agents else 0.0,
@@ -236,6 +253,10 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
         capital=portfolio_capital,
         equity=daily[-1].equity if daily else portfolio_capital,
     )
+    # The day's total is its movers' totals added in the order the report lists them (CONTRACT 3 Movers): equal,
+    # to the last bit, to what a reader of report.json adds up; the other figures are unchanged.
+    totals = dataclasses.replace(totals, total_pnl=movers_total(movers))
+    marks = history.benchmark_marks
     return Report(
         day=day,
         generated_at=given.generated_at,
@@ -247,6 +268,9 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
         intraday=_intraday(own, agents, day),
         warnings=given.warnings,
         targets=given.targets,
+        movers=movers,
+        drawdowns=worst_drawdowns(daily, portfolio_capital, day.date),
+        benchmark=benchmark(given.benchmark, daily, marks, day.date) if marks is not None and daily else None,
     )
 
 
@@ -267,6 +291,7 @@ def _only(history: DayMatrix, own: ReportDay, keep: set[str]) -> tuple[DayMatrix
         first_day=history.first_day[idx] - first,
         funding=history.funding[idx, first:],
         funding_known=history.funding_known[first:],
+        benchmark_marks=history.benchmark_marks[first:] if history.benchmark_marks is not None else None,
     )
     day = ReportDay(
         frame=own.frame[mask],
@@ -278,6 +303,7 @@ def _only(history: DayMatrix, own: ReportDay, keep: set[str]) -> tuple[DayMatrix
         unrealized=own.unrealized[:, idx],
         positions=tuple(p for p in own.positions if p.agent_id in keep),
         funding=own.funding.only(keep) if own.funding is not None else None,
+        start=own.start,
     )
     return kept, day
 

@@ -26,6 +26,7 @@ from reports.models import (
     SymbolReport,
     Totals,
 )
+from reports.numbers.movers import period_movers
 from reports.numbers.risk import window_risk
 from reports.numbers.totals import Sums, totals_of
 
@@ -107,7 +108,10 @@ def _symbols(days: Sequence[ClosedDay], agents: set[str]) -> tuple[SymbolReport,
 
 
 def period_report(last_day: Report, days: Sequence[ClosedDay], period: Period) -> Report:
-    """The report of ``period`` from the report of its last day and the closed days of the period."""
+    """The report of ``period`` from the report of its last day and the closed days of the period (those before it
+    may come too: the day before it gives the positions its movers start from)."""
+    eve = period.first - timedelta(days=1)
+    eve_day = next((d for d in days if d.date == eve), None)
     days = [d for d in days if period.first <= d.date <= period.last]
     agents, extras, each = [], {}, []
     for agent in last_day.agents:
@@ -153,5 +157,10 @@ def period_report(last_day: Report, days: Sequence[ClosedDay], period: Period) -
         average_loss=sums.average_loss,
     )
     return dataclasses.replace(
-        last_day, totals=totals, agents=tuple(agents), symbols=_symbols(days, kept), period=figures
+        last_day,
+        totals=totals,
+        agents=tuple(agents),
+        symbols=_symbols(days, kept),
+        period=figures,
+        movers=period_movers(days, eve_day, kept),
     )

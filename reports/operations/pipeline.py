@@ -175,6 +175,7 @@ def _build_from_store(
                 warnings=(*given.warnings, *([note] if note else [])),
                 targets=settings.targets,
                 agents=settings.agents,
+                benchmark=settings.benchmark_symbol,
             )
             report, _, _ = build_report_from(
                 given.past,
@@ -184,6 +185,7 @@ def _build_from_store(
                 settings.capital,
                 inputs,
                 funding=given.funding,
+                marks=[d.state.marks for d in given.closed],
                 replay=replay,
             )
     return report, given.fills_read, [*given.closed, *([closed] if closed else [])]
