@@ -163,7 +163,7 @@ def _checked(
             row.note += f"; the old code's report.json has {old_trades} trades"
         versus_old(ctx, row, walls, [r.wall_s for r, _, _ in old], misses)
         if old:
-            row.note += f", {max(r.peak_mb for r, _, _ in old):,.0f} MB"
+            row.note += f", {max(r.peak_mb for r, _, _ in old):,.0f} MB, {old[-1][2]} requests"
     return settle(ctx, row, misses)
 
 
