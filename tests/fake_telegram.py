@@ -39,6 +39,10 @@ DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
 BOT_ID = 7000000001
 USER_ID = 424242  # the trader who writes to the bot in the tests
 CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+QUERY_TTL = 15 * 60
+"""Seconds after which Telegram no longer takes an answer to a callback query (it says "query is too old")."""
+CALLBACK_DATA_MAX = 64
+CALLBACK_TEXT_MAX = 200
 WEBHOOK_CONFLICT = (
     "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
@@ -92,6 +96,16 @@ class Hold:
 
 
 @dataclass
+class _Query:
+    """A callback query sent to the bot: answered at most once, within :data:`QUERY_TTL` seconds."""
+
+    chat_id: int
+    at: float
+    answered: bool = False
+    update_id: int = 0
+
+
+@dataclass
 class _Failure:
     code: int  # 0: drop the connection without an answer
     description: str
@@ -135,6 +149,7 @@ class FakeTelegram:
         self.allowed_updates: list[str] | None = None  # kept between calls, as Telegram does
         self.webhook: str | None = None
         self.commands: list[dict[str, Any]] | None = None
+        self.queries: dict[str, _Query] = {}  # callback queries sent, by id
         self.log: list[tuple[float, str]] = []  # (monotonic time, line): see exchange()
         self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -261,6 +276,21 @@ class FakeTelegram:
         message = self.user_message(chat_id, text, user_id=user_id, thread=thread)
         return message | {"update_id": self.push("message", message)}
 
+    def bot_message(
+        self, chat_id: int, text: str, *, keyboard: list[list[dict[str, str]]] | None = None, age: float = 0.0
+    ) -> dict[str, Any]:
+        """A message the bot posted earlier (``age`` seconds ago: another run, another day), with its buttons."""
+        with self._lock:
+            chat = self.chats.get(chat_id) or FakeChat(chat_id)
+            message_id = self._next_id[chat_id]
+            self._next_id[chat_id] += 1
+            message = {"message_id": message_id, "date": int(time.time() - age), "chat": _chat_json(chat)}
+            message |= {"from": _bot_user(), "text": text}
+            if keyboard is not None:
+                message["reply_markup"] = _inline_keyboard({"inline_keyboard": keyboard})
+            self.messages[chat_id][message_id] = message
+        return message
+
     def edited(self, chat_id: int, text: str, *, user_id: int = USER_ID) -> int:
         """A user edits a message of theirs into ``text``."""
         message = self.user_message(chat_id, text, user_id=user_id) | {"edit_date": int(time.time())}
@@ -277,14 +307,38 @@ class FakeTelegram:
         user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
         return self.push("inline_query", {"id": f"iq{self._next_update}", "from": user, "query": query, "offset": ""})
 
-    def callback_query(self, chat_id: int, data: str, *, user_id: int = USER_ID) -> int:
-        """A button pressed under a message of the bot in ``chat_id``."""
+    def callback_query(
+        self,
+        chat_id: int,
+        data: str,
+        *,
+        user_id: int = USER_ID,
+        message_id: int | None = None,
+    ) -> int:
+        """A button pressed under message ``message_id`` of the bot in ``chat_id`` (by default a message the fake
+        does not know: Telegram then sends what it holds of it). The update carries the message as it is now,
+        its inline keyboard included, as Telegram's does; ``data`` is sent as given (a forged or oversized value
+        too: a modified client can send any)."""
         with self._lock:
             chat = self.chats.get(chat_id) or FakeChat(chat_id)
-            message = {"message_id": 999999, "date": int(time.time()), "chat": _chat_json(chat), "text": "?"}
+            message = self.messages[chat_id].get(message_id) if message_id is not None else None
+            if message is None:
+                message = {"message_id": message_id or 999999, "date": int(time.time()), "chat": _chat_json(chat)}
+                message["text"] = "?"
+            message = {k: v for k, v in message.items() if k != "reply_to_message"}
+            query_id = f"cq{len(self.queries) + 1}"
+            self.queries[query_id] = _Query(chat_id, time.monotonic())
         user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
-        query = {"id": f"cq{self._next_update}", "from": user, "chat_instance": "1", "data": data, "message": message}
-        return self.push("callback_query", query)
+        query = {"id": query_id, "from": user, "chat_instance": "1", "data": data, "message": message}
+        update_id = self.push("callback_query", query)
+        with self._lock:
+            self.queries[query_id].update_id = update_id
+        return update_id
+
+    def answered(self, update_id: int) -> list[Call]:
+        """The answerCallbackQuery calls made for the callback query of update ``update_id``."""
+        ids = {k for k, q in self.queries.items() if q.update_id == update_id}
+        return [c for c in self.calls if c.method == "answerCallbackQuery" and c.params.get("callback_query_id") in ids]
 
     def replies_to(self, message: dict[str, Any]) -> list[Call]:
         """Accepted calls that reply to ``message`` (a message returned by :meth:`command`)."""
@@ -376,6 +430,8 @@ class FakeTelegram:
             return True, None
         if method == "getMyCommands":
             return list(self.commands or []), None
+        if method == "answerCallbackQuery":
+            return self._answer_query(p), None
         handler = {
             "getChat": self._get_chat,
             "getChatMember": self._get_chat_member,
@@ -445,6 +501,9 @@ class FakeTelegram:
         replied = self._replied(chat, p, thread)
         if replied is not None:
             content = content | {"reply_to_message": replied}
+        markup = _inline_keyboard(p.get("reply_markup"))
+        if markup is not None:
+            content = content | {"reply_markup": markup}
         message_id = self._next_id[chat.id]
         self._next_id[chat.id] += 1
         message = {"message_id": message_id, "date": int(time.time()), "chat": _chat_json(chat)}
@@ -519,6 +578,16 @@ class FakeTelegram:
             return kind not in _NOT_BY_DEFAULT
         return kind in self.allowed_updates
 
+    def _answer_query(self, p: dict[str, Any]) -> bool:
+        """answerCallbackQuery: a query the bot got, answered once and in time; a text of at most 200 characters."""
+        query = self.queries.get(str(p.get("callback_query_id") or ""))
+        if query is None or query.answered or time.monotonic() - query.at > QUERY_TTL:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        if len(str(p.get("text") or "")) > CALLBACK_TEXT_MAX:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        query.answered = True
+        return True
+
     def _flood(self, chat: FakeChat, count: int) -> None:
         now = time.monotonic()
         sent = self._sent_at[chat.id]
@@ -542,12 +611,18 @@ class FakeTelegram:
         if "text" not in message:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
         text, entities = _formatted(p, "text", TEXT_LIMIT, "message is too long", "message text is empty")
-        if text == message["text"] and entities == message.get("entities", []):
+        markup = _inline_keyboard(p.get("reply_markup"))  # none given: Telegram removes the keyboard
+        if text == message["text"] and entities == message.get("entities", []) and markup == message.get(
+            "reply_markup"
+        ):
             raise ApiError(400, _NOT_MODIFIED)
         message["text"] = text
         message.pop("entities", None)
         if entities:
             message["entities"] = entities
+        message.pop("reply_markup", None)
+        if markup is not None:
+            message["reply_markup"] = markup
         message["edit_date"] = int(time.time())
         return message
 
@@ -717,6 +792,44 @@ def _commands(raw: Any) -> list[dict[str, Any]]:
     return raw
 
 
+_BUTTON_ACTIONS = ("callback_data", "url", "switch_inline_query", "switch_inline_query_current_chat", "copy_text")
+
+
+def _inline_keyboard(raw: Any) -> dict[str, Any] | None:
+    """A ``reply_markup`` checked like the Bot API's inline keyboards (the only markup the fake takes): rows of
+    buttons, each with a text and exactly one action; ``callback_data`` of 1-64 bytes; at most 100 buttons."""
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object") from None
+    rows = raw.get("inline_keyboard") if isinstance(raw, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+    if sum(len(row) for row in rows) > 100:
+        raise ApiError(400, "Bad Request: reply markup is too long")
+    for row in rows:
+        for button in row:
+            if not isinstance(button, dict) or not str(button.get("text") or "").strip():
+                raise ApiError(400, "Bad Request: can't parse inline keyboard button: Text must be non-empty")
+            actions = [k for k in _BUTTON_ACTIONS if k in button]
+            if len(actions) != 1:
+                raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+            data = button.get("callback_data")
+            if "callback_data" in actions and not (
+                isinstance(data, str) and 1 <= len(data.encode("utf-8")) <= CALLBACK_DATA_MAX
+            ):
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    return {"inline_keyboard": [[dict(button) for button in row] for row in rows]}
+
+
+def _buttons(message: dict[str, Any]) -> list[str]:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+    return [button["text"] for row in rows for button in row]
+
+
 def _reply_id(p: dict[str, Any]) -> int | None:
     reply = p.get("reply_parameters")
     if isinstance(reply, str):
@@ -755,7 +868,12 @@ def _describe_call(call: Call) -> str | None:
     head = f"<- {call.method} {where}".rstrip() + (f" reply to {reply}" if reply is not None else "")
     if call.method in ("sendMessage", "editMessageText"):
         text = call.result.get("text", "") if isinstance(call.result, dict) else ""
-        return f"{head}: {_short(text)!r}"
+        if call.method == "editMessageText":
+            head += f" message {p.get('message_id')}"
+        buttons = _buttons(call.result) if isinstance(call.result, dict) else []
+        return f"{head}: {_short(text)!r}" + (f" buttons {buttons}" if buttons else "")
+    if call.method == "answerCallbackQuery":
+        return f"{head} {p.get('callback_query_id')}" + (f": {p['text']!r}" if p.get("text") else "")
     if call.method == "sendMediaGroup":
         return f"{head}: album of {len(call.result)} photo(s)"
     if call.method in ("sendPhoto", "sendDocument"):

@@ -2,12 +2,13 @@
 
 A python-telegram-bot :class:`~telegram.ext.Application` long-polls ``getUpdates`` in the foreground. Every
 update goes through one handler that answers quickly and never waits on the network: an update from a chat or
-user that is not allowed (or an edited message, a channel post, an inline or callback query) is dropped without
-a reply and logged at INFO with its chat and user ids; a command is read (:mod:`~reports.bot.commands`)
-and its answer built in a process of its own (:mod:`~reports.bot.runtime`), one per chat at a time
-and two in all, then posted as replies in the same chat and topic through the delivery's call runner (pacing,
-flood control, retries). Answers are never the daily delivery: no delivery record is read (but by /status) or
-written. Nothing here calls the trading system but to read it.
+user that is not allowed (or an edited message, a channel post, an inline query) is dropped without a reply
+and logged at INFO with its chat and user ids (a button pressed there gets at most an empty answer); a command
+is read (:mod:`~reports.bot.commands`), a button's press too (:mod:`~reports.bot.buttons`), and its answer
+built in a process of its own (:mod:`~reports.bot.runtime`), one per chat at a time and two in all, then posted
+as replies in the same chat and topic, the summary first (:mod:`~reports.bot.replies`), through the delivery's
+call runner (pacing, flood control, retries). Answers are never the daily delivery: no delivery record is read
+(but by /status) or written. Nothing here calls the trading system but to read it.
 
 Two pollers with one token: Telegram answers 409 Conflict to the older long poll and the two take turns; the
 bot warns at most once a minute and keeps polling. SIGTERM or Ctrl-C stops it at once (exit 0), builds in
@@ -23,20 +24,16 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, Message, Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
 from reports.bot.commands import COMMANDS, BadInput, Request, help_text, parse, refusal
-from reports.bot.jobs import Job, answer_error
+from reports.bot.replies import Answering
 from reports.bot.runtime import STALE_AFTER, Builds, Claims, Heartbeat, PollRequest
-from reports.delivery.calls import Stop
-from reports.delivery.oneoff import OneOffRunner, post
-from reports.delivery.outbox import Outbox
 from reports.delivery.plan import DeliveryPolicy
 from reports.errors import ReportError, UsageError
-from reports.logs import new_run_id, run_context
 from reports.redact import redact_text
 from reports.settings import ChatTarget, Settings
 
@@ -71,8 +68,8 @@ def run_bot(settings: Settings, *, demo: bool, verbose: bool) -> int:
     return asyncio.run(ReportBot(settings, demo=demo, verbose=verbose).serve())
 
 
-class ReportBot:
-    """One bot process: polling, the gate, the builds, the answers."""
+class ReportBot(Answering):
+    """One bot process: polling, the gate, the builds, the answers (:class:`~reports.bot.replies.Answering`)."""
 
     def __init__(self, settings: Settings, *, demo: bool, verbose: bool, poll_timeout: int = POLL_TIMEOUT) -> None:
         assert settings.telegram_bot_token is not None
@@ -221,7 +218,7 @@ class ReportBot:
         name = signal.Signals(signum).name
         if self._stopping:
             log.warning("%s again: exiting now", name)
-            self.builds.end_all()
+            self.builds.end_all(everything=True)
             raise SystemExit(self._status)
         parts = []
         if self._building:
@@ -259,6 +256,7 @@ class ReportBot:
                 )
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.builds.end_all(everything=True)  # the builds of answers cut short too
         await asyncio.to_thread(self.builds.reap)
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
@@ -301,11 +299,20 @@ class ReportBot:
         """Every update: dropped, or answered in a task of its own (this handler never waits on the network)."""
         kind = next((k for k in _KINDS if getattr(update, k, None) is not None), "other")
         chat, user, message = update.effective_chat, update.effective_user, update.message
-        thread = message.message_thread_id if message is not None and message.is_topic_message else None
+        shown = update.effective_message  # for a button: the message it sits under
+        topic = isinstance(shown, Message) and shown.is_topic_message
+        thread = shown.message_thread_id if topic and shown is not None else None
         refused = self._refused(chat, user, thread, kind)
         ids = f"chat {chat.id if chat else '-'} user {user.id if user else '-'}"
         if refused:
             log.info("dropped an update (%s) from %s: %s", kind, ids, refused)
+            if kind == "callback_query" and update.callback_query is not None:
+                # No visible answer; an empty one only stops the presser's spinner.
+                self._spawn(self._answer_query(update.callback_query.id))
+            return
+        if kind == "callback_query" and chat is not None and update.callback_query is not None:
+            if self.claims is None or self.claims.claim(update.update_id):
+                self._press(update, ChatTarget(str(chat.id), thread), ids)
             return
         if kind != "message" or message is None or chat is None:
             log.info("dropped an update (%s) from %s: only new messages are answered", kind, ids)
@@ -352,56 +359,3 @@ class ReportBot:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _answer(self, request: Request, target: ChatTarget, reply_to: int) -> None:
-        """Build the answer in a process of its own, then post it as replies; one at a time per chat."""
-        run_id = new_run_id()
-        started = time.monotonic()
-        try:
-            with run_context(request.day, run_id):
-                self._building[target.chat_id] = request.text
-                try:
-                    answer = await self.builds.run(Job(request.command, request.day, self.demo, run_id))
-                finally:
-                    self._building.pop(target.chat_id, None)
-                if answer.error is not None:
-                    if answer.usage:
-                        log.info("%s for chat %s refused: %s", request.text, target, answer.error)
-                    else:
-                        log.warning("%s for chat %s failed: %s", request.text, target, answer.error)
-                    answer = answer_error(answer, request.text)
-                assert answer.outbox is not None
-                sent = await self._post(answer.outbox, target, reply_to)
-                outcome = f"{answer.outcome}, " if answer.outcome and answer.error is None else ""
-                log.info(
-                    "answered %s in chat %s: %s%d message(s), %.1f s",
-                    request.text,
-                    target,
-                    outcome,
-                    sent,
-                    time.monotonic() - started,
-                )
-        finally:
-            self._busy.pop(target.chat_id, None)
-
-    async def _reply(self, target: ChatTarget, reply_to: int, text: str) -> None:
-        outbox = Outbox(report_date=datetime.now(UTC).date(), messages=(text,), photos=(), document=None, kind="answer")
-        await self._post(outbox, target, reply_to)
-
-    async def _post(self, outbox: Outbox, target: ChatTarget, reply_to: int) -> int:
-        """Post an answer; once begun, SIGTERM lets it finish (for :data:`FINISH_SENDING` seconds)."""
-        task = asyncio.current_task()
-        if self._stopping or task is None:
-            return 0
-        runner = OneOffRunner(self._app_bot, self.policy, log, reply_to=reply_to, pacing=self._pacing)
-        self._sending[task] = str(target)
-        try:
-            sent = await post(runner, outbox, target)
-        except Stop as stop:
-            log.warning("could not answer in chat %s: %s", target, stop.message)
-            return 0
-        finally:
-            self._sending.pop(task, None)
-        for warning in runner.warnings:
-            log.warning("%s", warning)
-        return sent

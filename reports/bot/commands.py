@@ -22,16 +22,22 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("report", "A day's report: /report [YYYY-MM-DD], default yesterday"),
     ("week", "A week's report (Monday to Sunday): /week [YYYY-MM-DD], default the last one"),
     ("month", "A month's report: /month [YYYY-MM-DD], default the last one"),
+    ("agent", "One agent's day: /agent NAME [YYYY-MM-DD] (id, name or its start)"),
+    ("symbols", "A day's table by symbol: /symbols [YYYY-MM-DD]"),
     ("positions", "Open positions now, per agent"),
     ("status", "Last report delivered, next scheduled run, the sources"),
     ("help", "What this bot answers"),
 )
 """Registered with ``setMyCommands``, in this order: Telegram shows them in the chat's menu."""
 
-BUILDS = ("today", "report", "week", "month", "positions", "status")
+BUILDS = ("today", "report", "week", "month", "agent", "symbols", "positions", "status", "refresh")
 """Commands whose answer is built in a process of its own (one per chat at a time, two in all)."""
 
-ACCEPTED = "/today, /report [YYYY-MM-DD], /week [YYYY-MM-DD], /month [YYYY-MM-DD], /positions, /status and /help"
+ACCEPTED = (
+    "/today, /report [YYYY-MM-DD], /week [YYYY-MM-DD], /month [YYYY-MM-DD], /agent NAME [YYYY-MM-DD], "
+    "/symbols [YYYY-MM-DD], /positions, /status and /help"
+)
+_DATE_LIKE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?")
 
 
@@ -47,6 +53,8 @@ class Request:
     day: date | None = None
     text: str = ""
     """The command as typed (for the log and the "working on" reply)."""
+    arg: str | None = None
+    """/agent's NAME (as typed: matched in the build, which knows the agents)."""
 
     @property
     def builds(self) -> bool:
@@ -79,10 +87,16 @@ def parse(text: str, bot_username: str, timezone: str, now: datetime) -> Request
         if args:
             raise BadInput(f"/{name} takes no argument: the bot answers {ACCEPTED}")
         return Request("help" if name == "start" else name, None, shown)
-    if name in ("report", "week", "month"):
+    if name in ("report", "week", "month", "symbols"):
         if len(args) > 1:
             raise BadInput(f"/{name} takes at most one date (YYYY-MM-DD): the bot answers {ACCEPTED}")
         return Request(name, resolve(name, args[0] if args else None, timezone, now), shown)
+    if name == "agent":
+        # The date, when given, comes last; a display name may hold spaces.
+        raw = args.pop() if len(args) > 1 and _DATE_LIKE.fullmatch(args[-1]) else None
+        if not args:
+            raise BadInput("/agent takes an agent's id or name (or its first letters): /agent NAME [YYYY-MM-DD]")
+        return Request(name, resolve(name, raw, timezone, now), shown, " ".join(args))
     raise BadInput(f"unknown command /{name}: the bot answers {ACCEPTED}")
 
 
@@ -120,6 +134,10 @@ def help_text(timezone: str) -> str:
     """The answer to /help (Telegram HTML)."""
     lines = ["<b>Sapphire report bot</b>: it answers questions and changes nothing in the trading system."]
     lines += [f"/{name} — {html.escape(description, quote=False)}" for name, description in COMMANDS]
+    lines.append(
+        "Buttons under an answer: ◀ and ▶ bring the day (or week, or month) before or after it, 🔄 Refresh "
+        "brings the day so far up to now in place."
+    )
     lines.append(f"Days are in {html.escape(timezone)}. Answers come as replies, one question at a time per chat.")
     return "\n".join(lines)
 

@@ -13,11 +13,13 @@ import html
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
+from reports.bot.buttons import Keyboard
 from reports.delivery.outbox import Outbox
 from reports.errors import ReportError, UsageError
 from reports.settings import Settings
@@ -34,6 +36,8 @@ class Job:
     day: date | None
     demo: bool
     run_id: str
+    arg: str | None = None
+    """/agent's NAME."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,10 @@ class Answer:
     error: str | None = None
     usage: bool = False
     """The error is the command's (a date before the history): answered like any bad input."""
+    keyboard: Keyboard = ()
+    """Buttons under the last message of the outbox (:mod:`reports.bot.buttons`)."""
+    more: bool = False
+    """A first part (the summary): the rest of the answer follows from the same build."""
 
 
 def child_main(conn: Connection, settings: Settings, job: Job, logs: dict[str, Any]) -> None:
@@ -59,7 +67,7 @@ def child_main(conn: Connection, settings: Settings, job: Job, logs: dict[str, A
     redact.register(*settings.secrets())  # unpickled settings register nothing: their secrets, masked here too
     with run_context(job.day, job.run_id):
         try:
-            answer = run_job(settings, job)
+            answer = run_job(settings, job, early=conn.send)
         except UsageError as exc:
             answer = Answer(None, error=str(exc), usage=True)
         except ReportError as exc:
@@ -74,39 +82,37 @@ def child_main(conn: Connection, settings: Settings, job: Job, logs: dict[str, A
         conn.close()
 
 
-def run_job(settings: Settings, job: Job, now: datetime | None = None) -> Answer:
-    """Build the answer to ``job`` (in this process)."""
-    now = now or datetime.now(UTC)
-    if job.command in ("report", "week", "month"):
-        return _report(settings, job)
-    if job.command == "today":
-        from reports.operations.today import build_today
+def run_job(
+    settings: Settings, job: Job, now: datetime | None = None, early: Callable[[Answer], None] | None = None
+) -> Answer:
+    """Build the answer to ``job`` (in this process); ``early`` gets a first part (the summary) as soon as it
+    is ready, while the charts are drawn (without it, the answer comes whole)."""
+    from reports.bot import answers
 
-        report, outbox = build_today(settings, demo=job.demo, now=now)
-        return Answer(outbox, f"total P&L so far {report.totals.total_pnl:+,.2f} USDT")
+    now = now or datetime.now(UTC)
+    if job.command in ("report", "week", "month", "agent", "symbols"):
+        from reports.bot.commands import period_of_command
+        from reports.calendar import period_of
+
+        assert job.day is not None
+        period = period_of(period_of_command(job.command), job.day, settings.timezone)
+        if not job.demo:
+            _check_history(settings, job.command, period.first, period.last)
+    if job.command in ("report", "week", "month"):
+        return answers.report_answer(settings, job, early, now)
+    if job.command == "agent":
+        return answers.agent_answer(settings, job, early)
+    if job.command == "symbols":
+        return answers.symbols_answer(settings, job)
+    if job.command == "today":
+        return answers.today_answer(settings, job, early, now)
+    if job.command == "refresh":
+        return answers.refresh_answer(settings, job, now)
     if job.command == "positions":
         return _positions(settings, job, now)
     if job.command == "status":
-        return Answer(_text_outbox(status_text(settings, now), now.date()), "status")
+        return Answer(text_outbox(status_text(settings, now), now.date()), "status")
     raise ValueError(f"unknown job {job.command!r}")
-
-
-def _report(settings: Settings, job: Job) -> Answer:
-    from reports.bot.commands import period_of_command
-    from reports.calendar import period_of, trading_day
-    from reports.operations.pipeline import build, render
-    from reports.presentation.workers import chart_workers
-
-    assert job.day is not None
-    kind = period_of_command(job.command)
-    period = period_of(kind, job.day, settings.timezone)
-    if not job.demo:
-        _check_history(settings, job.command, period.first, period.last)
-    with chart_workers() as pool:
-        report = build(settings, trading_day(job.day, settings.timezone), demo=job.demo, period=kind)
-        outbox, _ = render(report, settings, pool)
-    what = job.day.isoformat() if kind == "day" else f"{kind} {period.first}..{period.last}"
-    return Answer(outbox, f"report {what}: total P&L {report.totals.total_pnl:+,.2f} USDT")
 
 
 def _check_history(settings: Settings, command: str, first: date, last: date) -> None:
@@ -141,10 +147,11 @@ def _positions(settings: Settings, job: Job, now: datetime) -> Answer:
 
     report = build(settings, partial_day(now, settings.timezone), demo=job.demo)
     held = sum(len(a.open_positions) for a in report.agents)
-    return Answer(_text_outbox(positions_text(report), report.day.date), f"{held} open position(s)")
+    return Answer(text_outbox(positions_text(report), report.day.date), f"{held} open position(s)")
 
 
-def _text_outbox(messages: tuple[str, ...], day: date) -> Outbox:
+def text_outbox(messages: tuple[str, ...], day: date) -> Outbox:
+    """An answer of messages only."""
     return Outbox(report_date=day, messages=messages, photos=(), document=None, kind="answer")
 
 
@@ -200,4 +207,4 @@ def answer_error(answer: Answer, request_text: str) -> Answer:
     text = html.escape(answer.error, quote=False)
     if not answer.usage:
         text = f"⚠️ {html.escape(request_text)}: {text}"
-    return replace(answer, outbox=_text_outbox((text,), datetime.now(UTC).date()))
+    return replace(answer, outbox=text_outbox((text,), datetime.now(UTC).date()))

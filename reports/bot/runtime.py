@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -46,6 +47,7 @@ class Builds:
         self._ctx.set_forkserver_preload(PRELOAD)
         self._slots = asyncio.Semaphore(limit)
         self.running: dict[int, tuple[BaseProcess, Job]] = {}
+        self.spared: set[int] = set()  # builds whose first part was sent: ended only with everything=True
         self.active = 0  # builds holding a slot (started or starting)
 
     async def warm(self) -> None:
@@ -54,18 +56,19 @@ class Builds:
 
         await asyncio.to_thread(forkserver.ensure_running)
 
-    async def run(self, job: Job) -> Answer:
-        """Build ``job`` in a new process, once one of the slots is free."""
+    async def run(self, job: Job, first_part: Callable[[Answer], Awaitable[None]] | None = None) -> Answer:
+        """Build ``job`` in a new process, once one of the slots is free; ``first_part`` is awaited with each
+        part the build sends before its last (the summary, while it draws the charts)."""
         if self._slots.locked():
             log.info("waiting for a free build slot: %d builds running", self.active)
         async with self._slots:
             self.active += 1
             try:
-                return await self._run(job)
+                return await self._run(job, first_part)
             finally:
                 self.active -= 1
 
-    async def _run(self, job: Job) -> Answer:
+    async def _run(self, job: Job, first_part: Callable[[Answer], Awaitable[None]] | None) -> Answer:
         receiver, sender = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(
             target=child_main, args=(sender, self.settings, job, self.logs), name=f"report-bot-{job.command}"
@@ -76,28 +79,43 @@ class Builds:
         self.running[proc.pid] = (proc, job)
         log.debug("build process %d started for /%s", proc.pid, job.command)
         # Cancelled (the bot stops): the process stays in `running`, for end_all() and reap().
+        deadline = time.monotonic() + BUILD_TIMEOUT
         try:
-            answer = await asyncio.wait_for(asyncio.to_thread(_receive, receiver), BUILD_TIMEOUT)
+            while True:
+                answer = await asyncio.wait_for(
+                    asyncio.to_thread(_receive, receiver), max(0.0, deadline - time.monotonic())
+                )
+                if answer is None or not answer.more:
+                    break
+                self.spared.add(proc.pid)  # its summary is out: SIGTERM lets it finish (end_all spares it)
+                if first_part is not None:
+                    await first_part(answer)
         except TimeoutError:
             _end(proc, signal.SIGKILL)
             self.running.pop(proc.pid, None)
             return Answer(
                 None, error=f"the build took longer than {BUILD_TIMEOUT / 60:g} minutes and was stopped: ask again"
             )
+        finally:
+            receiver.close()
         await asyncio.to_thread(proc.join, _GRACE)
         if proc.is_alive():
             _end(proc, signal.SIGKILL)
         self.running.pop(proc.pid, None)
+        self.spared.discard(proc.pid)
         if answer is None:
             return Answer(
                 None, error=f"the build process ended without an answer (exit status {proc.exitcode}): ask again"
             )
         return answer
 
-    def end_all(self) -> list[Job]:
-        """SIGTERM to every build in progress (and the chart workers it forked); returns their jobs."""
+    def end_all(self, *, everything: bool = False) -> list[Job]:
+        """SIGTERM to every build in progress (and the chart workers it forked) but those whose summary is out,
+        which finish their answer (``everything``: those too); returns their jobs."""
         jobs = []
-        for proc, job in list(self.running.values()):
+        for pid, (proc, job) in list(self.running.items()):
+            if pid in self.spared and not everything:
+                continue
             _end(proc, signal.SIGTERM)
             jobs.append(job)
         return jobs
@@ -125,8 +143,6 @@ def _receive(conn: Connection) -> Answer | None:
         return conn.recv()
     except (EOFError, OSError):
         return None  # the process ended (or was ended) before it answered
-    finally:
-        conn.close()
 
 
 def _end(proc: BaseProcess, signum: int) -> None:
