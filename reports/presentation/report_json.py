@@ -9,7 +9,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from reports.calendar import is_partial
-from reports.models import AgentPeriod, AgentReport, DailyPoint, Operations, PeriodFigures, Report, Risk, Totals
+from reports.models import (
+    AgentPeriod,
+    AgentReport,
+    Benchmark,
+    BenchmarkWindow,
+    DailyPoint,
+    Drawdown,
+    Mover,
+    Operations,
+    PeriodFigures,
+    Report,
+    Risk,
+    Totals,
+)
 from reports.numbers.conventions import CONVENTIONS
 
 SCHEMA_VERSION = 1
@@ -56,6 +69,48 @@ def risk_dict(r: Risk) -> dict[str, Any]:
         "max_drawdown": _num(r.max_drawdown),
         "win_days": _num(r.win_days),
     }
+
+
+def mover_dict(m: Mover) -> dict[str, Any]:
+    """One pair of ``movers``."""
+    return {
+        "agent_id": m.agent_id,
+        "symbol": m.symbol,
+        "total_pnl": _num(m.total_pnl),
+        "realized_pnl": _num(m.realized_pnl),
+        "fees": _num(m.fees),
+        "funding_pnl": _num(m.funding_pnl),
+        "unrealized_change": _num(m.unrealized_change),
+    }
+
+
+def drawdown_dict(d: Drawdown) -> dict[str, Any]:
+    """One drawdown of ``drawdowns``: dates as YYYY-MM-DD, ``end`` null while open."""
+    return {
+        "start": d.start.isoformat(),
+        "valley": d.valley.isoformat(),
+        "end": d.end.isoformat() if d.end else None,
+        "days": d.days,
+        "depth": _num(d.depth),
+    }
+
+
+def _bench_window(w: BenchmarkWindow) -> dict[str, Any]:
+    return {
+        "days": w.days,
+        "return": _num(w.return_),
+        "excess_return": _num(w.excess_return),
+        "beta": _num(w.beta),
+        "alpha": _num(w.alpha),
+        "correlation": _num(w.correlation),
+    }
+
+
+def benchmark_dict(b: Benchmark | None) -> dict[str, Any] | None:
+    """The ``benchmark`` block, or None when its symbol has no fill."""
+    if b is None:
+        return None
+    return {"symbol": b.symbol, **{name: _bench_window(w) for name, w in b.windows.items()}}
 
 
 def _daily(p: DailyPoint) -> dict[str, Any]:
@@ -173,6 +228,9 @@ def to_dict(report: Report) -> dict[str, Any]:
         ],
         "daily": [_daily(p) for p in report.daily],
         "risk": {name: risk_dict(r) for name, r in report.risk.items()},
+        "movers": [mover_dict(m) for m in report.movers],
+        "drawdowns": [drawdown_dict(d) for d in report.drawdowns],
+        "benchmark": benchmark_dict(report.benchmark),
         "sources": {
             "trading_service": report.sources.trading_service,
             "prometheus": report.sources.prometheus,
