@@ -171,12 +171,17 @@ async def _deliver_all(
     # Every chat's record is read and its space reserved before the first message of the run: a full disk
     # or a damaged record is found while nothing has been sent yet.
     ready = [_prepare(store, outbox, chat, force) for chat in settings.telegram_chats]
+    down: str | None = None
     async with bot:
         for chat, prepared in zip(settings.telegram_chats, ready, strict=True):
-            if isinstance(prepared, ChatDelivery):
-                chats.append(prepared)
+            if isinstance(prepared, ChatDelivery) or down is not None:
+                chats.append(prepared if down is None else ChatDelivery(str(chat), chat.chat_id, error=down))
                 continue
-            chats.append(await _deliver_chat(runner, store, chat, *prepared, log, should_stop))
+            try:
+                chats.append(await _deliver_chat(runner, store, chat, *prepared, log, should_stop))
+            except RecordsUnavailable as err:  # the state database is gone: no chat gets a post it cannot record
+                down = str(err)
+                chats.append(ChatDelivery(str(chat), chat.chat_id, error=down))
     return DeliveryResult(tuple(chats), tuple(warned))
 
 
@@ -242,6 +247,8 @@ async def _deliver_chat(
         store.save(record)
     except Stop as stop:
         return ChatDelivery(str(chat), record.chat_id, sent, edited, skipped, error=stop.message)
+    except RecordsUnavailable:
+        raise
     except DeliveryError as err:  # a record write failed: no further call to this chat in this run
         return ChatDelivery(str(chat), record.chat_id, sent, edited, skipped, error=str(err))
     return ChatDelivery(str(chat), record.chat_id, sent, edited, skipped)

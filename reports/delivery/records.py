@@ -393,6 +393,11 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def chat_target(chat: str) -> ChatTarget:
+    """The chat of a record's ``chat`` text (``CHAT`` or ``CHAT:THREAD``)."""
+    return ChatTarget(*_split_chat(chat))
+
+
 def _split_chat(chat: str) -> tuple[str, int | None]:
     head, sep, thread = chat.rpartition(":")
     if sep and thread.isdigit() and head:

@@ -148,6 +148,15 @@ class PgDeliveryStore:
                 "complete = EXCLUDED.complete, updated_at = EXCLUDED.updated_at",
             )
 
+    def put_imported(self, record: DeliveryRecord) -> None:
+        """Store a record read from a state folder as it is (its time of writing kept): ``report state import``."""
+        with self._guard("importing a delivery record"):
+            self._write(
+                record,
+                "ON CONFLICT (scope, kind, agents, report_date, chat) DO UPDATE SET record = EXCLUDED.record, "
+                "complete = EXCLUDED.complete, updated_at = EXCLUDED.updated_at",
+            )
+
     def _write(self, record: DeliveryRecord, conflict: str) -> None:
         text = json.dumps(record.to_json(), sort_keys=True)
         stamp = _stamp(record.updated_at)
