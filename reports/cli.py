@@ -142,6 +142,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     _verbose(check)
     check.set_defaults(command=_check)
+
+    state = commands.add_parser(
+        "state",
+        help="import: copy REPORT_STATE_DIR's stored days and delivery records into REPORT_STATE_URL, once",
+        description="import: copy the store of closed days and the delivery records of REPORT_STATE_DIR into the "
+        "database of REPORT_STATE_URL before switching to it, so that no date is posted again and the history is not "
+        "read again. The files are only read; running it again copies nothing new.",
+    )
+    state.add_argument("action", choices=["import"], help="what to do: import")
+    _verbose(state)
+    state.set_defaults(command=_state)
     return parser
 
 
@@ -386,6 +397,22 @@ def _check(args: argparse.Namespace) -> int:
     broken = ", ".join(line.link for line in lines if line.status == "fail")
     if status:
         raise (UsageError if status == 2 else ReportError)(f"report check: not ready to send: {broken}")
+    return 0
+
+
+def _state(args: argparse.Namespace) -> int:
+    """``report state import``: the folder's state into the database; one line per part."""
+    settings = _settings(args.verbose)
+    from reports.operations.state_import import ImportIncomplete, import_state
+
+    try:
+        done = import_state(settings)
+    except ImportIncomplete as exc:
+        for line in exc.done.lines():
+            print(line, flush=True)
+        raise
+    for line in done.lines():
+        print(line, flush=True)
     return 0
 
 
