@@ -7,6 +7,7 @@ filters. Autoescape is on for every template, so data never reaches the output u
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import re
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from reports.presentation.fmt import (
     sign_class,
     sign_emoji,
 )
+from reports.presentation.moves import benchmark_line, drawdown_line, headline, held, short_symbol
 from reports.presentation.partial import partial_label
 from reports.presentation.tgtext import split_message
 
@@ -60,8 +62,11 @@ def packaged_templates_dir() -> Path:
     return wheel if wheel.is_dir() else package.parent / "templates"
 
 
+@functools.lru_cache(maxsize=8)
 def template_env(templates_dir: Path | None = None) -> jinja2.Environment:
-    """A Jinja environment: ``templates_dir`` first, then the packaged templates; strict and autoescaping."""
+    """A Jinja environment: ``templates_dir`` first, then the packaged templates; strict and autoescaping.
+
+    One per folder, kept: its compiled templates are reused (a template file changed since is read again)."""
     search = [str(templates_dir)] if templates_dir is not None else []
     search.append(str(packaged_templates_dir()))
     env = jinja2.Environment(
@@ -150,6 +155,13 @@ def context(report: Report) -> dict[str, object]:
         "ops_rows": operations_rows(report),
         "windows": [w for w in ("7d", "30d", "90d") if w in report.risk],
         "as_of": partial_label(report),  # the day so far: "as of 14:05 UTC, not final"; None otherwise
+        "headline": headline(report),  # what moved the day (or the period), in two or three sentences
+        "drawdown_text": drawdown_line(report),
+        "benchmark_text": benchmark_line(report),
+        "held": held,
+        "short_symbol": short_symbol,
+        "labels": {a.agent_id: agent_label(a) for a in report.agents},
+        "span": "the day so far" if partial_label(report) else "the day",
     }
 
 
@@ -275,6 +287,7 @@ def period_context(report: Report) -> dict[str, object]:
         monthly_table=table,
         monthly_turned=monthly_by_month(table),
         partial_months=list(partial_months(report).values()),
+        span=f"this {period.kind}",
         month_name=month_name,
         weekday=fmt_weekday,
     )

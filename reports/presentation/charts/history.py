@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from collections.abc import Sequence
+from datetime import date, datetime, time
 
 import matplotlib
 import matplotlib.dates as mdates
@@ -10,10 +11,28 @@ import matplotlib.style
 import numpy as np
 from matplotlib.figure import Figure
 
-from reports.models import Report
+from reports.models import DailyPoint, Report
 from reports.presentation.charts.style import GAIN, INK, LOSS, Chart, caption, empty, png, usd_axis
 from reports.presentation.flags import drawdown_series
 from reports.presentation.fmt import fmt_pnl, fmt_signed_pct, fmt_usd
+from reports.presentation.moves import short_symbol
+
+BENCH = "#8a6d1d"
+"""The benchmark's dashed line: a muted gold, apart from the agents' colours and the portfolio's ink."""
+
+
+def benchmark_curve(report: Report, window: Sequence[DailyPoint]) -> tuple[str, list[date], list[float]] | None:
+    """The benchmark held from the window's first day with a mark, scaled to the portfolio's equity on that day:
+    its short name, the days and the values; None without two marks in the window."""
+    if report.benchmark is None:
+        return None
+    closes = dict(report.benchmark.closes)
+    equity = {p.date: p.equity for p in window}
+    days = [p.date for p in window if p.date in closes]
+    if len(days) < 2:
+        return None
+    base = equity[days[0]] / closes[days[0]]
+    return short_symbol(report.benchmark.symbol), days, [closes[d] * base for d in days]
 
 
 def history_chart(report: Report) -> Chart:
@@ -28,7 +47,13 @@ def history_chart(report: Report) -> Chart:
         eq_ax, pnl_ax, dd_ax = fig.subplots(3, 1, sharex=True, height_ratios=[3, 2.4, 1.6])
         x = mdates.date2num([datetime.combine(p.date, time()) for p in window])
         pnl = np.array([p.total_pnl for p in window])
-        eq_ax.plot(x, [p.equity for p in window], color=INK, lw=3.2, marker="o", markersize=5)
+        eq_ax.plot(x, [p.equity for p in window], color=INK, lw=3.2, marker="o", markersize=5, label="Portfolio")
+        held = benchmark_curve(report, window)
+        if held is not None:
+            name, days, values = held
+            bx = mdates.date2num([datetime.combine(d, time()) for d in days])
+            eq_ax.plot(bx, values, color=BENCH, lw=2.4, ls="--", label=f"{name} buy & hold, same start")
+            eq_ax.legend(loc="upper left", fontsize=14, frameon=False)
         eq_ax.set_ylabel("Equity")
         eq_ax.margins(y=0.18)
         usd_axis(eq_ax, signed=False)
@@ -77,9 +102,11 @@ def history_chart(report: Report) -> Chart:
     text = title
     if window:
         risk = report.risk.get("30d")
+        held = benchmark_curve(report, window)
         text = (
             f"Last {len(window)} days: P&L {fmt_pnl(float(sum(p.total_pnl for p in window)))} USDT, "
             f"equity {fmt_usd(window[-1].equity)}"
             + (f", max drawdown {fmt_signed_pct(risk.max_drawdown, 1)}" if risk else "")
+            + (f"; dashed: {held[0]} held from the same equity" if held is not None else "")
         )
     return Chart("03-last-30-days.png", png(draw), caption(text))
