@@ -35,12 +35,14 @@ def report_answer(settings: Settings, job: Job, early: Early | None, now: dateti
 
     assert job.day is not None
     kind = period_of_command(job.command)
+    # The chart workers start once the summary is out: matplotlib is loaded already (the fork server's), so
+    # they have no import to overlap with the fetch, and they would only compete with it for the CPU.
+    report = build(settings, trading_day(job.day, settings.timezone), demo=job.demo, period=kind)
+    first = report.daily[0].date if report.daily else None
+    keyboard = report_keyboard(kind, job.day, settings.timezone, now, first)
+    summary = render_summary(report, settings.templates_dir)
+    rest = _first_part(early, Answer(text_outbox(summary, report.day.date), keyboard=keyboard, more=True))
     with chart_workers() as pool:
-        report = build(settings, trading_day(job.day, settings.timezone), demo=job.demo, period=kind)
-        first = report.daily[0].date if report.daily else None
-        keyboard = report_keyboard(kind, job.day, settings.timezone, now, first)
-        summary = render_summary(report, settings.templates_dir)
-        rest = _first_part(early, Answer(text_outbox(summary, report.day.date), keyboard=keyboard, more=True))
         outbox, _ = render(report, settings, pool)
     what = job.day.isoformat() if kind == "day" else f"{kind} {report.period.period.first}..{job.day}"  # type: ignore[union-attr]
     outcome = f"report {what}: total P&L {report.totals.total_pnl:+,.2f} USDT"
@@ -57,10 +59,10 @@ def today_answer(settings: Settings, job: Job, early: Early | None, now: datetim
     from reports.operations.today import labelled
     from reports.presentation.workers import chart_workers
 
-    with chart_workers() as pool:
-        report = build(settings, partial_day(now, settings.timezone), demo=job.demo)
-        keyboard = refresh_keyboard(report.day.date)
-        rest = _first_part(early, Answer(_today_summary(settings, report), keyboard=keyboard, more=True))
+    report = build(settings, partial_day(now, settings.timezone), demo=job.demo)
+    keyboard = refresh_keyboard(report.day.date)
+    rest = _first_part(early, Answer(_today_summary(settings, report), keyboard=keyboard, more=True))
+    with chart_workers() as pool:  # after the summary, as for a report
         outbox, _ = render(report, settings, pool)
     outbox = labelled(outbox, report)
     outcome = f"total P&L so far {report.totals.total_pnl:+,.2f} USDT"

@@ -34,7 +34,8 @@ STALE_AFTER = 120.0
 """Seconds without a getUpdates round after which polling counts as stopped (the liveness probe's threshold)."""
 BUILD_TIMEOUT = 600.0
 """A build still running after this long is ended, and its chat told so."""
-PRELOAD = ["reports.bot.jobs", "reports.operations.pipeline", "reports.presentation.charts"]
+PRELOAD = ["reports.bot.jobs", "reports.bot.warm"]
+"""Imported (and the templates compiled) once in the fork server: every build starts with them ready."""
 _GRACE = 3.0  # seconds a build process has to end after SIGTERM before SIGKILL
 
 
