@@ -19,6 +19,7 @@ from reports.settings import ChatTarget
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("today", "The day so far: every figure up to now, not final"),
+    ("movers", "What moved the day so far: each agent's P&L by symbol, and why"),
     ("report", "A day's report: /report [YYYY-MM-DD], default yesterday"),
     ("week", "A week's report (Monday to Sunday): /week [YYYY-MM-DD], default the last one"),
     ("month", "A month's report: /month [YYYY-MM-DD], default the last one"),
@@ -30,12 +31,12 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 """Registered with ``setMyCommands``, in this order: Telegram shows them in the chat's menu."""
 
-BUILDS = ("today", "report", "week", "month", "agent", "symbols", "positions", "status", "refresh")
+BUILDS = ("today", "movers", "report", "week", "month", "agent", "symbols", "positions", "status", "refresh")
 """Commands whose answer is built in a process of its own (one per chat at a time, two in all)."""
 
 ACCEPTED = (
     "/today, /report [YYYY-MM-DD], /week [YYYY-MM-DD], /month [YYYY-MM-DD], /agent NAME [YYYY-MM-DD], "
-    "/symbols [YYYY-MM-DD], /positions, /status and /help"
+    "/symbols [YYYY-MM-DD], /movers, /positions, /status and /help"
 )
 _DATE_LIKE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?")
@@ -83,7 +84,7 @@ def parse(text: str, bot_username: str, timezone: str, now: datetime) -> Request
         return None  # "/report@another_bot": not ours, and not ours to refuse
     args = text.strip()[match.end() :].split()
     shown = " ".join([f"/{name}", *args])
-    if name in ("today", "positions", "status", "help", "start"):
+    if name in ("today", "movers", "positions", "status", "help", "start"):
         if args:
             raise BadInput(f"/{name} takes no argument: the bot answers {ACCEPTED}")
         return Request("help" if name == "start" else name, None, shown)

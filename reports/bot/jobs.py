@@ -110,6 +110,8 @@ def run_job(
         return answers.refresh_answer(settings, job, now)
     if job.command == "positions":
         return _positions(settings, job, now)
+    if job.command == "movers":
+        return _movers(settings, job, now)
     if job.command == "status":
         return Answer(text_outbox(status_text(settings, now), now.date()), "status")
     raise ValueError(f"unknown job {job.command!r}")
@@ -148,6 +150,16 @@ def _positions(settings: Settings, job: Job, now: datetime) -> Answer:
     report = build(settings, partial_day(now, settings.timezone), demo=job.demo)
     held = sum(len(a.open_positions) for a in report.agents)
     return Answer(text_outbox(positions_text(report), report.day.date), f"{held} open position(s)")
+
+
+def _movers(settings: Settings, job: Job, now: datetime) -> Answer:
+    """/movers: the day so far's movers, as ``report --today`` computes them (never stored)."""
+    from reports.calendar import partial_day
+    from reports.operations.pipeline import build
+    from reports.presentation.moves import movers_text
+
+    report = build(settings, partial_day(now, settings.timezone), demo=job.demo)
+    return Answer(text_outbox(movers_text(report), report.day.date), f"{len(report.movers)} mover(s) so far")
 
 
 def text_outbox(messages: tuple[str, ...], day: date) -> Outbox:
