@@ -83,10 +83,12 @@ def _details(m: Mover) -> str:
     return ", ".join(parts)
 
 
-def _span(report: Report) -> str:
+def _whole(report: Report) -> str:
+    """The total a mover is a part of: ``the day's +12.19``, ``today's +15.83 so far``, ``the week's +67.91``."""
+    total = fmt_pnl(report.totals.total_pnl)
     if report.period is not None:
-        return f"the {report.period.period.kind}'s"
-    return "the day's so far" if is_partial(report.day) else "the day's"
+        return f"the {report.period.period.kind}'s {total}"
+    return f"today's {total} so far" if is_partial(report.day) else f"the day's {total}"
 
 
 def headline(report: Report) -> tuple[str, ...]:
@@ -100,7 +102,7 @@ def headline(report: Report) -> tuple[str, ...]:
     verb = "made" if top.total_pnl > 0 else "lost"
     first = (
         f"{names.get(top.agent_id, top.agent_id)}'s {top.symbol} {side(top)} {verb} {fmt_pnl(top.total_pnl)} of "
-        f"{_span(report)} {fmt_pnl(report.totals.total_pnl)} ({_details(top)})."
+        f"{_whole(report)} ({_details(top)})."
     )
     shown = [top]
     other = next((m for m in movers[1:] if (m.total_pnl > 0) != (top.total_pnl > 0)), None)
