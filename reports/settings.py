@@ -23,6 +23,7 @@ _CHAT_ID = re.compile(r"-?[0-9]+")  # a numeric chat id: a user, a group, or -10
 _CHAT_NAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{1,31}")  # @channelusername (Telegram: letters, digits, _)
 _THREAD = re.compile(r"[0-9]+")
 _USER_ID = re.compile(r"[1-9][0-9]{0,19}")  # a Telegram user id: a positive number
+_REPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 class Secret:
@@ -108,6 +109,9 @@ class Settings:
     state_url: str | None = None
     """``REPORT_STATE_URL``: the PostgreSQL database that holds the state instead of ``state_dir``; its password is a
     secret (registered as the other URL settings' credentials)."""
+    report_name: str = "daily"
+    """``REPORT_NAME``: the report's name, the ``report`` label of its Pushgateway group (its alert) and, in the state
+    database, what keeps its delivery records apart from another report's."""
     benchmark_symbol: str = DEFAULT_BENCHMARK_SYMBOL
     """The symbol whose buy and hold the portfolio is compared with (``REPORT_BENCHMARK_SYMBOL``)."""
 
@@ -205,6 +209,7 @@ class Settings:
             ),
             telegram_allowed_users=parse_users(get("TELEGRAM_ALLOWED_USERS")),
             state_url=state_url,
+            report_name=parse_report_name(get("REPORT_NAME")),
             benchmark_symbol=(get("REPORT_BENCHMARK_SYMBOL") or DEFAULT_BENCHMARK_SYMBOL).upper(),
         )
 
@@ -218,6 +223,17 @@ def parse_periods(raw: str | None) -> tuple[str, ...]:
     if bad or not names:
         raise UsageError(f"REPORT_PERIODS={raw!r}: use some of day, week, month, comma-separated (e.g. day,week)")
     return tuple(p for p in PERIOD_KINDS if p in names)
+
+
+def parse_report_name(raw: str | None) -> str:
+    """``REPORT_NAME``: letters, digits, ``.``, ``_`` and ``-``, at most 63 (a Prometheus label value and a key)."""
+    if raw is None:
+        return "daily"
+    if not _REPORT_NAME.fullmatch(raw):
+        raise UsageError(
+            f"REPORT_NAME={raw!r}: use letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit)"
+        )
+    return raw
 
 
 def parse_agents(raw: str | None) -> tuple[str, ...]:

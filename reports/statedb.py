@@ -33,9 +33,9 @@ _SCHEMA = (
     f"INSERT INTO report_state_version (version) VALUES ({SCHEMA_VERSION})",
     "CREATE TABLE report_days (scope text NOT NULL, date date NOT NULL, format integer NOT NULL, data text NOT NULL,"
     " sha256 text NOT NULL, PRIMARY KEY (scope, date))",
-    "CREATE TABLE report_deliveries (scope text NOT NULL, kind text NOT NULL, agents text NOT NULL,"
+    "CREATE TABLE report_deliveries (scope text NOT NULL, kind text NOT NULL, report text NOT NULL,"
     " report_date date NOT NULL, chat text NOT NULL, record text NOT NULL, complete boolean NOT NULL,"
-    " updated_at timestamptz NOT NULL, PRIMARY KEY (scope, kind, agents, report_date, chat))",
+    " updated_at timestamptz NOT NULL, PRIMARY KEY (scope, kind, report, report_date, chat))",
 )
 
 

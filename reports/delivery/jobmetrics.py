@@ -1,8 +1,9 @@
 """The job's own metrics, pushed to a Pushgateway at the end of every run so that a missing report alerts.
 
-Group ``job="daily_report"``. A successful run replaces the whole group (PUT) including
-``daily_report_last_success_timestamp_seconds``; a failed run only adds to it (POST with the other metrics),
-so the last success survives and the alert (docs/alerting.md) measures the time since it.
+One group per report and period, as the Pushgateway asks of batch jobs: ``job="daily_report"``, ``report`` (the
+report's ``REPORT_NAME``) and ``period`` (day, week, month), so that each report alerts on its own. Every run adds
+to its group (POST, "pushadd"): a successful one with ``daily_report_last_success_timestamp_seconds``, a failed one
+without it, so a failure never erases the last success and the alert (docs/alerting.md) measures the time since it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import http.client
 from datetime import UTC, date, datetime
 
 import httpx
-from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, pushadd_to_gateway
+from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
 
 JOB = "daily_report"
 PUSH_TIMEOUT = 10.0
@@ -43,6 +44,11 @@ def job_registry(
     return registry
 
 
+def grouping_key(report: str, period: str) -> dict[str, str]:
+    """The labels of a report's group besides ``job``: each report and period alerts on its own."""
+    return {"report": report, "period": period}
+
+
 def check(url: str | None, *, timeout: float = 5.0) -> tuple[bool, str]:
     """One line for ``report check``: is the Pushgateway at ``url`` ready (``/-/ready``)."""
     if not url:
@@ -59,6 +65,8 @@ def check(url: str | None, *, timeout: float = 5.0) -> tuple[bool, str]:
 def push_job_metrics(
     url: str | None,
     *,
+    report: str = "daily",
+    period: str = "day",
     success: bool,
     started: float,
     finished: float,
@@ -66,7 +74,7 @@ def push_job_metrics(
     messages: int,
     report_date: date | None,
 ) -> str | None:
-    """Push the run's metrics to the Pushgateway at ``url`` (nothing when it is ``None``).
+    """Push the run's metrics to the group of ``report`` and ``period`` at ``url`` (nothing when it is ``None``).
 
     ``started``/``finished`` are Unix times. Returns a warning line when the push failed; never raises,
     because a Pushgateway outage must not turn a delivered report into a failed run.
@@ -76,9 +84,10 @@ def push_job_metrics(
     registry = job_registry(
         success=success, started=started, finished=finished, fills=fills, messages=messages, report_date=report_date
     )
-    push = push_to_gateway if success else pushadd_to_gateway
     try:
-        push(url, job=JOB, registry=registry, timeout=PUSH_TIMEOUT)
+        pushadd_to_gateway(
+            url, job=JOB, registry=registry, grouping_key=grouping_key(report, period), timeout=PUSH_TIMEOUT
+        )
     except (OSError, ValueError, http.client.HTTPException) as exc:
         return f"could not push the job's metrics to PUSHGATEWAY_URL {url} ({exc}): the missed-report alert may fire"
     return None

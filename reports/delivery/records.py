@@ -324,13 +324,15 @@ class DeliveryStore:
 
 def records_for(settings: Settings, kind: str = "day") -> DeliveryStore:
     """The delivery records of a report of ``kind``: in ``REPORT_STATE_URL`` when it is set, else the files of
-    ``REPORT_STATE_DIR``. The database's are those of the trading service, zone and desk of ``settings``."""
+    ``REPORT_STATE_DIR``. The database's are those of the trading service, zone, ``REPORT_NAME`` and desk of
+    ``settings``."""
     if settings.state_url:
         from reports.delivery.records_pg import PgDeliveryStore
         from reports.statedb import scope_key
 
         scope = scope_key(settings.trading_service_url, settings.timezone)
-        return PgDeliveryStore(settings.state_url, scope, kind, settings.agents)  # type: ignore[return-value]
+        report = settings.report_name + (f"[{','.join(settings.agents)}]" if settings.agents else "")
+        return PgDeliveryStore(settings.state_url, scope, kind, report)  # type: ignore[return-value]
     return DeliveryStore(settings.state_dir, kind)
 
 

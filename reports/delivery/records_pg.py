@@ -1,8 +1,8 @@
 """Delivery records in PostgreSQL (``REPORT_STATE_URL``): the records of ``records.py``, shared by every node.
 
-A row per (scope, kind, desk, report date, chat) holds the record's JSON, written (committed) after every successful
-Bot API call, as the file store rewrites its file. The scope is the trading service and zone, the desk the agents
-of ``REPORT_AGENTS`` (empty: every agent): two reports that differ in either never share a record.
+A row per (scope, kind, report, report date, chat) holds the record's JSON, written (committed) after every successful
+Bot API call, as the file store rewrites its file. The scope is the trading service and zone, the report its
+``REPORT_NAME`` and the agents of ``REPORT_AGENTS``: two reports that differ in any never share a record.
 
 The claim: a delivery holds a transaction-scoped advisory lock on its date, in a transaction of its own connection
 that stays open for the whole delivery, so two processes on two machines never post a date at once. It ends with
@@ -36,9 +36,8 @@ class RecordsUnavailable(DeliveryError):
 class PgDeliveryStore:
     """The delivery records of one report (scope, kind, desk) in the state database."""
 
-    def __init__(self, url: str, scope: str, kind: str = "day", agents: Sequence[str] = ()) -> None:
-        self.url, self.scope, self.kind = url, scope, kind
-        self.agents = ",".join(agents)
+    def __init__(self, url: str, scope: str, kind: str = "day", report: str = "daily") -> None:
+        self.url, self.scope, self.kind, self.report = url, scope, kind, report
         self.where = where(url)
         self._db: Any = None
 
@@ -66,7 +65,7 @@ class PgDeliveryStore:
             raise RecordsUnavailable(str(exc)) from None
 
     def _key(self) -> tuple[str, str, str]:
-        return self.scope, self.kind, self.agents
+        return self.scope, self.kind, self.report
 
     def new(self, report_date: date, chat: ChatTarget) -> DeliveryRecord:
         """An empty record for a first (or forced) delivery."""
@@ -78,7 +77,7 @@ class PgDeliveryStore:
             row = (
                 self._conn()
                 .execute(
-                    "SELECT record FROM report_deliveries WHERE scope = %s AND kind = %s AND agents = %s "
+                    "SELECT record FROM report_deliveries WHERE scope = %s AND kind = %s AND report = %s "
                     "AND report_date = %s AND chat = %s",
                     (*self._key(), report_date, str(chat)),
                 )
@@ -144,7 +143,7 @@ class PgDeliveryStore:
         with self._guard("writing a delivery record"):
             self._write(
                 record,
-                "ON CONFLICT (scope, kind, agents, report_date, chat) DO UPDATE SET record = EXCLUDED.record, "
+                "ON CONFLICT (scope, kind, report, report_date, chat) DO UPDATE SET record = EXCLUDED.record, "
                 "complete = EXCLUDED.complete, updated_at = EXCLUDED.updated_at",
             )
 
@@ -153,7 +152,7 @@ class PgDeliveryStore:
         with self._guard("importing a delivery record"):
             self._write(
                 record,
-                "ON CONFLICT (scope, kind, agents, report_date, chat) DO UPDATE SET record = EXCLUDED.record, "
+                "ON CONFLICT (scope, kind, report, report_date, chat) DO UPDATE SET record = EXCLUDED.record, "
                 "complete = EXCLUDED.complete, updated_at = EXCLUDED.updated_at",
             )
 
@@ -161,7 +160,7 @@ class PgDeliveryStore:
         text = json.dumps(record.to_json(), sort_keys=True)
         stamp = _stamp(record.updated_at)
         self._conn().execute(
-            "INSERT INTO report_deliveries (scope, kind, agents, report_date, chat, record, complete, updated_at) "
+            "INSERT INTO report_deliveries (scope, kind, report, report_date, chat, record, complete, updated_at) "
             f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s) {conflict}",  # type: ignore[arg-type]
             (*self._key(), record.report_date, record.chat, text, record.complete, stamp),
         )
@@ -172,9 +171,9 @@ class PgDeliveryStore:
             rows = (
                 self._conn()
                 .execute(
-                    "SELECT record FROM report_deliveries WHERE scope = %s AND kind = %s AND agents = %s AND "
+                    "SELECT record FROM report_deliveries WHERE scope = %s AND kind = %s AND report = %s AND "
                     "report_date = (SELECT max(report_date) FROM report_deliveries WHERE scope = %s AND kind = %s "
-                    "AND agents = %s AND complete)",
+                    "AND report = %s AND complete)",
                     (*self._key(), *self._key()),
                 )
                 .fetchall()

@@ -356,6 +356,8 @@ def run(options: RunOptions, settings: Settings, *, clock: Clock = _utcnow, stag
         if settings.pushgateway_url:
             problem = stages.push_metrics(
                 settings.pushgateway_url,
+                report=settings.report_name,
+                period=options.period,
                 success=success,
                 started=started,
                 finished=time.time(),

@@ -16,13 +16,11 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
 
-from reports.delivery.records import DeliveryRecord, DeliveryStore, chat_target, parse_record
-from reports.delivery.records_pg import PgDeliveryStore
+from reports.delivery.records import DeliveryRecord, DeliveryStore, chat_target, parse_record, records_for
 from reports.errors import ReportError, UsageError
 from reports.settings import Settings
 from reports.sources.store import FORMAT, checked_days, store_path
 from reports.sources.store_pg import PgDayStore
-from reports.statedb import scope_key
 
 KINDS = ("day", "week", "month")
 
@@ -106,8 +104,7 @@ def _import_records(settings: Settings, kind: str, done: Imported) -> None:
     files = sorted(folder.glob("*/*.json")) if folder.is_dir() else []
     if not files:
         return
-    scope = scope_key(settings.trading_service_url, settings.timezone)
-    target = PgDeliveryStore(settings.state_url or "", scope, kind, settings.agents)
+    target = records_for(settings, kind)
     try:
         for path in files:
             try:
