@@ -442,20 +442,18 @@ def test_notes_say_an_existing_service_account_must_exist() -> None:
 def test_alert_rule_is_rendered_only_when_enabled() -> None:
     assert not [o for o in render() if o["kind"] == "PrometheusRule"]
     rule = one(render({"dailyReport": {"alerts": {"enabled": True}}}), "PrometheusRule")
-    alert = rule["spec"]["groups"][0]["rules"][0]
+    [alert] = rule["spec"]["groups"][0]["rules"]  # the one report, daily, of the one period, day
     expr = " ".join(alert["expr"].split())
-    assert expr == (
-        '(time() - max(daily_report_last_success_timestamp_seconds{job="daily_report"})) > 26 * 3600 '
-        'or absent(daily_report_last_success_timestamp_seconds{job="daily_report"})'
-    )
-    assert alert["for"] == "10m"
+    series = 'daily_report_last_success_timestamp_seconds{job="daily_report", report="daily", period="day"}'
+    assert expr == f"(time() - {series}) > 26 * 3600 or absent({series})"
+    assert alert["for"] == "10m" and alert["labels"] == {"severity": "warning", "report": "daily", "period": "day"}
 
 
 def test_alert_fires_after_26_hours_without_a_delivered_report(tmp_path: Path) -> None:
     rule = one(render({"dailyReport": {"alerts": {"enabled": True}}}), "PrometheusRule")
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule["spec"]))
     alert = rule["spec"]["groups"][0]["rules"][0]
-    series = 'daily_report_last_success_timestamp_seconds{job="daily_report"}'
+    series = 'daily_report_last_success_timestamp_seconds{job="daily_report", report="daily", period="day"}'
 
     def fired(extra_labels: dict) -> list[dict]:
         return [{"exp_labels": alert["labels"] | extra_labels, "exp_annotations": alert["annotations"]}]
@@ -473,12 +471,15 @@ def test_alert_fires_after_26_hours_without_a_delivered_report(tmp_path: Path) -
     tests = [
         case(stale, "26h", []),
         case(stale, "26h5m", []),  # over 26 h, but not yet for 10 minutes
-        case(stale, "26h11m", fired({})),
+        case(stale, "26h11m", fired({"job": "daily_report"})),
         # A report every 24 h keeps it quiet.
         case("0x1439 86400x1439 172800x200", "50h", []),
         # Never succeeded: absent() fires after its 10 minutes.
         case(None, "5m", []),
         case(None, "11m", fired({"job": "daily_report"})),
+        # Another report's success does not silence this one's.
+        case(None, "11m", fired({"job": "daily_report"}))
+        | {"input_series": [{"series": series.replace('"daily"', '"desk"'), "values": "0x60"}]},
     ]
     (tmp_path / "test.yaml").write_text(
         yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests})
@@ -510,7 +511,8 @@ THREE_REPORTS = "multi-report-values.yaml"
 # The chart before dailyReport.reports existed: the defaults and the older ci/ files must render as they did.
 BASELINE_COMMIT = "d1370fa2a631d2ee90bab89d6c31f59e7cf940f1"
 # Value files made after that commit (several reports, the bot) have no render before them to compare with.
-BASELINE_VALUE_SETS = ["defaults", *(p.name for p in CI_FILES if p.name not in (THREE_REPORTS, "bot-values.yaml"))]
+NEWER_VALUE_SETS = (THREE_REPORTS, "bot-values.yaml", "state-values.yaml")
+BASELINE_VALUE_SETS = ["defaults", *(p.name for p in CI_FILES if p.name not in NEWER_VALUE_SETS)]
 THREE_REPORT_CRONJOBS = {
     # name: (report, period)
     f"{RELEASE}-daily-report": ("daily", "day"),
@@ -563,8 +565,10 @@ def test_existing_values_render_byte_for_byte_as_before(value_set: str, tmp_path
     cronjob = f"{RELEASE}/templates/cronjob.yaml"
     assert after[cronjob] == before[cronjob]
     assert yaml.safe_load(after[cronjob])["metadata"]["name"] == f"{RELEASE}-daily-report"
-    # Everything else too: NetworkPolicy, PrometheusRule, claim, NOTES.
-    assert after == before
+    # Everything else too: NetworkPolicy, claim, NOTES; but the PrometheusRule, one rule per report since issue 19
+    # (tests/test_helm_state.py).
+    rule = f"{RELEASE}/templates/prometheusrule.yaml"
+    assert {k: v for k, v in after.items() if k != rule} == {k: v for k, v in before.items() if k != rule}
 
 
 @pytest.mark.parametrize(
@@ -678,6 +682,7 @@ def test_each_report_has_its_own_chat_agents_zone_and_state() -> None:
             "REPORT_AGENT_CAPITAL": "100",
             "REPORT_DAILY_PNL_TARGET": "350",
             "REPORT_TARGET_WIN_RATE": "0.55",
+            "REPORT_NAME": None,  # the default, daily
         },
         "asia": {
             "TELEGRAM_CHAT_ID": "ASIA_TELEGRAM_CHAT_ID",
@@ -687,6 +692,7 @@ def test_each_report_has_its_own_chat_agents_zone_and_state() -> None:
             "REPORT_AGENT_CAPITAL": "250",
             "REPORT_DAILY_PNL_TARGET": "350",
             "REPORT_TARGET_WIN_RATE": "0.55",
+            "REPORT_NAME": "asia",
         },
         "hft": {
             "TELEGRAM_CHAT_ID": "RISK_TELEGRAM_CHAT_ID",
@@ -696,6 +702,7 @@ def test_each_report_has_its_own_chat_agents_zone_and_state() -> None:
             "REPORT_AGENT_CAPITAL": "100",
             "REPORT_DAILY_PNL_TARGET": "120",
             "REPORT_TARGET_WIN_RATE": "0.6",
+            "REPORT_NAME": "hft",
         },
     }
     shared = container_env(jobs[f"{RELEASE}-daily-report"])
@@ -733,7 +740,8 @@ def test_empty_settings_of_a_report_are_the_daily_report_defaults() -> None:
     values["dailyReport"]["reports"] = [{"name": "daily"}, {"name": "desk", **empty}]
     jobs = by_name(render(values))
     daily, desk = jobs[f"{RELEASE}-daily-report"], jobs[f"{RELEASE}-desk-report"]
-    assert container_env(desk) == container_env(daily) | {"REPORT_STATE_DIR": "/var/lib/report/desk"}
+    own = {"REPORT_STATE_DIR": "/var/lib/report/desk", "REPORT_NAME": "desk"}
+    assert container_env(desk) == container_env(daily) | own
     assert (desk["spec"]["schedule"], desk["spec"]["timeZone"], desk["spec"]["suspend"]) == (
         "5 0 * * *",
         "Europe/Berlin",
@@ -749,19 +757,22 @@ def test_empty_settings_of_a_report_are_the_daily_report_defaults() -> None:
 def test_every_report_pod_is_covered_by_the_network_policy_and_the_alert() -> None:
     objects = render(values_of(THREE_REPORTS))
     selector = one(objects, "NetworkPolicy")["spec"]["podSelector"]["matchLabels"]
-    rule = one(objects, "PrometheusRule")["spec"]["groups"][0]["rules"][0]
-    description = " ".join(rule["annotations"]["description"].split())
+    rules = one(objects, "PrometheusRule")["spec"]["groups"][0]["rules"]
+    descriptions = [" ".join(rule["annotations"]["description"].split()) for rule in rules]
     alert_selector = dict(
-        pair.split("=") for pair in re.search(r"get jobs -l (\S+?),? ", description).group(1).split(",")
+        pair.split("=") for pair in re.search(r"get jobs -l (\S+?),? ", descriptions[0]).group(1).split(",")
     )
     for cronjob in cronjobs(objects):
         template = cronjob["spec"]["jobTemplate"]
         pod_labels = template["spec"]["template"]["metadata"]["labels"]
         assert selector.items() <= pod_labels.items(), cronjob["metadata"]["name"]
         assert alert_selector.items() <= template["metadata"]["labels"].items(), cronjob["metadata"]["name"]
-        assert cronjob["metadata"]["name"] in description
-    # Every run pushes to the one group the alert watches (no report label yet: see the README).
-    assert 'job="daily_report"' in rule["expr"]
+        # One rule per CronJob, naming it, watching its report's and period's own Pushgateway group.
+        report, period = THREE_REPORT_CRONJOBS[cronjob["metadata"]["name"]]
+        [own] = [r for r in rules if r["labels"]["report"] == report and r["labels"]["period"] == period]
+        assert cronjob["metadata"]["name"] in " ".join(own["annotations"]["description"].split())
+        assert f'job="daily_report", report="{report}", period="{period}"' in own["expr"]
+    assert len(rules) == len(THREE_REPORT_CRONJOBS)
 
 
 def test_notes_list_every_report_and_chat_key() -> None:
