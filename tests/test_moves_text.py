@@ -32,11 +32,16 @@ AMOUNT = re.compile(r"[+−]?\d[\d,]*\.\d\d(?!\d)")
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """The demo's 2026-11-25 (no drawdown open), 2026-11-23 (one open) and the week to 2026-11-29."""
+    """The demo's 2026-11-25 (no drawdown open), 2026-11-23 (one open), the week to 2026-11-29, November 2026."""
     settings = Settings(state_dir=tmp_path_factory.mktemp("state"))
     out = {}
-    for key, when, period in (("day", date(2026, 11, 25), "day"), ("under", date(2026, 11, 23), "day"),
-                              ("week", date(2026, 11, 29), "week")):  # fmt: skip
+    cases = (
+        ("day", date(2026, 11, 25), "day"),
+        ("under", date(2026, 11, 23), "day"),
+        ("week", date(2026, 11, 29), "week"),
+        ("month", date(2026, 11, 30), "month"),
+    )
+    for key, when, period in cases:
         report = build(settings, trading_day(when, "UTC"), demo=True, period=period)
         out[key] = (report, json.loads(report_json.dumps(report)))
     return out
@@ -50,7 +55,7 @@ def _expected_amounts(doc: dict, shown: list[dict]) -> tuple[str, ...]:
     return (*(fmt_pnl(m["total_pnl"]) for m in shown), fmt_pnl(doc["totals"]["total_pnl"]), fmt_pnl(rest))
 
 
-@pytest.mark.parametrize("key", ["day", "week"])
+@pytest.mark.parametrize("key", ["day", "week", "month"])
 def test_the_sentences_numbers_are_report_jsons(demo, key):
     report, doc = demo[key]
     sentences = headline(report)
@@ -59,11 +64,13 @@ def test_the_sentences_numbers_are_report_jsons(demo, key):
     other = next(m for m in doc["movers"][1:] if (m["total_pnl"] > 0) != (top["total_pnl"] > 0))
     names = {a["agent_id"]: a.get("name", a["agent_id"]) for a in doc["agents"]}
     assert sentences[0].startswith(f"{names[top['agent_id']]}'s {top['symbol']} ")
-    assert f"{fmt_pnl(top['total_pnl'])} of the {'day' if key == 'day' else 'week'}'s " in sentences[0]
+    assert f"{fmt_pnl(top['total_pnl'])} of the {key}'s " in sentences[0]
     assert fmt_pnl(doc["totals"]["total_pnl"]) in sentences[0]
     assert sentences[1].startswith(f"{names[other['agent_id']]} ") and f"its {other['symbol']} " in sentences[1]
     assert fmt_pnl(other["total_pnl"]) in sentences[1]
     assert f"The other {len(doc['movers']) - 2} agent × symbol pairs: " in sentences[2]
+    if key != "day":  # over a period a position opens and closes many times: no "closed in" or "opened in"
+        assert " in " not in sentences[0].split("(", 1)[1].replace("in profit", "").replace("in funding", "")
     expected = set(_expected_amounts(doc, [top, other]))
     if top["funding_pnl"]:
         expected.add(fmt_pnl(abs(top["funding_pnl"])).lstrip("+"))

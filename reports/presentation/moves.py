@@ -62,13 +62,15 @@ def held(m: Mover) -> str:
     return side(m)
 
 
-def _details(m: Mover) -> str:
-    """Why the pair moved: its fills (and whether they opened or closed the position), its closes in profit, its
-    funding; or that it had no fill and its mark moved."""
+def _details(m: Mover, day: bool) -> str:
+    """Why the pair moved: its fills (and, over a ``day``, whether they opened or closed the position), its closes
+    in profit, its funding; or that it had no fill and its mark moved."""
     parts = []
     if m.trades:
         fills = f"{fmt_count(m.trades)} fill{'s' if m.trades != 1 else ''}"
-        if m.quantity_before and not m.quantity:
+        if not day:  # over a week or a month a position opens and closes many times: the fills say enough
+            pass
+        elif m.quantity_before and not m.quantity:
             fills = f"closed in {fills}"
         elif m.quantity and not m.quantity_before:
             fills = f"opened in {fills}"
@@ -102,7 +104,7 @@ def headline(report: Report) -> tuple[str, ...]:
     verb = "made" if top.total_pnl > 0 else "lost"
     first = (
         f"{names.get(top.agent_id, top.agent_id)}'s {top.symbol} {side(top)} {verb} {fmt_pnl(top.total_pnl)} of "
-        f"{_whole(report)} ({_details(top)})."
+        f"{_whole(report)} ({_details(top, report.period is None)})."
     )
     shown = [top]
     other = next((m for m in movers[1:] if (m.total_pnl > 0) != (top.total_pnl > 0)), None)
