@@ -1,38 +1,50 @@
 """The rows of a page of fills from the trading service (CONTRACT 1.1): validated, dropped by reason, and
 turned into the fill columns of :class:`~reports.models.Fills`.
 
-A page of well-formed rows is checked column by column at C speed; any doubt sends it through the row-by-row
-check that names what is wrong. Pages overlap at their boundaries: :func:`new_rows` keeps each id once.
+A page usually arrives decoded straight into typed rows (:mod:`reports.sources.fill_decode`) and is checked
+column by column; a page with a malformed row is read generically and checked row by row, which names what is
+wrong (:func:`page_from_rows`). Both build their columns and row fingerprints here, the same way, so that pages
+read either way compare. Pages overlap at their boundaries: :mod:`reports.sources.seen_ids` keeps each id once.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from reports.models import UNATTRIBUTED
+from reports.models import FILL_COLUMNS, UNATTRIBUTED
 from reports.sources.timestamps import parse_timestamps
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd constant with well-spread bits (the golden ratio's)
 
 
 @dataclass(frozen=True)
 class Page:
-    """One page of validated rows: their fill columns, a fingerprint of each row, and the rows themselves."""
+    """One page of validated rows: their fill columns (numpy arrays), a fingerprint of each row, how many
+    rows the service sent, and a way back to a kept row as the service wrote it (for a drop's count)."""
 
-    frame: pd.DataFrame
-    marks: list[int]
-    rows: list[dict[str, Any]]
-    ids: list[int]
+    columns: dict[str, np.ndarray]
+    marks: np.ndarray
+    served: int
+    raw: Callable[[int], Any]
 
     @property
     def ts(self) -> np.ndarray:
         """The rows' timestamps, int64 nanoseconds (UTC)."""
-        return self.frame["ts"].to_numpy()
+        return self.columns["ts"]
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The rows' ids, int64."""
+        return self.columns["id"]
 
 
 class Drops:
@@ -66,169 +78,176 @@ class Drops:
         return tuple(out)
 
 
-def validate_page(raw: list[Any], drops: Drops) -> Page:
-    """Keep the well-formed rows of a page, column-wise; count the others by reason.
+@dataclass(frozen=True)
+class RawColumns:
+    """A page's values a column at a time, as decoded (``notionals``, ``agents`` and ``fees`` may hold None)."""
 
-    A page of well-formed rows takes the fast path (whole columns checked at once); any doubt sends
-    the page through the row-by-row check that names what is wrong.
-    """
-    built = _columns(raw, drops) if set(map(type, raw)) <= {dict} else None
-    if built is None:
-        rows = []
-        for row in raw:
-            reason = _problem(row)
-            if reason:
-                drops.add(reason, row)
-            else:
-                rows.append(row)
-        built = _columns(rows, drops)
-        assert built is not None  # every row passed the row-by-row check
-        raw = rows
-    frame, marks, bad_ts, ids = built
+    ids: np.ndarray
+    stamps: list[str]
+    symbols: Sequence[str]
+    sides: Sequence[str]
+    price: np.ndarray
+    qty: np.ndarray
+    notionals: Sequence[Any]
+    agents: Sequence[str | None]
+    fees: Sequence[float | None]
+
+
+def page_from_rows(raw: list[Any], drops: Drops) -> Page:
+    """The row-by-row path, for a page read generically: each malformed row dropped and counted by reason."""
+    rows = []
+    for row in raw:
+        reason = _problem(row)
+        if reason:
+            drops.add(reason, row)
+        else:
+            rows.append(row)
+    values = RawColumns(
+        ids=np.array([r["id"] for r in rows], dtype=np.int64),
+        stamps=[r["timestamp"] for r in rows],
+        symbols=[r["symbol"] for r in rows],
+        sides=[r["side"] for r in rows],
+        price=np.array([r["price"] for r in rows], dtype=np.float64),
+        qty=np.array([r["quantity"] for r in rows], dtype=np.float64),
+        notionals=[r.get("notional") for r in rows],
+        agents=[r.get("agent_id") for r in rows],
+        fees=[r.get("fee") for r in rows],
+    )
+    ts, bad_ts = parse_timestamps(values.stamps)
+    columns, marks = build(values, ts, drops)
     if bad_ts.any():
-        for row, bad in zip(raw, bad_ts.tolist(), strict=True):
-            if bad:
-                drops.add("bad timestamp", row)
-        keep = ~bad_ts
-        frame = frame[keep].reset_index(drop=True)
-        marks = [m for m, k in zip(marks, keep.tolist(), strict=True) if k]
-        raw = [r for r, k in zip(raw, keep.tolist(), strict=True) if k]
-        ids = [i for i, k in zip(ids, keep.tolist(), strict=True) if k]
-    return Page(frame=frame, marks=marks, rows=raw, ids=ids)
+        for k in np.flatnonzero(bad_ts).tolist():
+            drops.add("bad timestamp", rows[k])
+        keep = np.flatnonzero(~bad_ts)
+        columns = {name: col[keep] for name, col in columns.items()}
+        marks = marks[keep]
+        rows = [rows[k] for k in keep.tolist()]
+    return Page(columns, marks, len(raw), rows.__getitem__)
 
 
-def new_rows(ids: list[int], page: Page, seen: dict[int, int], drops: Drops) -> list[int]:
-    """Indices of the page's rows not read before; a known id with other content is a dropped duplicate."""
-    if len(set(ids)) == len(ids):
-        known = seen.keys() & ids  # pages overlap at their boundaries only: a few ids, or none
-        if not known:
-            seen.update(zip(ids, page.marks, strict=True))
-            return list(range(len(ids)))
-        first = {fill_id: seen[fill_id] for fill_id in known}
-        again = np.isin(page.frame["id"].to_numpy(), np.fromiter(known, dtype=np.int64, count=len(known)))
-        for k in np.flatnonzero(again).tolist():
-            if first[ids[k]] != page.marks[k]:
-                # The same id with other content: a second fill claims the id. The first one read stays.
-                drops.add("duplicate id", page.rows[k])
-        seen.update(zip(ids, page.marks, strict=True))
-        seen.update(first)  # the first one read stays
-        return np.flatnonzero(~again).tolist()
-    new_idx = []
-    for k, fill_id in enumerate(ids):  # the same id twice in one page: first come, first kept
-        prev = seen.get(fill_id)
-        if prev is None:
-            seen[fill_id] = page.marks[k]
-            new_idx.append(k)
-        elif prev != page.marks[k]:
-            drops.add("duplicate id", page.rows[k])
-    return new_idx
+def build(values: RawColumns, ts: np.ndarray, drops: Drops) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The fill columns and the row fingerprints of well-formed rows (timestamps aside: ``ts`` as parsed).
+
+    Symbols and agents are held once each (interned), not once per row: a million fills hold ten symbols.
+    """
+    n = len(values.ids)
+    fee = np.array(values.fees, dtype=np.float64).reshape(n)  # None is NaN here, and only None: NaN was dropped
+    fee_none = np.isnan(fee)
+    fee[fee_none] = 0.0
+    notional, given = _notional(values.notionals)
+    price, qty = values.price, values.qty
+    usable = np.isfinite(notional) & (notional > 0)
+    unusable = given & ~usable
+    if unusable.any():
+        drops.repaired.update(values.ids[unusable].tolist())
+    side_code, side_names = _factor(values.sides)
+    sym_code, sym_names = _factor(values.symbols)
+    agent_code, agent_names = _factor(values.agents)
+    columns = {
+        "id": values.ids,
+        "ts": ts,
+        "symbol": _interned(sym_names[:-1] or [""])[sym_code],
+        "side": np.array([1 if s == "BUY" else -1 for s in side_names[:-1]] or [1], dtype=np.int8)[side_code],
+        "price": price,
+        "quantity": qty,
+        "notional": np.where(usable, notional, price * qty),
+        "agent_id": _interned([a or UNATTRIBUTED for a in agent_names])[agent_code],
+        "fee": fee,
+    }
+    # A fingerprint of the row as the service wrote it: the same id read again with other content is a
+    # second fill claiming that id. Equal values (1 and 1.0, -0.0 and 0.0) fingerprint alike, None does not.
+    parts = [
+        np.fromiter(map(hash, values.stamps), dtype=np.int64, count=n).view(np.uint64),
+        _hashes(sym_names)[sym_code],
+        _hashes(side_names)[side_code],
+        _bits(price),
+        _bits(qty),
+        np.where(given, _bits(np.where(given, notional, 0.0)), _other_hashes(values.notionals, given)),
+        _hashes(agent_names)[agent_code],
+        np.where(fee_none, np.uint64(hash(None) & 0xFFFFFFFFFFFFFFFF), _bits(fee)),
+    ]
+    marks = np.zeros(n, dtype=np.uint64)
+    for part in parts:
+        marks = (marks ^ part) * _MIX
+        marks ^= marks >> np.uint64(29)
+    return columns, marks
 
 
-def empty_frame() -> pd.DataFrame:
+def frame_of(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The fill columns as a frame with :data:`FILL_COLUMNS` (the string columns as pandas' strings; no rows:
+    as pandas makes them of empty lists, as before)."""
+    return pd.DataFrame(
+        {
+            name: [] if columns[name].dtype == object and not len(columns[name]) else columns[name]
+            for name in FILL_COLUMNS
+        }
+    )
+
+
+def empty_columns() -> dict[str, np.ndarray]:
     """The fill columns of no row."""
-    built = _columns([])
-    assert built is not None  # no row is always well formed
-    return built[0]
+    none = np.zeros(0, dtype=np.float64)
+    return {
+        "id": np.zeros(0, dtype=np.int64),
+        "ts": np.zeros(0, dtype=np.int64),
+        "symbol": np.zeros(0, dtype=object),
+        "side": np.zeros(0, dtype=np.int8),
+        "price": none,
+        "quantity": none.copy(),
+        "notional": none.copy(),
+        "agent_id": np.zeros(0, dtype=object),
+        "fee": none.copy(),
+    }
 
 
 _NUMBER = {float, int}
-_NONE = type(None)
 
 
-def _columns(
-    rows: list[dict[str, Any]], drops: Drops | None = None
-) -> tuple[pd.DataFrame, list[int], np.ndarray, list[int]] | None:
-    """The fill columns of rows that are all well formed (timestamps aside), else None.
-
-    Returns the frame, a fingerprint per row, which timestamps did not parse, and the ids. Every column is
-    read with one pass over the rows and checked by the set of its types (or values), at C speed; the few
-    distinct symbols, sides and agents are checked as sets.
-    """
-    try:  # a row without one of the required keys is not well formed: the row-by-row check names it
-        ids = [r["id"] for r in rows]
-        stamps = [r["timestamp"] for r in rows]
-        symbols = [r["symbol"] for r in rows]
-        sides = [r["side"] for r in rows]
-        prices = [r["price"] for r in rows]
-        qtys = [r["quantity"] for r in rows]
-    except KeyError:
-        return None
-    notionals, agents, fees = (_optional(rows, key) for key in ("notional", "agent_id", "fee"))
-    agent_set: set[Any] = set()
-    if rows:
-        try:
-            symbol_set, side_set, agent_set = set(symbols), set(sides), set(agents)
-        except TypeError:  # a list or an object where a string belongs
-            return None
-        if not (
-            set(map(type, ids)) == {int}
-            and set(map(type, stamps)) == {str}
-            and set(map(type, symbol_set)) == {str}
-            and "" not in symbol_set
-            and side_set <= {"BUY", "SELL"}
-            and set(map(type, prices)) <= _NUMBER
-            and set(map(type, qtys)) <= _NUMBER
-            and set(map(type, agent_set)) <= {str, _NONE}
-        ):
-            return None
-    fee_types = set(map(type, fees))
-    if not fee_types <= {*_NUMBER, _NONE}:
-        return None
-    price = np.array(prices, dtype=np.float64)
-    qty = np.array(qtys, dtype=np.float64)
-    fee = np.array(fees, dtype=np.float64)  # None is NaN here
-    if _NONE in fee_types:
-        missing = np.isnan(fee)
-        if int(np.count_nonzero(missing)) != fees.count(None):  # a NaN of its own too: a bad fee
-            return None
-        fee[missing] = 0.0
-    if not (
-        np.all(np.isfinite(price) & (price > 0)) and np.all(np.isfinite(qty) & (qty > 0)) and np.all(np.isfinite(fee))
-    ):
-        return None
-    # notional only feeds the volume: one that is missing or unusable is price x quantity, never a lost fill.
-    notional_types = set(map(type, notionals))
-    if notional_types <= _NUMBER:  # the usual page: every notional a number
-        notional = np.array(notionals, dtype=np.float64)
-        given = np.ones(len(notionals), dtype=bool)
-    else:
-        notional = given = None
-        if notional_types <= {*_NUMBER, _NONE}:  # some null: those are the NaNs, unless a NaN is given too
-            notional = np.array(notionals, dtype=np.float64)
-            given = ~np.isnan(notional)
-            if len(notionals) - int(np.count_nonzero(given)) != notionals.count(None):
-                notional = given = None
-        if notional is None or given is None:
-            given = np.array([type(v) in _NUMBER for v in notionals], dtype=bool)
-            notional = np.array([v if ok else np.nan for v, ok in zip(notionals, given, strict=True)], dtype=np.float64)
-    usable = np.isfinite(notional) & (notional > 0)
-    unusable = given & ~usable
-    if drops is not None and unusable.any():
-        drops.repaired.update(np.asarray(ids)[unusable].tolist())
-    ts, bad_ts = parse_timestamps(stamps)
-    frame = pd.DataFrame(
-        {
-            "id": np.array(ids, dtype=np.int64),
-            "ts": ts,
-            "symbol": symbols,
-            "side": np.where(np.array(sides, dtype=object) == "BUY", 1, -1).astype(np.int8),
-            "price": price,
-            "quantity": qty,
-            "notional": np.where(usable, notional, price * qty),
-            "agent_id": agents if agent_set.isdisjoint((None, "")) else [a or UNATTRIBUTED for a in agents],
-            "fee": fee,
-        }
-    )
-    marks = list(map(hash, zip(stamps, symbols, sides, prices, qtys, notionals, agents, fees, strict=True)))
-    return frame, marks, bad_ts, ids
+def _notional(notionals: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The notionals as floats and which were given as numbers (NaN where not): one that is missing or not
+    a number only feeds the volume as price x quantity, never a lost fill."""
+    types = set(map(type, notionals))
+    if types <= _NUMBER | {type(None)}:
+        notional = np.array(notionals, dtype=np.float64).reshape(len(notionals))
+        given = ~np.isnan(notional)
+        nones = list(notionals).count(None) if type(None) in types else 0
+        if len(notionals) - int(np.count_nonzero(given)) == nones:  # else a NaN of its own too: not a number
+            return notional, given
+    given = np.array([type(v) in _NUMBER for v in notionals], dtype=bool)
+    notional = np.array([v if ok else np.nan for v, ok in zip(notionals, given, strict=True)], dtype=np.float64)
+    return notional, given
 
 
-def _optional(rows: list[dict[str, Any]], key: str) -> list[Any]:
-    """A key the service may leave out (null then): its values, None where a row has none."""
+def _factor(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Codes and distinct values, at C speed; None is the last value (code -1) whether or not it occurs."""
+    codes, uniques = pd.factorize(np.array(values, dtype=object).reshape(len(values)))
+    return codes, [*uniques, None]
+
+
+def _interned(names: list[str]) -> np.ndarray:
+    return np.array([sys.intern(name) for name in names], dtype=object)
+
+
+def _hashes(values: list[Any]) -> np.ndarray:
+    return np.array([hash(v) & 0xFFFFFFFFFFFFFFFF for v in values], dtype=np.uint64)
+
+
+def _bits(values: np.ndarray) -> np.ndarray:
+    return (values + 0.0).view(np.uint64)  # + 0.0 makes -0.0 0.0
+
+
+def _other_hashes(values: Sequence[Any], given: np.ndarray) -> np.ndarray:
+    """Fingerprints of values that are not numbers (None, a string): 0 for the numbers."""
+    if given.all():
+        return np.zeros(len(values), dtype=np.uint64)
+    return np.array([0 if ok else _hash_any(v) for v, ok in zip(values, given.tolist(), strict=True)], dtype=np.uint64)
+
+
+def _hash_any(value: Any) -> int:
     try:
-        return [r[key] for r in rows]
-    except KeyError:
-        return [r.get(key) for r in rows]
+        return hash(value) & 0xFFFFFFFFFFFFFFFF
+    except TypeError:  # a list or an object
+        return hash(json.dumps(value, sort_keys=True, default=str)) & 0xFFFFFFFFFFFFFFFF
 
 
 def _problem(row: Any) -> str | None:

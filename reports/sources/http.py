@@ -36,8 +36,9 @@ def get_json(
     attempts: int = 4,
     backoff: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
+    decode: Callable[[bytes], Any] | None = None,
 ) -> Any:
-    """GET ``url`` and decode its JSON body.
+    """GET ``url`` and decode its JSON body (with ``decode`` if given: it raises ValueError on a body that is not JSON).
 
     Connection errors, timeouts and 5xx answers are retried ``attempts`` times in all, waiting
     ``backoff * 2**k`` seconds between tries; any other error status fails at once. Every failure
@@ -74,7 +75,7 @@ def get_json(
                 _detail(response),
             )
         try:
-            return _decode(response.content)
+            return (decode or decode_json)(response.content)
         except ValueError:
             raise FetchError(f"{what} at {shown} answered with a body that is not JSON") from None
     raise FetchError(f"{what} at {shown} {last} after {_tries(attempts)}")
@@ -84,7 +85,7 @@ def _tries(n: int) -> str:
     return "1 try" if n == 1 else f"{n} tries"
 
 
-def _decode(content: bytes) -> Any:
+def decode_json(content: bytes) -> Any:
     """JSON, fast; the standard library's reading of NaN and Infinity (which orjson refuses) as a fallback."""
     try:
         return orjson.loads(content)
@@ -94,7 +95,7 @@ def _decode(content: bytes) -> Any:
 
 def _detail(response: httpx.Response) -> str:
     try:
-        body = _decode(response.content)
+        body = decode_json(response.content)
     except ValueError:
         return ""
     if isinstance(body, dict) and isinstance(body.get("error"), str):

@@ -2,7 +2,9 @@
 
 Fills are read newest first, paging backwards: each next page ends at the oldest timestamp seen so
 far (bounds are inclusive, so that timestamp is asked for again) and ids already read are dropped.
-Malformed rows are dropped and counted, never silently (:mod:`reports.sources.fill_rows`).
+Pages are decoded into columns (:mod:`reports.sources.fill_decode`); malformed rows are dropped and counted,
+never silently (:mod:`reports.sources.fill_rows`). The day's fills are held once, as numpy columns per page,
+and put together into the frame once at the end.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import pandas as pd
 
 from reports.errors import FetchError
 from reports.models import AgentInfo, FetchResult, Fills, FundingEvents
-from reports.sources.fill_rows import Drops, Page, empty_frame, new_rows, validate_page
+from reports.sources.fill_decode import TypedPage, decode_history, typed_page
+from reports.sources.fill_rows import Drops, Page, empty_columns, frame_of, page_from_rows
 from reports.sources.funding import read_funding
 from reports.sources.http import DEFAULT_TIMEOUT, get_json
+from reports.sources.seen_ids import SeenIds, new_rows
 from reports.sources.transport import transport_for
 
 HISTORY_START = datetime(1970, 1, 1, tzinfo=UTC)
@@ -83,13 +87,20 @@ class TradingService:
             **kw,
         )
 
-    def _history(self, start: datetime, end: datetime, limit: int) -> list[Any]:
-        """``GET /api/trades/history``: the raw rows of one page, newest first, ``start <= timestamp <= end``."""
-        body = self._get(HISTORY_PATH, {"start_date": _iso(start), "end_date": _iso(end), "limit": limit})
+    def _history(self, start: datetime, end: datetime, limit: int, drops: Drops) -> Page:
+        """``GET /api/trades/history``: one page, newest first, ``start <= timestamp <= end``, its malformed
+        rows dropped into ``drops``."""
+        body = self._get(
+            HISTORY_PATH,
+            {"start_date": _iso(start), "end_date": _iso(end), "limit": limit},
+            decode=decode_history,
+        )
+        if isinstance(body, TypedPage):
+            return typed_page(body, drops)
         raw = body.get("trades") if isinstance(body, dict) else None
         if not isinstance(raw, list):
             raise FetchError(f"the trading service at {self.base_url}{HISTORY_PATH} answered without a 'trades' list")
-        return raw
+        return page_from_rows(raw, drops)
 
     def healthz(self) -> dict[str, Any]:
         """``GET /healthz``: running, paper_trading, last_error."""
@@ -128,49 +139,47 @@ class TradingService:
     def fills(self, end: datetime, start: datetime = HISTORY_START) -> FetchResult:
         """Every fill with ``start <= timestamp < end``, in replay order, with drops counted in warnings."""
         start_ns, end_ns = _ns(start), _ns(end)
-        # id -> fingerprint of the row first read with it: pages overlap at their boundaries, and a
-        # row dict per fill would cost a gigabyte at a million fills.
-        seen: dict[int, int] = {}
-        frames: list[pd.DataFrame] = []
+        # id -> fingerprint of the row first read with it: pages overlap at their boundaries.
+        seen = SeenIds()
+        chunks: list[dict[str, np.ndarray]] = []
         drops = Drops()
         cursor = end
         cursor_ns = end_ns
         while True:
-            raw = self._history(start, cursor, self.page_limit)
-            if not raw:
+            page = self._history(start, cursor, self.page_limit, drops)
+            if not page.served:
                 break
-            page = validate_page(raw, drops)
-            ids = page.ids
-            new_idx = new_rows(ids, page, seen, drops)
-            if not new_idx:
+            fresh_idx = new_rows(page, seen, drops)
+            if not len(page.ids if fresh_idx is None else fresh_idx):
                 if self._exhausted(page, start, cursor, cursor_ns):
                     break
                 raise FetchError(
                     f"the trading service at {self.base_url} returned no new fill for end_date={_iso(cursor)} "
-                    f"although older fills exist: {len(raw)} or more fills share that timestamp (a full page; "
+                    f"although older fills exist: {page.served} or more fills share that timestamp (a full page; "
                     "some may be hidden behind it), or the service ignores end_date. Raise the service's page "
                     "limit, or check its paging"
                 )
-            fresh = page.frame if len(new_idx) == len(ids) else page.frame.iloc[new_idx]
-            stamps = fresh["ts"].to_numpy()
-            if len(stamps) and (stamps.min() < start_ns or stamps.max() >= end_ns):
-                fresh = fresh[(stamps >= start_ns) & (stamps < end_ns)]
-            frames.append(fresh)
+            fresh = page.columns
+            stamps = fresh["ts"]
+            inside = (stamps >= start_ns) & (stamps < end_ns) if len(stamps) else None
+            if inside is not None and not inside.all():
+                fresh_idx = np.flatnonzero(inside) if fresh_idx is None else fresh_idx[inside[fresh_idx]]
+            if fresh_idx is not None:
+                fresh = {name: column[fresh_idx] for name, column in fresh.items()}
+            chunks.append(fresh)
             oldest = int(page.ts.min())
             if oldest < start_ns:
                 break
             cursor_ns = oldest
             cursor = pd.Timestamp(oldest, tz="UTC").to_pydatetime()
-        frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
-        return FetchResult(fills=Fills.from_frame(frame), warnings=drops.warnings())
+        return FetchResult(fills=Fills(frame_of(_in_replay_order(chunks))), warnings=drops.warnings())
 
     def page_before(self, end: datetime, *, start: datetime = HISTORY_START, limit: int | None = None) -> FillPage:
         """One page of the newest fills before ``end`` (and from ``start`` on): at most ``limit`` (default the
         client's page limit), as the service answered them, malformed rows dropped and counted."""
         drops = Drops()
-        raw = self._history(start, end - timedelta(microseconds=1), self.page_limit if limit is None else limit)
-        page = validate_page(raw, drops)
-        return FillPage(Fills.from_frame(page.frame), len(raw), drops.warnings())
+        page = self._history(start, end - timedelta(microseconds=1), self.page_limit if limit is None else limit, drops)
+        return FillPage(Fills.from_frame(frame_of(page.columns)), page.served, drops.warnings())
 
     def newest_before(self, end: datetime) -> datetime | None:
         """The timestamp of the newest fill strictly before ``end``, or None when the service has none."""
@@ -183,7 +192,28 @@ class TradingService:
         """
         if len(page.ts) and not bool(np.all(page.ts == cursor_ns)):
             return False
-        return not self._history(start, cursor - timedelta(microseconds=1), 1)
+        return not self._history(start, cursor - timedelta(microseconds=1), 1, Drops()).served
+
+
+def _in_replay_order(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The pages' columns put together once, in replay order (timestamp, then id), each page freed as read.
+
+    Pages come newest first, so the reversed concatenation is usually in order already: no permutation then.
+    """
+    if not chunks:
+        return empty_columns()
+    chunks.reverse()
+    ts = np.concatenate([c["ts"] for c in chunks])
+    ids = np.concatenate([c["id"] for c in chunks])
+    ordered = bool(np.all((ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (ids[1:] > ids[:-1])))) if len(ts) else True
+    order = None if ordered else np.lexsort((ids, ts))
+    out: dict[str, np.ndarray] = {}
+    for name in list(chunks[0]):
+        column = ts if name == "ts" else ids if name == "id" else np.concatenate([c[name] for c in chunks])
+        for c in chunks:
+            del c[name]  # free each page's column once it is in the whole one
+        out[name] = column if order is None else column[order]
+    return out
 
 
 def _ns(ts: datetime) -> int:
