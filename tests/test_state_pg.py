@@ -6,11 +6,15 @@ database and, on purpose, a state folder of its own: only the database is shared
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import pwd
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -23,6 +27,8 @@ import pytest
 from factories import report_env
 from fake_telegram import Call, FakeChat, FakeTelegram
 from pgstack import PgServer, remove, start_server
+
+from reports.statedb import connect
 
 TOKEN = "7000000019:AAHstateTOKENstateTOKENstateTOKEN12345"
 CHATS = (-1001900000001, -1001900000002)
@@ -246,3 +252,60 @@ def test_a_wrong_password_is_exit_1_and_the_password_is_in_no_output_or_file(
     for password in (secret, right):
         assert not any(password in t for t in texts)
         assert not any(password.encode() in p.read_bytes() for p in files)
+
+
+@pytest.fixture
+def small_tablespace(own_server: PgServer) -> Iterator[tuple[str, Path]]:
+    """A role of ``own_server`` whose tables live on a 2 MiB tmpfs (a tablespace), its schema made; the mount."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root: run as root (as CI does) to test a full disk on the server")
+    disk = Path(tempfile.mkdtemp(prefix="pgdisk-"))
+    owner = pwd.getpwnam("postgres")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size=2m,mode=0700,uid={owner.pw_uid},gid={owner.pw_gid}", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"mount -t tmpfs was refused: {mounted.stderr.strip()}")
+    try:
+        (disk / "space").mkdir()
+        os.chown(disk / "space", owner.pw_uid, owner.pw_gid)
+        url = own_server.role()
+        role = urlsplit(url).username
+        own_server.sql(f"CREATE TABLESPACE small LOCATION '{disk / 'space'}'")
+        own_server.sql(f"GRANT CREATE ON TABLESPACE small TO {role}")
+        own_server.sql(f"ALTER ROLE {role} SET default_tablespace = 'small'")
+        connect(url).close()  # the schema, made while there is room
+        yield url, disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+        shutil.rmtree(disk, ignore_errors=True)
+
+
+def test_a_full_disk_on_the_database_server_is_exit_1_one_line_nothing_posted(
+    tmp_path: Path, own_server: PgServer, small_tablespace: tuple[str, Path], planned: int
+) -> None:
+    url, disk = small_tablespace
+    filler = disk / "filler"
+    with filler.open("wb") as out:  # every free byte of the server's disk
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError as err:
+            assert err.errno == errno.ENOSPC
+    with FakeTelegram(TOKEN, [FakeChat(c) for c in CHATS]) as fake:
+        full = subprocess.run(
+            command(DATES[0]), env=environment(fake, tmp_path / "a", url), capture_output=True, text=True, timeout=180
+        )
+        assert full.returncode == 1, full.stderr[-2000:]
+        line = _one_line(full)
+        assert f"the state database 127.0.0.1:{own_server.port}/reports" in line and "its disk is full" in line
+        assert not posts(fake)  # a record that cannot be written: nothing is sent
+        filler.unlink()
+        freed = subprocess.run(
+            command(DATES[0]), env=environment(fake, tmp_path / "b", url), capture_output=True, text=True, timeout=180
+        )
+        assert freed.returncode == 0, freed.stderr[-2000:]
+        assert sorted(Counter(chat for (chat, _, _) in posts(fake)).values()) == [planned, planned]
