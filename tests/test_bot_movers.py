@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from assertions import assert_telegram_html
+from markupsafe import escape
 
 from reports.bot.commands import COMMANDS, BadInput, parse
 from reports.bot.jobs import Job, run_job
-from reports.calendar import partial_day
+from reports.calendar import partial_day, trading_day
 from reports.operations.pipeline import build
 from reports.presentation import report_json
 from reports.presentation.fmt import fmt_pnl
@@ -61,3 +62,20 @@ def test_the_answer_is_the_day_so_fars_movers(tmp_path):
             together += m["total_pnl"]
         assert f"… and {len(rest)} more pairs: {fmt_pnl(together)} together" in text
     assert answer.outcome == f"{len(doc['movers'])} mover(s) so far"
+
+
+@pytest.mark.parametrize(
+    ("command", "last"), [("report", date(2026, 11, 25)), ("week", date(2026, 11, 29)), ("month", date(2026, 11, 30))]
+)
+def test_report_week_and_month_answers_open_with_the_sentences(tmp_path, command, last):
+    settings = Settings(state_dir=tmp_path)
+    now = datetime(2026, 12, 2, 9, tzinfo=UTC)
+    answer = run_job(settings, Job(command, last, demo=True, run_id="t"), now=now)
+    assert answer.error is None and answer.outbox is not None
+    first = answer.outbox.messages[0]
+    period = {"report": "day", "week": "week", "month": "month"}[command]
+    sentences = headline(build(settings, trading_day(last, "UTC"), demo=True, period=period))
+    assert len(sentences) == 3
+    head = first.split("Net P&amp;L", 1)[0]
+    for sentence in sentences:
+        assert str(escape(sentence)) in head
