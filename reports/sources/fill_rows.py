@@ -91,6 +91,8 @@ class RawColumns:
     notionals: Sequence[Any]
     agents: Sequence[str | None]
     fees: Sequence[float | None]
+    typed: bool = False
+    """Decoded against the Trade shape: None is the only value that is not a number (no NaN, no string)."""
 
 
 def page_from_rows(raw: list[Any], drops: Drops) -> Page:
@@ -134,7 +136,7 @@ def build(values: RawColumns, ts: np.ndarray, drops: Drops) -> tuple[dict[str, n
     fee = np.array(values.fees, dtype=np.float64).reshape(n)  # None is NaN here, and only None: NaN was dropped
     fee_none = np.isnan(fee)
     fee[fee_none] = 0.0
-    notional, given = _notional(values.notionals)
+    notional, given = _notional(values.notionals, values.typed)
     price, qty = values.price, values.qty
     usable = np.isfinite(notional) & (notional > 0)
     unusable = given & ~usable
@@ -203,14 +205,18 @@ def empty_columns() -> dict[str, np.ndarray]:
 _NUMBER = {float, int}
 
 
-def _notional(notionals: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+def _notional(notionals: Sequence[Any], typed: bool) -> tuple[np.ndarray, np.ndarray]:
     """The notionals as floats and which were given as numbers (NaN where not): one that is missing or not
     a number only feeds the volume as price x quantity, never a lost fill."""
     types = set(map(type, notionals))
     if types <= _NUMBER | {type(None)}:
         notional = np.array(notionals, dtype=np.float64).reshape(len(notionals))
         given = ~np.isnan(notional)
-        nones = list(notionals).count(None) if type(None) in types else 0
+        nones = (
+            (len(notionals) - int(np.count_nonzero(given)) if typed else list(notionals).count(None))
+            if type(None) in types
+            else 0
+        )
         if len(notionals) - int(np.count_nonzero(given)) == nones:  # else a NaN of its own too: not a number
             return notional, given
     given = np.array([type(v) in _NUMBER for v in notionals], dtype=bool)
@@ -238,9 +244,11 @@ def _bits(values: np.ndarray) -> np.ndarray:
 
 def _other_hashes(values: Sequence[Any], given: np.ndarray) -> np.ndarray:
     """Fingerprints of values that are not numbers (None, a string): 0 for the numbers."""
-    if given.all():
-        return np.zeros(len(values), dtype=np.uint64)
-    return np.array([0 if ok else _hash_any(v) for v, ok in zip(values, given.tolist(), strict=True)], dtype=np.uint64)
+    out = np.zeros(len(values), dtype=np.uint64)
+    others = np.flatnonzero(~given).tolist()
+    if others:
+        out[others] = [_hash_any(values[k]) for k in others]
+    return out
 
 
 def _hash_any(value: Any) -> int:
