@@ -123,9 +123,12 @@ def test_report_html_has_every_mover_the_drawdowns_and_the_benchmark(demo):
                 in drawdowns
             )
         assert fmt_num(doc["benchmark"]["30d"]["beta"]) in drawdowns
-        for a in report.agents:  # per agent, in the agent rows
+        agents = page.split("<h2>Agents</h2>", 1)[1].split('id="movers"', 1)[0]
+        per_agent = agents.split("Worst drawdowns per agent", 1)[1]
+        for a in report.agents:  # per agent, in the Agents section
             for d in a.drawdowns:
-                assert d.start.isoformat() in drawdowns
+                row = f'{fmt_signed_pct(d.depth, 1)}</td><td class="n">{d.days}</td><td class="nowrap">{d.start}'
+                assert row in per_agent
 
 
 def test_the_30_day_chart_draws_the_benchmark_from_the_same_equity(demo, drawn):
