@@ -133,6 +133,8 @@ def build(values: RawColumns, ts: np.ndarray, drops: Drops) -> tuple[dict[str, n
     Symbols and agents are held once each (interned), not once per row: a million fills hold ten symbols.
     """
     n = len(values.ids)
+    if not n:
+        return empty_columns(), np.zeros(0, dtype=np.uint64)
     fee = np.array(values.fees, dtype=np.float64).reshape(n)  # None is NaN here, and only None: NaN was dropped
     fee_none = np.isnan(fee)
     fee[fee_none] = 0.0
@@ -176,11 +178,16 @@ def build(values: RawColumns, ts: np.ndarray, drops: Drops) -> tuple[dict[str, n
 
 
 def frame_of(columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The fill columns as a frame with :data:`FILL_COLUMNS` (the string columns as pandas' strings; no rows:
-    as pandas makes them of empty lists, as before)."""
+    """The fill columns as a frame with :data:`FILL_COLUMNS`, the string columns as pandas' strings.
+
+    As before: the columns of no row at all (:func:`empty_columns`) are float, as pandas makes empty lists;
+    rows all left out (outside the range) keep the string columns.
+    """
     return pd.DataFrame(
         {
-            name: [] if columns[name].dtype == object and not len(columns[name]) else columns[name]
+            name: pd.array([], dtype="str")
+            if columns[name].dtype == object and not len(columns[name])
+            else columns[name]
             for name in FILL_COLUMNS
         }
     )
@@ -188,17 +195,16 @@ def frame_of(columns: dict[str, np.ndarray]) -> pd.DataFrame:
 
 def empty_columns() -> dict[str, np.ndarray]:
     """The fill columns of no row."""
-    none = np.zeros(0, dtype=np.float64)
     return {
         "id": np.zeros(0, dtype=np.int64),
         "ts": np.zeros(0, dtype=np.int64),
-        "symbol": np.zeros(0, dtype=object),
+        "symbol": np.zeros(0, dtype=np.float64),
         "side": np.zeros(0, dtype=np.int8),
-        "price": none,
-        "quantity": none.copy(),
-        "notional": none.copy(),
-        "agent_id": np.zeros(0, dtype=object),
-        "fee": none.copy(),
+        "price": np.zeros(0, dtype=np.float64),
+        "quantity": np.zeros(0, dtype=np.float64),
+        "notional": np.zeros(0, dtype=np.float64),
+        "agent_id": np.zeros(0, dtype=np.float64),
+        "fee": np.zeros(0, dtype=np.float64),
     }
 
 
