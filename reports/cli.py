@@ -79,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--send", action="store_true", help="with --demo or --today: send to Telegram after all")
     parser.add_argument("--force", action="store_true", help="send again even if this date was already delivered")
     parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="with --from/--to: build the days in N processes side by side (default: one per core; 1: one by one)",
+    )
+    parser.add_argument(
+        "--shard",
+        metavar="INDEX/COUNT",
+        help="with --from/--to: only every COUNT-th day from the INDEX-th (0-based; a Kubernetes Indexed Job's share)",
+    )
+    parser.add_argument(
         "--rebuild", action="store_true", help="forget the store of closed days: read the whole history again"
     )
     parser.add_argument(
@@ -213,6 +224,8 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError("--date cannot be combined with --from/--to: give one day or a range")
     if bool(args.date_from) != bool(args.date_to):
         raise UsageError("--from and --to go together: give both, e.g. --from 2025-11-01 --to 2025-11-07")
+    if (args.workers is not None or args.shard) and not args.date_from:
+        raise UsageError("--workers and --shard apply to a range: give --from and --to")
     if args.today:
         return _today(args, settings)
     send = not args.dry_run and (not args.demo or args.send)
@@ -310,7 +323,11 @@ def _backfill(args: argparse.Namespace, settings: Settings, send: bool) -> int:
     if send:
         _need_telegram(settings)
     from reports.operations.backfill import backfill, failure_summary, render_table
+    from reports.operations.parallel import cores, parse_shard
 
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give 1 or more (1 builds the days one by one)")
+    shard = parse_shard(args.shard) if args.shard else None
     results = backfill(
         first,
         last,
@@ -322,6 +339,8 @@ def _backfill(args: argparse.Namespace, settings: Settings, send: bool) -> int:
         rebuild=args.rebuild,
         rebuild_from=_rebuild_from(args),
         period=args.period,
+        workers=args.workers or cores(),
+        shard=shard,
     )
     print(render_table(results))
     problem = failure_summary(results)

@@ -83,6 +83,8 @@ def test_five_days_with_one_failing(tmp_path):
                 "--dry-run",
                 "--output",
                 str(tmp_path),
+                "--workers",  # one by one: the days in order (test_backfill_parallel.py has the other path)
+                "1",
             ],
             env=report_env(TRADING_SERVICE_URL=fake.url),
             capture_output=True,
@@ -174,7 +176,8 @@ def test_table_is_aligned_and_counts_outcomes():
 def test_progress_bar_on_a_terminal(tmp_path: Path):
     # A real pseudo-terminal as standard error: the bar is redrawn in place, log lines go above it.
     master, slave = pty.openpty()
-    argv = [sys.executable, "-m", "reports", "--demo", "--from", "2025-11-01", "--to", "2025-11-02"]
+    # One by one: side by side, the last day to end (named by the bar) could be either.
+    argv = [sys.executable, "-m", "reports", "--demo", "--from", "2025-11-01", "--to", "2025-11-02", "--workers", "1"]
     with subprocess.Popen(
         [*argv, "--output", str(tmp_path)], env=report_env(), stdout=subprocess.PIPE, stderr=slave
     ) as proc:

@@ -20,7 +20,8 @@ from reports.logs import StatusLine, run_context, status_line
 from reports.settings import Settings
 
 if TYPE_CHECKING:
-    from reports.operations.pipeline import RunOptions
+    from reports.operations import parallel
+    from reports.operations.pipeline import RunOptions, Stages
 
 log = logging.getLogger("reports.operations.backfill")
 BAR_WIDTH = 24
@@ -130,6 +131,8 @@ def backfill(
     rebuild_from: date | None = None,
     progress: Progress | None = None,
     period: str = "day",
+    workers: int = 1,
+    shard: tuple[int, int] | None = None,
 ) -> list[DayResult]:
     """Build (and unless a dry run, send) the report of every day from ``first`` to ``last``, oldest first.
 
@@ -138,41 +141,72 @@ def backfill(
     delivered is built and written too, its delivery then sends nothing new. ``rebuild`` (``rebuild_from``) drops
     the stored days (from that one on) before the first day; the days after it use what that day stored. Never
     raises for one day's failure: the day's result says ``failed`` with the reason, and the next day runs.
+
+    ``workers`` above 1 closes the missing days first, then builds the days in that many forked processes
+    (:mod:`reports.operations.parallel`); ``shard`` (INDEX, COUNT) keeps every COUNT-th day from the INDEX-th
+    (one pod's share of a Kubernetes Indexed Job).
     """
-    from reports.operations.artifacts import artifacts_dir
-    from reports.operations.pipeline import RunOptions
+    from reports.operations import parallel
 
     days = days_between(first, last) if period == "day" else period_ends(period, first, last, settings.timezone)
+    days = parallel.share(days, shard)
     progress = progress or Progress(len(days))
+    job = parallel.DayJob(settings, demo, send, output, force, period)
+    if not days:
+        return []
 
-    def run_day(day: date) -> DayResult:
-        already = send and not force and delivered_everywhere(settings, day, period)
-        if already and output is None:
-            log.info("report %s was already delivered to every chat: skipped (--force sends it again)", day)
-            return DayResult(day, "skipped", None, "already delivered")
-        options = RunOptions(
-            day,
-            demo=demo,
-            send=send,
-            output=artifacts_dir(period, day, output) if output else None,
-            force=force,
-            rebuild=rebuild and day == days[0],
-            rebuild_from=rebuild_from if day == days[0] else None,
-            period=period,
-        )
-        result = _run_one(options, settings)
-        if already and result.outcome == "sent":  # built and written; the delivery only edited or left it
-            return DayResult(day, "skipped", result.total_pnl, f"already delivered; {result.detail}")
-        return result
+    def one(day: date) -> DayResult:
+        first_day = day == days[0]
+        return run_day(day, job, rebuild=rebuild and first_day, rebuild_from=rebuild_from if first_day else None)
+
+    def loop() -> list[DayResult]:
+        side_by_side = workers > 1 and len(days) > 1 and parallel.can_fork()
+        # The demo's days are independent (each its own embedded service and store): nothing to close first.
+        if side_by_side and (demo or parallel.primed(settings, days[-1], rebuild=rebuild, rebuild_from=rebuild_from)):
+            return parallel.run_parallel(days, job, workers, progress)
+        return _loop(days, one, progress)
 
     if progress.tty:
         with status_line(progress.stream) as line:
             progress.line = line
             try:
-                return _loop(days, run_day, progress)
+                return loop()
             finally:
                 progress.line = None
-    return _loop(days, run_day, progress)
+    return loop()
+
+
+def run_day(
+    day: date,
+    job: parallel.DayJob,
+    stages: Stages | None = None,
+    *,
+    rebuild: bool = False,
+    rebuild_from: date | None = None,
+) -> DayResult:
+    """One day of the range, as ``report --date DAY`` would run it (a day delivered to every chat is skipped)."""
+    from reports.operations.artifacts import artifacts_dir
+    from reports.operations.pipeline import RunOptions
+
+    settings, send, period, output = job.settings, job.send, job.period, job.output
+    already = send and not job.force and delivered_everywhere(settings, day, period)
+    if already and output is None:
+        log.info("report %s was already delivered to every chat: skipped (--force sends it again)", day)
+        return DayResult(day, "skipped", None, "already delivered")
+    options = RunOptions(
+        day,
+        demo=job.demo,
+        send=send,
+        output=artifacts_dir(period, day, output) if output else None,
+        force=job.force,
+        rebuild=rebuild,
+        rebuild_from=rebuild_from,
+        period=period,
+    )
+    result = _run_one(options, settings, stages)
+    if already and result.outcome == "sent":  # built and written; the delivery only edited or left it
+        return DayResult(day, "skipped", result.total_pnl, f"already delivered; {result.detail}")
+    return result
 
 
 def _loop(days: list[date], run_day: RunDay, progress: Progress) -> list[DayResult]:
@@ -186,12 +220,12 @@ def _loop(days: list[date], run_day: RunDay, progress: Progress) -> list[DayResu
     return results
 
 
-def _run_one(options: RunOptions, settings: Settings) -> DayResult:
+def _run_one(options: RunOptions, settings: Settings, stages: Stages | None = None) -> DayResult:
     from reports.operations.pipeline import run
 
     day, send = options.report_date, options.send
     try:
-        outcome = run(options, settings)
+        outcome = run(options, settings, stages=stages)
     except UsageError:  # a setting that is wrong for one day is wrong for all: stop, exit 2
         raise
     except ReportError as exc:
