@@ -21,7 +21,7 @@ from factories import make_row, report_env
 from fake_telegram import FakeChat, FakeTelegram
 from fake_trading import FakeTradingService, running_service
 
-from reports.operations.parallel import parse_shard, share
+from reports.operations.parallel import cores, parse_shard, share
 
 TOKEN = "7000000003:AAHparallelTOKENparallelTOKEN12345"
 CHAT = -1001000000001
@@ -253,3 +253,15 @@ def test_when_the_days_cannot_be_closed_first_they_run_one_by_one(tmp_path: Path
     )
     assert "worker processes" not in proc.stderr
     assert proc.stdout.splitlines()[-1] == "5 day(s): 5 written"
+
+
+def test_the_default_workers_follow_the_cpu_set_and_the_cgroup_quota(tmp_path: Path) -> None:
+    cpu_set = len(os.sched_getaffinity(0))
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("max 100000\n")
+    assert cores(cpu_max) == cpu_set
+    cpu_max.write_text("150000 100000\n")  # a limit of 1.5 CPU: two processes
+    assert cores(cpu_max) == min(cpu_set, 2)
+    cpu_max.write_text("50000 100000\n")
+    assert cores(cpu_max) == 1
+    assert cores(tmp_path / "missing") == cpu_set

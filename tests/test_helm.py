@@ -511,7 +511,7 @@ THREE_REPORTS = "multi-report-values.yaml"
 # The chart before dailyReport.reports existed: the defaults and the older ci/ files must render as they did.
 BASELINE_COMMIT = "d1370fa2a631d2ee90bab89d6c31f59e7cf940f1"
 # Value files made after that commit (several reports, the bot) have no render before them to compare with.
-NEWER_VALUE_SETS = (THREE_REPORTS, "bot-values.yaml", "state-values.yaml")
+NEWER_VALUE_SETS = (THREE_REPORTS, "bot-values.yaml", "state-values.yaml", "backfill-values.yaml")
 BASELINE_VALUE_SETS = ["defaults", *(p.name for p in CI_FILES if p.name not in NEWER_VALUE_SETS)]
 THREE_REPORT_CRONJOBS = {
     # name: (report, period)

@@ -14,6 +14,7 @@ and completes the rest.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -38,12 +39,20 @@ log = logging.getLogger("reports.operations.backfill")
 DIED = "the worker process building it died ({cause}): run the same range again, days already delivered are skipped"
 
 
-def cores() -> int:
-    """The cores this process may run on (a container's CPU set, not the host's count)."""
+def cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The cores this process may use: its CPU set, capped by its cgroup's CPU quota (a container's CPU limit,
+    which the CPU set does not show), at least one."""
     try:
-        return len(os.sched_getaffinity(0))
+        count = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            count = min(count, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):  # no cgroup v2 here, or a line of another form: the CPU set alone
+        pass
+    return max(1, count)
 
 
 def parse_shard(raw: str) -> tuple[int, int]:
