@@ -166,3 +166,42 @@ def test_the_store_with_the_database_down_before_or_during_a_run_is_one_line_exi
         assert kept and kept[0] == date(2025, 9, 1)  # the days stored before it went down are kept
         report = run(settings, date(2025, 9, 29))  # the next run completes
         assert figures(report) == figures(reference(settings, date(2025, 9, 29)))
+
+
+def test_the_bots_status_reads_the_records_every_node_writes(tmp_path: Path, state_url: str) -> None:
+    from reports.delivery.records import SentCall, records_for
+    from reports.delivery.status import last_delivered
+    from reports.settings import ChatTarget
+
+    settings = dataclasses.replace(store_settings("http://127.0.0.1:9", tmp_path / "bot"), state_url=state_url)
+    assert last_delivered(settings) is None
+    writer = records_for(dataclasses.replace(settings, state_dir=tmp_path / "a report's node"))
+    try:
+        written = [
+            (date(2025, 9, 9), "-100", True),
+            (date(2025, 9, 10), "-100", True),
+            (date(2025, 9, 10), "-200", False),  # in part: counted among the records, not the chats
+            (date(2025, 9, 11), "-100", False),  # the latest date, not whole anywhere: passed over
+        ]
+        for day, chat, complete in written:
+            record = writer.new(day, ChatTarget(chat))
+            record.calls["message:0"] = SentCall("sendMessage", [7], ["d"])
+            record.complete = complete
+            writer.save(record)
+    finally:
+        writer.close()
+    done = last_delivered(settings)  # the bot's own folder holds nothing: the database's records
+    assert done is not None and (done.report_date, done.chats, done.records) == (date(2025, 9, 10), 1, 2)
+    assert last_delivered(settings, "week") is None
+    assert last_delivered(dataclasses.replace(settings, report_name="desk")) is None  # another report's records
+
+
+def test_a_database_of_another_schema_version_is_refused_with_one_line(pg: PgServer, state_url: str) -> None:
+    from reports.statedb import connect
+
+    connect(state_url).close()
+    role = state_url.split("//")[1].split(":")[0]
+    pg.sql(f"UPDATE {role}.report_state_version SET version = 99")
+    with pytest.raises(StateDbError, match="holds schema version 99, this version of the report reads 1") as refused:
+        connect(state_url)
+    assert refused.value.exit_code == 1

@@ -185,7 +185,8 @@ def status_text(settings: Settings, now: datetime) -> tuple[str, ...]:
         done = last_delivered(settings, kind)
         if done is None:
             if kind == "day":
-                lines.append("Last report delivered: none recorded in REPORT_STATE_DIR")
+                where = "the state database" if settings.state_url else "REPORT_STATE_DIR"
+                lines.append(f"Last report delivered: none recorded in {where}")
             continue
         span = done.report_date.isoformat()
         if kind != "day":
