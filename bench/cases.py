@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.backfill import case_backfill
 from bench.child import ROOT, ChildRun, child_env, run_child
 from bench.data import generate, history, to_frame
 from bench.fake import FakeService
@@ -306,6 +307,7 @@ CASES: dict[str, Callable[[Context], list[Row]]] = {
     "big": case_big_day,
     "demo": case_demo,
     "scale": case_scale,
+    "backfill": case_backfill,
 }
 
 
