@@ -27,6 +27,15 @@ SCHEMA_VERSION = 1
 """1: ``report_days`` (the store of closed days) and ``report_deliveries`` (the delivery records)."""
 CONNECT_TIMEOUT = 10
 _SCHEMES = ("postgresql", "postgres")
+# How libpq and the server say a connection ended under a running query or between two.
+_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "connection is closed",
+    "consuming input failed",
+    "connection is lost",
+    "SSL SYSCALL error",
+)
 _SCHEMA_LOCK = 0x5EB0_2E90_0001  # the advisory lock under which the schema is created
 _SCHEMA = (
     "CREATE TABLE report_state_version (version integer NOT NULL, checked_at timestamptz)",
@@ -91,6 +100,8 @@ def fault(url: str, exc: BaseException, doing: str) -> StateDbError:
         what, fix = f"permission denied ({text})", "give the role a schema of its own (see the README)"
     elif "Connection refused" in text or "timeout" in text.lower() or "could not translate" in text:
         what, fix = "it cannot be reached", "check that the server is up and REPORT_STATE_URL's host and port"
+    elif any(lost in text for lost in _LOST):
+        what, fix = "the connection was lost", "check that the server is up (what was committed is kept)"
     else:
         what, fix = f"{name}: {text}", "check the server and REPORT_STATE_URL"
     return StateDbError(f"the state database {where(url)} failed while {doing} ({what}): {fix}, then run again")
