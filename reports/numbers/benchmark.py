@@ -20,8 +20,9 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from reports.models import Benchmark, BenchmarkWindow, DailyPoint
+from reports.models import Benchmark, DailyPoint
 from reports.numbers.conventions import PERIODS_PER_YEAR, RISK_WINDOWS
+from reports.performance import BenchmarkWindow
 
 
 def daily_marks(ts: np.ndarray, price: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from datetime import date
 
 from reports.calendar import is_partial
-from reports.models import BenchmarkWindow, Drawdown, Mover, Report
+from reports.models import Drawdown, Mover, Report
 from reports.numbers.drawdowns import open_drawdown
+from reports.performance import BenchmarkWindow
 from reports.presentation.fmt import (
     agent_label,
     fmt_count,

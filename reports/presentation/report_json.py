@@ -13,7 +13,6 @@ from reports.models import (
     AgentPeriod,
     AgentReport,
     Benchmark,
-    BenchmarkWindow,
     DailyPoint,
     Drawdown,
     Mover,
@@ -24,6 +23,7 @@ from reports.models import (
     Totals,
 )
 from reports.numbers.conventions import CONVENTIONS
+from reports.performance import BenchmarkWindow
 
 SCHEMA_VERSION = 1
 
