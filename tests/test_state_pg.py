@@ -95,6 +95,10 @@ def test_two_processes_with_their_own_folders_and_one_database_post_each_date_on
                 )
             for proc in done:
                 assert proc.returncode == 0, proc.stderr[-2000:]
+            sent = [sum(" sent (" in line for line in proc.stderr.splitlines()) for proc in done]
+            waited = ["waiting for it" in proc.stderr for proc in done]
+            print(f"{day}: calls sent by each process {sent}, waited for the other's claim {waited}, posts in the fake"
+                  f" Bot API {sum(posts(fake).values())}")  # fmt: skip
         counted = posts(fake)
         per_chat = Counter(chat for (chat, _, _), n in counted.items() for _ in range(n))
         print("posts per chat:", dict(per_chat), "planned per delivery:", planned)

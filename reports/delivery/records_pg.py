@@ -115,7 +115,13 @@ class PgDeliveryStore:
         try:
             with self._guard("claiming the date"):
                 deadline = time.monotonic() + wait
+                waited = False
                 while not claim.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone()[0]:
+                    if not waited:
+                        waited = True
+                        _LOG.info(
+                            "another run is delivering %s (its claim in %s): waiting for it", report_date, self.where
+                        )
                     if time.monotonic() > deadline:
                         raise DeliveryError(
                             f"another report run is delivering {report_date} (its claim in {self.where}) for over "
