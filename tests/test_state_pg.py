@@ -79,8 +79,10 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> int:
 
 
 def test_two_processes_with_their_own_folders_and_one_database_post_each_date_once(
-    tmp_path: Path, state_url: str, planned: int
+    tmp_path: Path, pg: PgServer, state_url: str, planned: int
 ) -> None:
+    # A server that ends transactions left idle for a second: the claim, idle while Telegram is called, must hold.
+    pg.sql(f"ALTER ROLE {urlsplit(state_url).username} SET idle_in_transaction_session_timeout = '1s'")
     with FakeTelegram(TOKEN, [FakeChat(c) for c in CHATS]) as fake:
         for day in DATES:  # a round per date: both processes started at once
             envs = [environment(fake, tmp_path / f"{day}-{k}", state_url) for k in range(2)]

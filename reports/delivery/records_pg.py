@@ -114,6 +114,9 @@ class PgDeliveryStore:
         claim.autocommit = False  # one transaction for the whole delivery: the lock lives as long as it
         try:
             with self._guard("claiming the date"):
+                # The claim's transaction sits idle while Telegram is called (up to 15 minutes under flood
+                # control): a server-wide idle-in-transaction timeout must not end it (transaction-scoped).
+                claim.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
                 deadline = time.monotonic() + wait
                 waited = False
                 while not claim.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone()[0]:
