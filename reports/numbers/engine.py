@@ -16,6 +16,8 @@ from reports.models import Fills
 
 FLAT_EPSILON = 1e-9
 _NEVER = 2**63 - 1  # a snapshot instant after every fill
+CHUNK = 1 << 16
+"""Fills replayed per batch of Python lists (a million at once would hold about 200 MB of floats and ints)."""
 """A position whose absolute quantity falls below this after a fill is flat (CONTRACT 3)."""
 
 
@@ -75,11 +77,10 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int], start: EngineState
     agent_code, agents = _codes(frame["agent_id"], {p[0] for p in start.positions})
     symbol_code, symbols = _codes(frame["symbol"], {m[0] for m in start.marks})
     n_agents, n_symbols = len(agents), max(len(symbols), 1)
-    keys = (agent_code.astype(np.int64) * n_symbols + symbol_code).tolist()
-    signed = (frame["quantity"].to_numpy() * frame["side"].to_numpy()).tolist()
-    prices = frame["price"].tolist()
-    times = frame["ts"].tolist()
-    sym_codes = symbol_code.tolist()
+    all_keys = agent_code.astype(np.int64) * n_symbols + symbol_code
+    all_signed = frame["quantity"].to_numpy() * frame["side"].to_numpy()
+    all_prices = frame["price"].to_numpy()
+    all_times = frame["ts"].to_numpy()
 
     pos_qty = [0.0] * (n_agents * n_symbols)
     pos_avg = [0.0] * (n_agents * n_symbols)
@@ -93,9 +94,9 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int], start: EngineState
         key = agent_at[agent] * n_symbols + symbol_at[symbol]
         pos_qty[key], pos_avg[key] = qty, avg
         open_keys.add(key)
-    realized = [0.0] * n
-    closed = [0.0] * n
-    after = [0.0] * n
+    realized_out = np.zeros(n)
+    closed_out = np.zeros(n)
+    after_out = np.zeros(n)
     unrealized = np.zeros((len(snaps), n_agents))
     snap_list = [*snaps.tolist(), _NEVER]
     snap_i = 0
@@ -107,44 +108,58 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int], start: EngineState
         for key in sorted(open_keys):
             row[key // n_symbols] += (marks[key % n_symbols] - pos_avg[key]) * pos_qty[key]
 
-    # The hot loop: plain lists and floats, local names only (about 1 µs a fill).
-    for i, t, key, q, x, sym in zip(range(n), times, keys, signed, prices, sym_codes, strict=True):
-        if t >= next_snap:
-            while t >= snap_list[snap_i]:
-                snapshot(unrealized[snap_i])
-                snap_i += 1
-            next_snap = snap_list[snap_i]
-        p = pos_qty[key]
-        new = p + q
-        if p == 0.0 or (p > 0.0) == (q > 0.0):
-            # Opens or grows: p and q share a sign, so the signed weights give the quantity-weighted mean.
-            pos_avg[key] = (pos_avg[key] * p + x * q) / new
-        else:
-            avg = pos_avg[key]
-            if p > 0.0:
-                if new >= 0.0:
-                    c = -q
-                else:  # flips to short: closes all of p, the rest opens at x
-                    c = p
-                    pos_avg[key] = x
-                realized[i] = (x - avg) * c
+    # The hot loop: plain lists and floats, local names only (about 1 µs a fill), a chunk of fills at a time:
+    # lists of a million fills as Python floats and ints would take about 200 MB.
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        keys = all_keys[lo:hi].tolist()
+        signed = all_signed[lo:hi].tolist()
+        prices = all_prices[lo:hi].tolist()
+        times = all_times[lo:hi].tolist()
+        sym_codes = symbol_code[lo:hi].tolist()
+        realized = [0.0] * (hi - lo)
+        closed = [0.0] * (hi - lo)
+        after = [0.0] * (hi - lo)
+        for i, t, key, q, x, sym in zip(range(hi - lo), times, keys, signed, prices, sym_codes, strict=True):
+            if t >= next_snap:
+                while t >= snap_list[snap_i]:
+                    snapshot(unrealized[snap_i])
+                    snap_i += 1
+                next_snap = snap_list[snap_i]
+            p = pos_qty[key]
+            new = p + q
+            if p == 0.0 or (p > 0.0) == (q > 0.0):
+                # Opens or grows: p and q share a sign, so the signed weights give the quantity-weighted mean.
+                pos_avg[key] = (pos_avg[key] * p + x * q) / new
             else:
-                if new <= 0.0:
-                    c = q
-                else:  # flips to long
-                    c = -p
-                    pos_avg[key] = x
-                realized[i] = (avg - x) * c
-            closed[i] = c
-        marks[sym] = x
-        if -FLAT_EPSILON < new < FLAT_EPSILON:
-            pos_qty[key] = 0.0
-            pos_avg[key] = 0.0
-            open_keys.discard(key)
-        else:
-            pos_qty[key] = new
-            after[i] = new
-            open_keys.add(key)
+                avg = pos_avg[key]
+                if p > 0.0:
+                    if new >= 0.0:
+                        c = -q
+                    else:  # flips to short: closes all of p, the rest opens at x
+                        c = p
+                        pos_avg[key] = x
+                    realized[i] = (x - avg) * c
+                else:
+                    if new <= 0.0:
+                        c = q
+                    else:  # flips to long
+                        c = -p
+                        pos_avg[key] = x
+                    realized[i] = (avg - x) * c
+                closed[i] = c
+            marks[sym] = x
+            if -FLAT_EPSILON < new < FLAT_EPSILON:
+                pos_qty[key] = 0.0
+                pos_avg[key] = 0.0
+                open_keys.discard(key)
+            else:
+                pos_qty[key] = new
+                after[i] = new
+                open_keys.add(key)
+        realized_out[lo:hi] = realized
+        closed_out[lo:hi] = closed
+        after_out[lo:hi] = after
     while snap_list[snap_i] != _NEVER:
         snapshot(unrealized[snap_i])
         snap_i += 1
@@ -166,13 +181,13 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int], start: EngineState
     return Replay(
         agents=tuple(str(a) for a in agents),
         agent_code=agent_code,
-        realized=np.asarray(realized, dtype=np.float64),
-        closed_qty=np.asarray(closed, dtype=np.float64),
+        realized=realized_out,
+        closed_qty=closed_out,
         snapshot_ns=snaps,
         unrealized=unrealized,
         positions=positions,
         state=state,
-        position_after=np.asarray(after, dtype=np.float64),
+        position_after=after_out,
     )
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from reports.closed_days import ClosedDay, EngineState, SymbolDay
 from reports.models import Mover
-from reports.numbers.engine import PositionState
+from reports.numbers.engine import CHUNK, PositionState
 from reports.numbers.funding import FundingFlows
 
 Pair = tuple[str, str]
@@ -83,23 +83,27 @@ def day_movers(
     before = {pair: h for pair, h in held_at(start).items() if pair[0] in agents}
     after = {pair: h for pair, h in held_after(end).items() if pair[0] in agents}
     sums: dict[Pair, list[float]] = {}  # trades, realized, fees, closes, wins
-    columns = zip(
-        frame["agent_id"].tolist(),
-        frame["symbol"].tolist(),
-        realized.tolist(),
-        frame["fee"].tolist(),
-        closed_qty.tolist(),
-        nets.tolist(),
-        strict=True,
-    )
-    for agent, symbol, gained, fee, closed, net in columns:  # replay order: each pair's sums fill by fill
-        row = sums.setdefault((agent, symbol), [0, 0.0, 0.0, 0, 0])
-        row[0] += 1
-        row[1] += gained
-        row[2] += fee
-        if closed > 0.0:
-            row[3] += 1
-            row[4] += net > 0.0
+    agent_ids, symbols, fees = (frame[name].to_numpy() for name in ("agent_id", "symbol", "fee"))
+    # A chunk of fills at a time as Python values: a million at once would hold about 250 MB (issue 22).
+    for lo in range(0, len(frame), CHUNK):
+        hi = lo + CHUNK
+        columns = zip(
+            agent_ids[lo:hi].tolist(),
+            symbols[lo:hi].tolist(),
+            realized[lo:hi].tolist(),
+            fees[lo:hi].tolist(),
+            closed_qty[lo:hi].tolist(),
+            nets[lo:hi].tolist(),
+            strict=True,
+        )
+        for agent, symbol, gained, fee, closed, net in columns:  # replay order: each pair's sums fill by fill
+            row = sums.setdefault((agent, symbol), [0, 0.0, 0.0, 0, 0])
+            row[0] += 1
+            row[1] += gained
+            row[2] += fee
+            if closed > 0.0:
+                row[3] += 1
+                row[4] += net > 0.0
     paid = flows.pair_sums() if flows is not None else {}
     pairs = set(sums) | set(before) | set(after) | {p for p in paid if p[0] in agents}
     out = []
