@@ -17,7 +17,8 @@ import pandas as pd
 from reports.calendar import TradingDay
 from reports.closed_days import AgentDay, EngineState, SymbolDay
 from reports.models import Fills, FundingEvents, Report
-from reports.numbers.compute import DayMatrix, ReportDay, RunInputs, _grid, assemble
+from reports.numbers.compute import DayMatrix, ReportDay, RunInputs, assemble
+from reports.numbers.day_figures import intraday_grid
 from reports.numbers.engine import Replay, closing_nets, replay
 from reports.numbers.funding import FundingFlows, funding_flows
 from reports.settings import CapitalPolicy
@@ -30,7 +31,7 @@ def _ns(ts: datetime) -> int:
 def replay_day(fills: Fills, day: TradingDay, start: EngineState, *, intraday: bool = False) -> Replay:
     """The day's own fills replayed from ``start``; snapshots at the day's start and end (and its grid if asked)."""
     bounds = [_ns(day.start), _ns(day.end)]
-    snaps = np.unique(np.concatenate([bounds, _grid(day)])) if intraday else np.array(bounds, dtype=np.int64)
+    snaps = np.unique(np.concatenate([bounds, intraday_grid(day)])) if intraday else np.array(bounds, dtype=np.int64)
     return replay(fills, snaps, start)
 
 
@@ -210,7 +211,7 @@ def build_report_from(
     known = [row.agent_id for row in past[-1][1]] if past else []
     if replay is None:
         result = replay_day(fills, day, start, intraday=True)
-    elif len(replay.realized) != len(fills) or len(replay.snapshot_ns) != 2 + len(_grid(day)):
+    elif len(replay.realized) != len(fills) or len(replay.snapshot_ns) != 2 + len(intraday_grid(day)):
         raise ValueError(f"the replay given for {day.date} is not one of its {len(fills)} fills with its intraday grid")
     else:
         result = replay

@@ -23,15 +23,14 @@ from reports.models import (
     DailyPoint,
     Fills,
     FundingEvents,
-    IntradaySeries,
     OpenPosition,
     Report,
     Risk,
-    SymbolReport,
     Targets,
 )
 from reports.numbers.benchmark import benchmark, daily_marks
-from reports.numbers.conventions import INTRADAY_STEP_SECONDS, RISK_WINDOWS
+from reports.numbers.conventions import RISK_WINDOWS
+from reports.numbers.day_figures import day_symbols, intraday_grid, intraday_series
 from reports.numbers.drawdowns import worst_drawdowns
 from reports.numbers.engine import PositionState, closing_nets, replay
 from reports.numbers.funding import FundingFlows, funding_flows
@@ -118,11 +117,6 @@ class ReportDay:
     """The engine at the day's start: the positions held and the marks of the end of the day before."""
 
 
-def _grid(day: TradingDay) -> np.ndarray:
-    start_ns, end_ns = int(pd.Timestamp(day.start).value), int(pd.Timestamp(day.end).value)
-    return np.arange(start_ns + INTRADAY_STEP_SECONDS * NS, end_ns, INTRADAY_STEP_SECONDS * NS, dtype=np.int64)
-
-
 def build_report(
     fills: Fills,
     day: TradingDay,
@@ -144,7 +138,7 @@ def build_report(
     else:
         days = _Days.spanning(day.date, day.date, zone)
     n_days = len(days.dates)
-    grid = _grid(day)
+    grid = intraday_grid(day)
     # Snapshots: the end of every day (the last one is the report day's end), then the intraday grid; and the
     # report day's own end, which is not a midnight when the day is cut short (the day so far).
     end_ns = np.array([int(pd.Timestamp(day.end).value)], dtype=np.int64)
@@ -262,10 +256,10 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
         generated_at=given.generated_at,
         totals=totals,
         agents=tuple(agent_reports),
-        symbols=_symbols(frame, own.realized, own.funding),
+        symbols=day_symbols(frame, own.realized, own.funding),
         daily=daily,
         risk=_risk_windows(daily, day.date),
-        intraday=_intraday(own, agents, day),
+        intraday=intraday_series(own, agents, day),
         warnings=given.warnings,
         targets=given.targets,
         movers=movers,
@@ -366,71 +360,3 @@ def _open_position(p) -> OpenPosition:
         mark_price=p.mark_price,
         unrealized_pnl=p.unrealized_pnl,
     )
-
-
-def _symbols(frame: pd.DataFrame, realized: np.ndarray, flows: FundingFlows | None) -> tuple[SymbolReport, ...]:
-    """Every symbol with a fill or a funding payment in the day."""
-    funding = flows.symbol_sums() if flows is not None else {}
-    rows: dict[str, SymbolReport] = {}
-    if len(frame):
-        work = pd.DataFrame(
-            {
-                "symbol": frame["symbol"].to_numpy(),
-                "notional": frame["notional"].to_numpy(),
-                "fee": frame["fee"].to_numpy(),
-                "realized": realized,
-            }
-        )
-        grouped = work.groupby("symbol", sort=True).agg(
-            trades=("notional", "size"), volume=("notional", "sum"), fees=("fee", "sum"), realized=("realized", "sum")
-        )
-        for symbol, row in grouped.iterrows():
-            rows[str(symbol)] = SymbolReport(
-                symbol=str(symbol),
-                trades=int(row.trades),
-                volume=float(row.volume),
-                fees=float(row.fees),
-                realized_pnl=float(row.realized),
-                net_realized_pnl=float(row.realized - row.fees),
-                funding_pnl=funding.get(str(symbol), 0.0) if flows is not None else None,
-            )
-    for symbol, paid in funding.items():
-        if symbol not in rows:
-            rows[symbol] = SymbolReport(symbol, 0, 0.0, 0.0, 0.0, 0.0, paid)
-    return tuple(rows[symbol] for symbol in sorted(rows))
-
-
-def _intraday(own: ReportDay, agents: tuple[str, ...], day: TradingDay) -> IntradaySeries:
-    """Net realized P&L so far, funding so far, and the change of unrealized P&L since the start, at each grid
-    instant."""
-    start_ns = int(pd.Timestamp(day.start).value)
-    end_ns = int(pd.Timestamp(day.end).value)
-    instants = np.concatenate([[start_ns], _grid(day), [end_ns]])
-    snaps = own.snapshot_ns
-    # Every instant but the start is a snapshot; the start is the end of the day before, or the first
-    # day's midnight, before which nothing was held.
-    unreal = np.zeros((len(instants), len(agents)))
-    rows = np.searchsorted(snaps, instants)
-    for k, (row, instant) in enumerate(zip(rows.tolist(), instants.tolist(), strict=True)):
-        if row < len(snaps) and snaps[row] == instant:
-            unreal[k] = own.unrealized[row]
-    ts_today = own.frame["ts"].to_numpy()
-    net_today = own.realized - own.frame["fee"].to_numpy()
-    by_agent: dict[str, tuple[float, ...]] = {}
-    portfolio = np.zeros(len(instants))
-    flows = own.funding
-    for a, agent_id in enumerate(agents):
-        mine = own.codes == a
-        cum = np.concatenate([[0.0], np.cumsum(net_today[mine])])
-        realized_so_far = cum[np.searchsorted(ts_today[mine], instants, side="left")]
-        values = realized_so_far + unreal[:, a] - unreal[0, a]
-        if flows is not None:
-            # Funding is paid at its event: a sample at an instant holds the events strictly before it.
-            paid = np.array([x == agent_id for x in flows.agent], dtype=bool)
-            order = np.argsort(flows.t_ns[paid], kind="stable")
-            stamps, amounts = flows.t_ns[paid][order], flows.amount[paid][order]
-            values = values + np.concatenate([[0.0], np.cumsum(amounts)])[np.searchsorted(stamps, instants)]
-        portfolio += values
-        by_agent[agent_id] = tuple(values.tolist())
-    times = tuple(pd.Timestamp(int(t), tz="UTC").to_pydatetime() for t in instants)
-    return IntradaySeries(times=times, by_agent=by_agent, portfolio=tuple(portfolio.tolist()))

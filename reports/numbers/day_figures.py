@@ -1,0 +1,95 @@
+"""The report day's own figures beside its totals: the table by symbol and the cumulative P&L through the day.
+
+Pure: from the day's fills replayed (:class:`~reports.numbers.compute.ReportDay`) and its funding payments.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from reports.calendar import TradingDay
+from reports.models import IntradaySeries, SymbolReport
+from reports.numbers.conventions import INTRADAY_STEP_SECONDS
+from reports.numbers.funding import FundingFlows
+
+if TYPE_CHECKING:
+    from reports.numbers.compute import ReportDay
+
+NS = 1_000_000_000
+
+
+def intraday_grid(day: TradingDay) -> np.ndarray:
+    """The instants of the intraday P&L inside the day: every ``INTRADAY_STEP_SECONDS`` after its start (int64 ns)."""
+    start_ns, end_ns = int(pd.Timestamp(day.start).value), int(pd.Timestamp(day.end).value)
+    return np.arange(start_ns + INTRADAY_STEP_SECONDS * NS, end_ns, INTRADAY_STEP_SECONDS * NS, dtype=np.int64)
+
+
+def day_symbols(frame: pd.DataFrame, realized: np.ndarray, flows: FundingFlows | None) -> tuple[SymbolReport, ...]:
+    """Every symbol with a fill or a funding payment in the day."""
+    funding = flows.symbol_sums() if flows is not None else {}
+    rows: dict[str, SymbolReport] = {}
+    if len(frame):
+        work = pd.DataFrame(
+            {
+                "symbol": frame["symbol"].to_numpy(),
+                "notional": frame["notional"].to_numpy(),
+                "fee": frame["fee"].to_numpy(),
+                "realized": realized,
+            }
+        )
+        grouped = work.groupby("symbol", sort=True).agg(
+            trades=("notional", "size"), volume=("notional", "sum"), fees=("fee", "sum"), realized=("realized", "sum")
+        )
+        for symbol, row in grouped.iterrows():
+            rows[str(symbol)] = SymbolReport(
+                symbol=str(symbol),
+                trades=int(row.trades),
+                volume=float(row.volume),
+                fees=float(row.fees),
+                realized_pnl=float(row.realized),
+                net_realized_pnl=float(row.realized - row.fees),
+                funding_pnl=funding.get(str(symbol), 0.0) if flows is not None else None,
+            )
+    for symbol, paid in funding.items():
+        if symbol not in rows:
+            rows[symbol] = SymbolReport(symbol, 0, 0.0, 0.0, 0.0, 0.0, paid)
+    return tuple(rows[symbol] for symbol in sorted(rows))
+
+
+def intraday_series(own: ReportDay, agents: tuple[str, ...], day: TradingDay) -> IntradaySeries:
+    """Net realized P&L so far, funding so far, and the change of unrealized P&L since the start, at each grid
+    instant."""
+    start_ns = int(pd.Timestamp(day.start).value)
+    end_ns = int(pd.Timestamp(day.end).value)
+    instants = np.concatenate([[start_ns], intraday_grid(day), [end_ns]])
+    snaps = own.snapshot_ns
+    # Every instant but the start is a snapshot; the start is the end of the day before, or the first
+    # day's midnight, before which nothing was held.
+    unreal = np.zeros((len(instants), len(agents)))
+    rows = np.searchsorted(snaps, instants)
+    for k, (row, instant) in enumerate(zip(rows.tolist(), instants.tolist(), strict=True)):
+        if row < len(snaps) and snaps[row] == instant:
+            unreal[k] = own.unrealized[row]
+    ts_today = own.frame["ts"].to_numpy()
+    net_today = own.realized - own.frame["fee"].to_numpy()
+    by_agent: dict[str, tuple[float, ...]] = {}
+    portfolio = np.zeros(len(instants))
+    flows = own.funding
+    for a, agent_id in enumerate(agents):
+        mine = own.codes == a
+        cum = np.concatenate([[0.0], np.cumsum(net_today[mine])])
+        realized_so_far = cum[np.searchsorted(ts_today[mine], instants, side="left")]
+        values = realized_so_far + unreal[:, a] - unreal[0, a]
+        if flows is not None:
+            # Funding is paid at its event: a sample at an instant holds the events strictly before it.
+            paid = np.array([x == agent_id for x in flows.agent], dtype=bool)
+            order = np.argsort(flows.t_ns[paid], kind="stable")
+            stamps, amounts = flows.t_ns[paid][order], flows.amount[paid][order]
+            values = values + np.concatenate([[0.0], np.cumsum(amounts)])[np.searchsorted(stamps, instants)]
+        portfolio += values
+        by_agent[agent_id] = tuple(values.tolist())
+    times = tuple(pd.Timestamp(int(t), tz="UTC").to_pydatetime() for t in instants)
+    return IntradaySeries(times=times, by_agent=by_agent, portfolio=tuple(portfolio.tolist()))
