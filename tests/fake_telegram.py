@@ -314,11 +314,13 @@ class FakeTelegram:
         *,
         user_id: int = USER_ID,
         message_id: int | None = None,
+        inaccessible: bool = False,
     ) -> int:
         """A button pressed under message ``message_id`` of the bot in ``chat_id`` (by default a message the fake
         does not know: Telegram then sends what it holds of it). The update carries the message as it is now,
         its inline keyboard included, as Telegram's does; ``data`` is sent as given (a forged or oversized value
-        too: a modified client can send any)."""
+        too: a modified client can send any). ``inaccessible``: the message as Telegram sends one the bot may no
+        longer see (deleted, or too old): its chat, its id and a date of 0, nothing else."""
         with self._lock:
             chat = self.chats.get(chat_id) or FakeChat(chat_id)
             message = self.messages[chat_id].get(message_id) if message_id is not None else None
@@ -326,6 +328,8 @@ class FakeTelegram:
                 message = {"message_id": message_id or 999999, "date": int(time.time()), "chat": _chat_json(chat)}
                 message["text"] = "?"
             message = {k: v for k, v in message.items() if k != "reply_to_message"}
+            if inaccessible:
+                message = {"chat": message["chat"], "message_id": message["message_id"], "date": 0}
             query_id = f"cq{len(self.queries) + 1}"
             self.queries[query_id] = _Query(chat_id, time.monotonic())
         user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}

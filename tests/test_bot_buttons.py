@@ -248,6 +248,14 @@ def test_a_press_on_a_message_that_is_not_the_bot_s_is_refused(desk):
     assert answered.params["text"].startswith("This button is not one of this bot's")
 
 
+def test_a_press_under_a_message_telegram_no_longer_shows_the_bot_is_stale(desk):
+    day = desk.today - timedelta(days=2)
+    old = desk.telegram.bot_message(DESK, "a summary", keyboard=[[{"text": "◀", "callback_data": f"report:{day}"}]])
+    pressed = desk.telegram.callback_query(DESK, f"report:{day}", message_id=old["message_id"], inaccessible=True)
+    (answered,) = _answers(desk, pressed)
+    assert answered.params["text"] == "This message is too old for its buttons: ask with a command (/help lists them)"
+
+
 @pytest.fixture(scope="module")
 def day_json(desk):
     return _cli_json(desk, "--date", (desk.today - timedelta(days=2)).isoformat(), "--dry-run")

@@ -176,8 +176,8 @@ class Answering:
         query = update.callback_query
         message = query.message
         try:
-            if not isinstance(message, Message):
-                raise BadPress(STALE_MESSAGE)  # Telegram no longer shows the bot the message (older than 48 h)
+            if not isinstance(message, Message) or not message.is_accessible:
+                raise BadPress(STALE_MESSAGE)  # deleted, or too old: Telegram sends its chat, its id and date 0
             if message.from_user is None or message.from_user.id != self._app_bot.id:
                 raise BadPress(FORGED)
             markup = message.reply_markup.to_dict() if message.reply_markup is not None else None
