@@ -117,6 +117,11 @@ class PgDeliveryStore:
                 # The claim's transaction sits idle while Telegram is called (up to 15 minutes under flood
                 # control): a server-wide idle-in-transaction timeout must not end it (transaction-scoped).
                 claim.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+                # A node that vanished without closing its connection: the server's keepalives end its claim
+                # within about a minute, not the system's default two hours (a direct connection; not tested).
+                for name, seconds in (("tcp_keepalives_idle", 30), ("tcp_keepalives_interval", 10)):
+                    claim.execute(f"SET LOCAL {name} = {seconds}")  # type: ignore[arg-type]  # our constants
+                claim.execute("SET LOCAL tcp_keepalives_count = 3")
                 deadline = time.monotonic() + wait
                 waited = False
                 while not claim.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone()[0]:
