@@ -189,7 +189,8 @@ def frame_of(columns: dict[str, np.ndarray]) -> pd.DataFrame:
             if columns[name].dtype == object and not len(columns[name])
             else columns[name]
             for name in FILL_COLUMNS
-        }
+        },
+        copy=False,  # the columns as they are: stacking the floats into one block would copy a day's fills again
     )
 
 
