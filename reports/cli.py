@@ -156,12 +156,13 @@ def _parser() -> argparse.ArgumentParser:
 
     state = commands.add_parser(
         "state",
-        help="import: copy REPORT_STATE_DIR's stored days and delivery records into REPORT_STATE_URL, once",
+        help="import REPORT_STATE_DIR's stored days and delivery records into REPORT_STATE_URL, or export them back",
         description="import: copy the store of closed days and the delivery records of REPORT_STATE_DIR into the "
         "database of REPORT_STATE_URL before switching to it, so that no date is posted again and the history is not "
-        "read again. The files are only read; running it again copies nothing new.",
+        "read again; the files are only read; running it again copies nothing new. export: the way back, the "
+        "database's into REPORT_STATE_DIR before unsetting REPORT_STATE_URL; the database is only read.",
     )
-    state.add_argument("action", choices=["import"], help="what to do: import")
+    state.add_argument("action", choices=["import", "export"], help="what to do: import or export")
     _verbose(state)
     state.set_defaults(command=_state)
     return parser
@@ -420,8 +421,14 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _state(args: argparse.Namespace) -> int:
-    """``report state import``: the folder's state into the database; one line per part."""
+    """``report state import`` (the folder's state into the database) or ``export`` (back); one line per part."""
     settings = _settings(args.verbose)
+    if args.action == "export":
+        from reports.operations.state_export import export_state
+
+        for line in export_state(settings).lines():
+            print(line, flush=True)
+        return 0
     from reports.operations.state_import import ImportIncomplete, import_state
 
     try:

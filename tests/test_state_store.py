@@ -207,3 +207,36 @@ def test_a_database_of_another_schema_version_is_refused_with_one_line(pg: PgSer
     with pytest.raises(StateDbError, match="holds schema version 99, this version of the report reads 1") as refused:
         connect(state_url)
     assert refused.value.exit_code == 1
+
+
+def test_the_export_goes_back_to_a_state_folder_with_no_repost_and_no_history_read(
+    tmp_path: Path, state_url: str
+) -> None:
+    back = tmp_path / "back"
+    with (
+        running_service(CountingService(trades=history_rows(date(2025, 9, 1), date(2025, 9, 20)))) as fake,
+        FakeTelegram(TOKEN, [FakeChat(CHAT)]) as tg,
+    ):
+        env = report_env(
+            TRADING_SERVICE_URL=fake.url,
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_CHAT_ID=str(CHAT),
+            TELEGRAM_API_URL=tg.url,
+            REPORT_STATE_DIR=str(tmp_path / "node"),
+        )
+        database = env | {"REPORT_STATE_URL": state_url}
+        assert _report("--date", "2025-09-10", env=database).returncode == 0
+        sent = Counter(c.method for c in tg.calls if c.method.startswith("send"))
+        moved = _report("state", "export", env=database | {"REPORT_STATE_DIR": str(back)})
+        assert moved.returncode == 0, moved.stderr
+        assert moved.stdout.splitlines()[:2] == [
+            "store of closed days: 10 day(s) exported (2025-09-01 to 2025-09-10)",
+            "delivery records: 1 day, 0 week, 0 month exported, 0 already in the folder",
+        ]
+        files = env | {"REPORT_STATE_DIR": str(back)}  # REPORT_STATE_URL unset: the way back
+        again = _report("--date", "2025-09-10", env=files)
+        assert again.returncode == 0, again.stderr
+        assert Counter(c.method for c in tg.calls if c.method.startswith("send")) == sent  # nothing posted again
+        fake.take()
+        assert _report("--date", "2025-09-11", env=files).returncode == 0
+        assert fake.take() == DAY_RUN_ROWS  # the folder's store holds the days: no history read again

@@ -179,6 +179,29 @@ class PgDeliveryStore:
             (*self._key(), record.report_date, record.chat, text, record.complete, stamp),
         )
 
+    def all_records(self) -> list[DeliveryRecord]:
+        """Every record of this report and period, oldest date first (``report state export``); an unreadable one
+        is :class:`DeliveryError` naming its date and chat."""
+        with self._guard("reading the delivery records"):
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT report_date, chat, record FROM report_deliveries WHERE scope = %s AND kind = %s "
+                    "AND report = %s ORDER BY report_date, chat",
+                    self._key(),
+                )
+                .fetchall()
+            )
+        out = []
+        for day, chat, text in rows:
+            try:
+                out.append(parse_record(text.encode()))
+            except ValueError as err:
+                raise DeliveryError(
+                    f"the delivery record of chat {chat} for {day} in {self.where} is unreadable ({err})"
+                ) from None
+        return out
+
     def records_of_latest(self) -> list[DeliveryRecord]:
         """Every record of the latest date with a complete one (the bot's /status); read only."""
         with self._guard("reading the delivery records"):
