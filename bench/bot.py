@@ -26,17 +26,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bench.child import ROOT, child_env, report_argv, run_child
 from bench.data import generate
 from bench.fake import FakeService
 
 sys.path.insert(0, str(ROOT / "tests"))
-from fake_telegram import USER_ID, FakeChat, FakeTelegram  # the tests' fake Bot API
+from fake_telegram import USER_ID, Call, FakeChat, FakeTelegram  # the tests' fake Bot API
 
+T = TypeVar("T")
 TOKEN = "7000000099:AAHbenchTOKENbenchTOKENbenchTOKEN99"
 CHAT = -1001000000001
 
@@ -54,7 +57,7 @@ FULL = Sizes(20_000, 30, 5)
 QUICK = Sizes(2_000, 10, 2)
 
 
-def _wait(what, timeout: float = 180.0):  # type: ignore[no-untyped-def]
+def _wait(what: Callable[[], T], timeout: float = 180.0) -> T:
     deadline = time.monotonic() + timeout
     while not (value := what()):
         if time.monotonic() > deadline:
@@ -63,17 +66,17 @@ def _wait(what, timeout: float = 180.0):  # type: ignore[no-untyped-def]
     return value
 
 
-def _replies(telegram: FakeTelegram, message_id: int) -> list:  # type: ignore[type-arg]
+def _replies(telegram: FakeTelegram, message_id: int) -> list[Call]:
     return telegram.replies_to({"chat": {"id": CHAT}, "message_id": message_id})
 
 
-def _ask(telegram: FakeTelegram, text: str) -> tuple[float, dict]:  # type: ignore[type-arg]
+def _ask(telegram: FakeTelegram, text: str) -> tuple[float, dict[str, Any]]:
     """Queue a command; (when it arrived, the message)."""
     arrived = time.monotonic()
     return arrived, telegram.command(CHAT, text)
 
 
-def _summary_after(telegram: FakeTelegram, message: dict, arrived: float) -> tuple[float, dict]:  # type: ignore[type-arg]
+def _summary_after(telegram: FakeTelegram, message: dict[str, Any], arrived: float) -> tuple[float, dict[str, Any]]:
     """Seconds from arrival to the first sendMessage replying to ``message``; waits for the whole answer."""
     first = _wait(
         lambda: next((c for c in _replies(telegram, message["message_id"]) if c.method == "sendMessage"), None)
@@ -125,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _rounds(sizes: Sizes, telegram: FakeTelegram, env: dict[str, str], tmp: Path, day, fake: FakeService):  # type: ignore[no-untyped-def]
+def _rounds(
+    sizes: Sizes, telegram: FakeTelegram, env: dict[str, str], tmp: Path, day: date, fake: FakeService
+) -> dict[str, list[float]]:
+    """Alternating rounds of the cold runs and the bot's answers; the seconds of each measure."""
     got: dict[str, list[float]] = {k: [] for k in ("bot_report", "cli_report", "bot_today", "cli_today", "refresh")}
     for r in range(sizes.rounds):
         fake.show_until(datetime.now(UTC))
@@ -157,7 +163,8 @@ def _rounds(sizes: Sizes, telegram: FakeTelegram, env: dict[str, str], tmp: Path
     return got
 
 
-def _print(got: dict[str, list[float]], sizes: Sizes, day) -> None:  # type: ignore[no-untyped-def]
+def _print(got: dict[str, list[float]], sizes: Sizes, day: date) -> None:
+    """The table of docs/benchmarks.md's bot section."""
     med = {k: statistics.median(v) for k, v in got.items()}
     cases = [
         (
