@@ -96,6 +96,8 @@ def case_backfill(ctx: Context) -> list[Row]:
             fills=per_day * n,
             wall_s=per,
             peak_mb=max(r.peak_mb for r in runs),
+            # Each day's stage times (its worker's), added up and over the days: a day's own cost, one core.
+            stages={k: v / n for k, v in runs[0].stages.items()},
         )
         row.note = (
             f"{per / day_wall:.2f} × the cold day; whole range median {wall:.1f} s of "
