@@ -49,6 +49,8 @@ class Sizes:
     """The cases that run the old code too (quick mode: only a few, to keep the smoke test short)."""
     big_repeats: int = 1
     """Rounds of the big day (its new/old is the closest call: a few more rounds than the others)."""
+    huge_fills: int = 0
+    """Fills of the day that must fit in the pod's 1 GiB (issue 22), the new code once; 0: not run."""
 
 
 FULL = Sizes(
@@ -64,6 +66,7 @@ FULL = Sizes(
     7,
     frozenset({"help", "engine", "history", "big", "demo"}),
     5,
+    huge_fills=3_000_000,
 )
 QUICK = Sizes((10_000, 20_000, 40_000), 2_000, 5, 300, 20_000, 2, 1, (2, 4), 500, 1, frozenset({"help", "history"}))
 

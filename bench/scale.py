@@ -39,6 +39,7 @@ from bench.measure import (
     settle,
     trades_in,
 )
+from bench.versions import Version
 
 SPREAD = 1.15
 """Next-day runs: the largest median (wall, peak) over the smallest, across the lengths of history."""
@@ -51,10 +52,13 @@ def _start_of(day: date) -> datetime:
     return end_of(day - timedelta(days=1))
 
 
-def _run(ctx: Context, fake: FakeService, key: str, day: date, state: Path, out: Path) -> tuple[ChildRun, int, int]:
+def _run(
+    ctx: Context, fake: FakeService, key: str, day: date, state: Path, out: Path, version: Version | None = None
+) -> tuple[ChildRun, int, int]:
     fake.reset_counters()
     env = {"TRADING_SERVICE_URL": fake.url, "REPORT_STATE_DIR": str(state), "REPORT_TIMEZONE": "UTC"}
-    run = run_report(ctx, ctx.new, key, ["--date", day.isoformat(), "--dry-run", "--output", str(out)], env)
+    args = ["--date", day.isoformat(), "--dry-run", "--output", str(out)]
+    run = run_report(ctx, version or ctx.new, key, args, env)
     return run, fake.rows_served, fake.requests
 
 
@@ -84,6 +88,7 @@ def case_scale(ctx: Context) -> list[Row]:
     kept: dict[int, Path] = {}
     decoded: list[tuple[int, float, int]] = []
     rate: tuple[ChildRun, int, int] | None = None
+    old_rate: tuple[ChildRun, int] | None = None
     with fake.serve():
         for n in lengths:
             fake.show_from(_start_of(REPORT_DAY - timedelta(days=n)))
@@ -125,6 +130,12 @@ def case_scale(ctx: Context) -> list[Row]:
             ctx.log(f"  orjson.loads on the {len(fake.recorded):,} bodies served")
             decoded = [_decode_rate(fake)]
             rate = (run, served, n)
+            if ctx.old is not None:  # issue 22: the code before, side by side on the same service
+                ctx.log(f"  first run, {n} days × {per_day:,} fills (empty state), the old code")
+                old_state, old_out = ctx.workdir / f"state-scale-{n}-old", ctx.workdir / f"out-scale-first-{n}-old"
+                old_key = f"scale_first_old_{n}"
+                old_run, old_served, _ = _run(ctx, fake, old_key, REPORT_DAY, old_state, old_out, ctx.old)
+                old_rate = (old_run, old_served) if old_run.ok else None
         rows.extend(_next_days(ctx, fake, kept, next_day, per_day))
         if decoded:
             # A second pass at the end of the case: the faster one is the yardstick (the machine is shared).
@@ -132,12 +143,18 @@ def case_scale(ctx: Context) -> list[Row]:
             decoded.append(_decode_rate(fake))
             fake.recorded = []
             at = next(k for k, r in enumerate(rows) if r.case.endswith(f"× {rate[2]} days: first run (empty state)"))
-            rows.insert(at + 1, _read_rate_row(ctx, decoded, *rate, per_day))
+            rows.insert(at + 1, _read_rate_row(ctx, decoded, *rate, per_day, old_rate))
     return rows
 
 
 def _read_rate_row(
-    ctx: Context, passes: list[tuple[int, float, int]], run: ChildRun, served: int, n: int, per_day: int
+    ctx: Context,
+    passes: list[tuple[int, float, int]],
+    run: ChildRun,
+    served: int,
+    n: int,
+    per_day: int,
+    old: tuple[ChildRun, int] | None = None,
 ) -> Row:
     decoded, seconds, bodies = min(passes, key=lambda p: p[1])
     e2e, alone = served / run.wall_s, decoded / seconds
@@ -153,6 +170,14 @@ def _read_rate_row(
         f"same {bodies:,} bodies ({alone:,.0f} fills/s, {seconds:.1f} s, the faster of {len(passes)} passes); the "
         f"child's CPU time {run.cpu_s:.1f} s"
     )
+    if old is not None:
+        old_run, old_served = old
+        old_e2e = old_served / old_run.wall_s
+        row.vs_old = run.wall_s / old_run.wall_s
+        row.note += (
+            f"; the old code in the same run: {old_e2e:,.0f} fills/s = {old_e2e / alone:.0%}, "
+            f"wall {old_run.wall_s:.1f} s, CPU {old_run.cpu_s:.1f} s, peak {old_run.peak_mb:,.0f} MB"
+        )
     misses = [] if e2e >= READ_RATIO * alone else [f"{e2e / alone:.0%} < {READ_RATIO:.0%}"]
     if decoded != served:
         misses.append(f"decoded {decoded:,} rows, served {served:,}")
