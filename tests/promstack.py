@@ -78,7 +78,11 @@ def _start(argv: list[str], url: str, ready_path: str, log: Path) -> Server:
             break
         try:
             if httpx.get(url + ready_path, timeout=1).status_code == 200:
-                return server
+                # Still ours? A process that lost the port to another server exits at once: the answer was not its own.
+                time.sleep(0.3)
+                if process.poll() is None:
+                    return server
+                break
         except httpx.TransportError:
             pass
         time.sleep(0.05)
