@@ -1,4 +1,4 @@
-"""The engine's replay a chunk of fills at a time (issue 22: memory) gives the floats of one pass over them all."""
+"""The replay and a day's movers a chunk of fills at a time (issue 22: memory) give the floats of one pass."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from reports.closed_days import EngineState
 from reports.models import Fills
-from reports.numbers import engine
+from reports.numbers import engine, movers
 
 
 def random_fills(n: int, seed: int) -> Fills:
@@ -48,3 +48,16 @@ def test_chunked_replay_equals_one_pass(monkeypatch, chunk):
     assert parts.positions == whole.positions
     assert parts.state == whole.state
     assert parts.agents == whole.agents
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000])
+def test_a_days_movers_a_chunk_at_a_time_equal_one_pass(monkeypatch, chunk):
+    fills = random_fills(5003, seed=10 + chunk)
+    result = engine.replay(fills, [])
+    args = (fills.frame, result.realized, result.closed_qty, engine.closing_nets(fills, result), None)
+    rest = (EngineState(), result.positions, {"a", "b", "c", "d"})
+    monkeypatch.setattr(movers, "CHUNK", len(fills) + 1)
+    whole = movers.day_movers(*args, *rest)
+    monkeypatch.setattr(movers, "CHUNK", chunk)
+    assert movers.day_movers(*args, *rest) == whole
+    assert sum(m.trades for m in whole) == len(fills)
