@@ -8,9 +8,11 @@ data to compare the figures.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -256,6 +258,20 @@ def test_a_press_under_a_message_telegram_no_longer_shows_the_bot_is_stale(desk)
     assert answered.params["text"] == "This message is too old for its buttons: ask with a command (/help lists them)"
 
 
+def test_a_press_while_the_chat_s_previous_request_is_answered_says_so(desk):
+    t = desk.telegram
+    day = desk.today - timedelta(days=5)
+    old = t.bot_message(DESK, "a summary", keyboard=[[{"text": "◀", "callback_data": f"report:{day}"}]])
+    asked = _ask(desk, f"/report {day}")
+    pressed = t.callback_query(DESK, f"report:{day}", message_id=old["message_id"])  # in the same poll, just after
+    (answered,) = _answers(desk, pressed)
+    assert answered.params["text"] == (
+        f"⏳ working on the previous request (/report {day}): press again once it is answered"
+    )
+    answer(t, asked, document=True)
+    assert t.replies_to(old) == []  # the press built nothing
+
+
 @pytest.fixture(scope="module")
 def day_json(desk):
     return _cli_json(desk, "--date", (desk.today - timedelta(days=2)).isoformat(), "--dry-run")
@@ -339,3 +355,28 @@ def test_the_summary_is_sent_before_the_charts_are_drawn(desk):
     assert seen and seen[0][0] == charts_before  # no chart drawn yet when the summary reached Telegram
     assert len(desk.bot.lines(drawn)) > charts_before  # the charts came after
     assert re.search(rf"/report {day}: summary sent to chat {DESK}:{TOPIC} after \d+\.\d\d s", desk.bot.log())
+
+
+def test_sigterm_while_the_first_build_is_still_starting_ends_it_and_exits_at_once(desk, tmp_path):
+    """The fork server imports for a few seconds after the bot starts: a build asked for then, and SIGTERM before
+    it has started, is ended once started (not left running after the bot), and the bot exits at once."""
+    with FakeTelegram(TOKEN, [FakeChat(DESK)], max_per_minute=10_000) as telegram:
+        env = desk.env | {"TELEGRAM_API_URL": telegram.url, "REPORT_STATE_DIR": str(tmp_path / "state")}
+        env.pop("TELEGRAM_ALLOWED_USERS")
+        bot = BotProcess(env, tmp_path / "bot.log", "--verbose")
+        try:
+            bot.wait_polling(telegram)
+            telegram.command(DESK, f"/report {desk.today - timedelta(days=3)}")
+            bot.wait_log(f"user {USER_ID}: /report", timeout=20)
+        finally:
+            started = time.monotonic()
+            status = bot.stop(timeout=20)
+        assert status == 0 and time.monotonic() - started < 15, bot.log()[-2000:]
+        time.sleep(3.0)  # a build left running would go on logging into the bot's file
+        log = bot.log()
+        after = log[log.index("bot stopped") :]
+        assert "fetched" not in after and "reading" not in after and "Traceback" not in log, after
+        for line in bot.lines("build process"):
+            pid = int(re.search(r"build process (\d+)", line)[1])
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)

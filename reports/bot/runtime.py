@@ -74,7 +74,19 @@ class Builds:
         proc = self._ctx.Process(
             target=child_main, args=(sender, self.settings, job, self.logs), name=f"report-bot-{job.command}"
         )
-        await asyncio.to_thread(proc.start)
+        starting = asyncio.ensure_future(asyncio.to_thread(proc.start))
+        try:
+            await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            # The bot stops while the fork server is still starting this build (it imports for a few seconds
+            # after the bot starts): once started, the build is ended like the others, never left running.
+            await starting
+            sender.close()
+            if proc.pid is not None:
+                self.running[proc.pid] = (proc, job)
+                _end(proc, signal.SIGTERM)
+                log.debug("build process %d of /%s started as the bot stops: ended", proc.pid, job.command)
+            raise
         sender.close()
         assert proc.pid is not None
         self.running[proc.pid] = (proc, job)
@@ -92,13 +104,13 @@ class Builds:
                 if first_part is not None:
                     await first_part(answer)
         except TimeoutError:
-            _end(proc, signal.SIGKILL)
+            _end(proc, signal.SIGKILL)  # the thread still reading gets EOF and closes the pipe
             self.running.pop(proc.pid, None)
             return Answer(
                 None, error=f"the build took longer than {BUILD_TIMEOUT / 60:g} minutes and was stopped: ask again"
             )
-        finally:
-            receiver.close()
+        # Not on a cancel or a timeout: a thread may still be blocked reading it (it closes it at EOF).
+        receiver.close()
         await asyncio.to_thread(proc.join, _GRACE)
         if proc.is_alive():
             _end(proc, signal.SIGKILL)
@@ -143,6 +155,7 @@ def _receive(conn: Connection) -> Answer | None:
     try:
         return conn.recv()
     except (EOFError, OSError):
+        conn.close()
         return None  # the process ended (or was ended) before it answered
 
 
