@@ -265,3 +265,40 @@ def test_the_default_workers_follow_the_cpu_set_and_the_cgroup_quota(tmp_path: P
     cpu_max.write_text("50000 100000\n")
     assert cores(cpu_max) == 1
     assert cores(tmp_path / "missing") == cpu_set
+
+
+def test_an_indexed_job_on_one_state_database_posts_each_day_once(tmp_path: Path, state_url: str) -> None:
+    # Three pods of an Indexed Job, each on its own node (its own empty folder), one PostgreSQL: the two shares,
+    # and a retry of share 0 racing the first (a pod thought lost). Each closes the days first, all at once.
+    first, last = date(2025, 11, 3), date(2025, 11, 6)
+    fake = FakeTradingService(trades=history_rows(date(2025, 10, 30), last + timedelta(days=1)))
+    with running_service(fake), FakeTelegram(TOKEN, [FakeChat(CHAT)], max_per_minute=1000) as telegram:
+        pods = []
+        for k, shard in enumerate(("0/2", "1/2", "0/2")):
+            env = report_env(
+                TRADING_SERVICE_URL=fake.url,
+                TELEGRAM_BOT_TOKEN=TOKEN,
+                TELEGRAM_CHAT_ID=str(CHAT),
+                TELEGRAM_API_URL=telegram.url,
+                REPORT_STATE_DIR=str(tmp_path / f"pod-{k}"),
+                REPORT_STATE_URL=state_url,
+            )
+            argv = ["--from", str(first), "--to", str(last), "--shard", shard, "--workers", "2"]
+            pods.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "reports", *argv],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        done = [(p, *p.communicate(timeout=240)) for p in pods]
+        items = sent_items(telegram)
+        documents = sorted(c.params["caption"].split()[-1] for c in telegram.calls_of("sendDocument"))
+    for proc, out, err in done:
+        assert proc.returncode == 0, err[-3000:]
+        # Sent, or (the racing retry's days, or its twin's) skipped as delivered: never failed.
+        assert out.splitlines()[-1].startswith("2 day(s): ") and "failed" not in out, out
+    assert documents == [str(first + timedelta(days=k)) for k in range(4)]  # every day, each once
+    assert len(items) == len(set(items)), "a message was sent twice"
