@@ -21,6 +21,7 @@ from reports.operations.parallel import parse_shard, share
 
 BACKFILL = "backfill-values.yaml"
 JOB = f"{RELEASE}-daily-report-backfill"
+LONG_RELEASE = "trading-system-production-europe-west1-canary-blue-02"  # Helm allows 53 characters
 
 
 def the_job(values: dict) -> dict:
@@ -122,4 +123,16 @@ def test_a_wrong_backfill_value_is_refused_by_the_schema(change: dict, fault: st
     values = values_of(BACKFILL)
     values["backfill"] = {**values["backfill"], **change}
     with pytest.raises(helm.HelmValuesError, match=re.escape(fault)):
+        render(values)
+
+
+def test_each_pods_hostname_fits_for_a_long_release_name() -> None:
+    # An Indexed Job's pod is named for its index: <job>-<index> is its hostname, a DNS label of at most 63.
+    values = values_of(BACKFILL)
+    values["backfill"]["completions"] = 100
+    (job,) = [o for o in render(values, release=LONG_RELEASE) if o["kind"] == "Job"]
+    assert api_server_problems(job) == []
+    assert len(f"{job['metadata']['name']}-{job['spec']['completions'] - 1}") <= 63
+    values["backfill"]["completions"] = 101
+    with pytest.raises(helm.HelmValuesError, match="/backfill/completions"):
         render(values)
