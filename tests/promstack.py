@@ -113,7 +113,8 @@ def start_prometheus(datadir: Path, workdir: Path, *, scrape: str | None = None)
 
 
 def start_pushgateway(workdir: Path) -> Server:
-    """Start a Pushgateway (in-memory, no persistence file)."""
+    """Start a Pushgateway, in memory: Debian's build keeps its groups in /var/lib/prometheus/pushgateway.data by
+    default, which would carry one test's pushes into the next gateway."""
     port = free_port()
-    argv = [binary("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{port}"]
+    argv = [binary("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="]
     return _start(argv, f"http://127.0.0.1:{port}", "/-/ready", workdir / f"pushgateway-{port}.log")
