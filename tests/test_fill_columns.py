@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reports.errors import FetchError
+from reports.sources import day_columns
 from reports.sources.fill_decode import TypedPage, decode_history
 from reports.sources.trading_service import TradingService
 
@@ -240,3 +241,13 @@ def test_random_pages_are_read_as_before(pages, data, n_pages, limit):
             rows = [*json.loads(bodies[-1])["trades"][-2:], *rows]
         bodies.append(body(rows))
     assert_same(pages, bodies, limit)
+
+
+def test_pages_gathered_in_small_blocks_read_as_before(pages, monkeypatch):
+    monkeypatch.setattr(day_columns, "BLOCK", 6)  # a block every two pages
+    rows = [row(k % 2) for k in range(12)]
+    for k, r in enumerate(rows):
+        r["timestamp"] = f"2025-11-21T00:{59 - k:02d}:00+00:00"  # newest first, as the service pages
+    bodies = [body(rows[k : k + 4]) for k in range(0, 12, 3)]  # each page repeats the last row of the one before
+    result = assert_same(pages, bodies)
+    assert len(result.fills) == 12

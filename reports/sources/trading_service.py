@@ -19,8 +19,9 @@ import pandas as pd
 
 from reports.errors import FetchError
 from reports.models import AgentInfo, FetchResult, Fills, FundingEvents
+from reports.sources.day_columns import DayColumns
 from reports.sources.fill_decode import TypedPage, decode_history, typed_page
-from reports.sources.fill_rows import Drops, Page, empty_columns, frame_of, page_from_rows
+from reports.sources.fill_rows import Drops, Page, frame_of, page_from_rows
 from reports.sources.funding import read_funding
 from reports.sources.http import DEFAULT_TIMEOUT, get_json
 from reports.sources.seen_ids import SeenIds, new_rows
@@ -141,7 +142,7 @@ class TradingService:
         start_ns, end_ns = _ns(start), _ns(end)
         # id -> fingerprint of the row first read with it: pages overlap at their boundaries.
         seen = SeenIds()
-        chunks: list[dict[str, np.ndarray]] = []
+        gathered = DayColumns()
         drops = Drops()
         cursor = end
         cursor_ns = end_ns
@@ -166,13 +167,13 @@ class TradingService:
                 fresh_idx = np.flatnonzero(inside) if fresh_idx is None else fresh_idx[inside[fresh_idx]]
             if fresh_idx is not None:
                 fresh = {name: column[fresh_idx] for name, column in fresh.items()}
-            chunks.append(fresh)
+            gathered.add(fresh)
             oldest = int(page.ts.min())
             if oldest < start_ns:
                 break
             cursor_ns = oldest
             cursor = pd.Timestamp(oldest, tz="UTC").to_pydatetime()
-        return FetchResult(fills=Fills(frame_of(_in_replay_order(chunks))), warnings=drops.warnings())
+        return FetchResult(fills=Fills(frame_of(gathered.in_replay_order())), warnings=drops.warnings())
 
     def page_before(self, end: datetime, *, start: datetime = HISTORY_START, limit: int | None = None) -> FillPage:
         """One page of the newest fills before ``end`` (and from ``start`` on): at most ``limit`` (default the
@@ -193,27 +194,6 @@ class TradingService:
         if len(page.ts) and not bool(np.all(page.ts == cursor_ns)):
             return False
         return not self._history(start, cursor - timedelta(microseconds=1), 1, Drops()).served
-
-
-def _in_replay_order(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """The pages' columns put together once, in replay order (timestamp, then id), each page freed as read.
-
-    Pages come newest first, so the reversed concatenation is usually in order already: no permutation then.
-    """
-    if not chunks:
-        return empty_columns()
-    chunks.reverse()
-    ts = np.concatenate([c["ts"] for c in chunks])
-    ids = np.concatenate([c["id"] for c in chunks])
-    ordered = bool(np.all((ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (ids[1:] > ids[:-1])))) if len(ts) else True
-    order = None if ordered else np.lexsort((ids, ts))
-    out: dict[str, np.ndarray] = {}
-    for name in list(chunks[0]):
-        column = ts if name == "ts" else ids if name == "id" else np.concatenate([c[name] for c in chunks])
-        for c in chunks:
-            del c[name]  # free each page's column once it is in the whole one
-        out[name] = column if order is None else column[order]
-    return out
 
 
 def _ns(ts: datetime) -> int:
