@@ -17,8 +17,8 @@ import pandas as pd
 from reports.calendar import TradingDay
 from reports.closed_days import AgentDay, EngineState, SymbolDay
 from reports.models import Fills, FundingEvents, Report
-from reports.numbers.compute import DayMatrix, ReportDay, RunInputs, assemble
-from reports.numbers.day_figures import intraday_grid
+from reports.numbers.compute import DayMatrix, RunInputs, assemble
+from reports.numbers.day_figures import ReportDay, intraday_grid
 from reports.numbers.engine import Replay, closing_nets, replay
 from reports.numbers.funding import FundingFlows, funding_flows
 from reports.settings import CapitalPolicy

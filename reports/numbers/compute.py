@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from reports.calendar import TradingDay
-from reports.closed_days import EngineState
 from reports.models import (
     AgentInfo,
     AgentReport,
@@ -30,10 +29,10 @@ from reports.models import (
 )
 from reports.numbers.benchmark import benchmark, daily_marks
 from reports.numbers.conventions import RISK_WINDOWS
-from reports.numbers.day_figures import day_symbols, intraday_grid, intraday_series
+from reports.numbers.day_figures import ReportDay, day_symbols, intraday_grid, intraday_series
 from reports.numbers.drawdowns import worst_drawdowns
-from reports.numbers.engine import PositionState, closing_nets, replay
-from reports.numbers.funding import FundingFlows, funding_flows
+from reports.numbers.engine import closing_nets, replay
+from reports.numbers.funding import funding_flows
 from reports.numbers.movers import day_movers, movers_total
 from reports.numbers.risk import window_risk
 from reports.numbers.totals import Sums, totals_of
@@ -96,25 +95,6 @@ class DayMatrix:
     benchmark_marks: np.ndarray | None = None
     """The benchmark symbol's mark at the end of the day before the first day, then of each day (NaN: none yet);
     None: not known (no benchmark)."""
-
-
-@dataclass(frozen=True)
-class ReportDay:
-    """The report day's own fills replayed: per fill, its agent (index into ``DayMatrix.agents``) and P&L parts;
-    the unrealized P&L per agent at each snapshot (the day's start, the intraday grid, its end)."""
-
-    frame: pd.DataFrame
-    codes: np.ndarray
-    realized: np.ndarray
-    closed_qty: np.ndarray
-    nets: np.ndarray
-    snapshot_ns: np.ndarray
-    unrealized: np.ndarray
-    positions: tuple[PositionState, ...]
-    funding: FundingFlows | None
-    """The day's funding payments; None when the events could not be read."""
-    start: EngineState = field(default_factory=EngineState)
-    """The engine at the day's start: the positions held and the marks of the end of the day before."""
 
 
 def build_report(

@@ -1,24 +1,42 @@
 """The report day's own figures beside its totals: the table by symbol and the cumulative P&L through the day.
 
-Pure: from the day's fills replayed (:class:`~reports.numbers.compute.ReportDay`) and its funding payments.
+Pure: from the day's fills replayed (:class:`ReportDay`) and its funding payments.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from reports.calendar import TradingDay
+from reports.closed_days import EngineState
 from reports.models import IntradaySeries, SymbolReport
 from reports.numbers.conventions import INTRADAY_STEP_SECONDS
+from reports.numbers.engine import PositionState
 from reports.numbers.funding import FundingFlows
 
-if TYPE_CHECKING:
-    from reports.numbers.compute import ReportDay
-
 NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class ReportDay:
+    """The report day's own fills replayed: per fill, its agent (index into ``DayMatrix.agents``) and P&L parts;
+    the unrealized P&L per agent at each snapshot (the day's start, the intraday grid, its end)."""
+
+    frame: pd.DataFrame
+    codes: np.ndarray
+    realized: np.ndarray
+    closed_qty: np.ndarray
+    nets: np.ndarray
+    snapshot_ns: np.ndarray
+    unrealized: np.ndarray
+    positions: tuple[PositionState, ...]
+    funding: FundingFlows | None
+    """The day's funding payments; None when the events could not be read."""
+    start: EngineState = field(default_factory=EngineState)
+    """The engine at the day's start: the positions held and the marks of the end of the day before."""
 
 
 def intraday_grid(day: TradingDay) -> np.ndarray:
