@@ -26,7 +26,8 @@ from reports.models import Fills, FundingEvents
 from reports.numbers.closing import close_day
 from reports.numbers.engine import Replay
 from reports.operations.funding import FundingReader
-from reports.sources.store import DayStore, fills_digest
+from reports.settings import Settings
+from reports.sources.store import DayStore, fills_digest, open_store, unavailable
 from reports.sources.trading_service import TradingService
 
 OVERLAP = timedelta(hours=1)
@@ -313,6 +314,28 @@ class History:
                 "and the days after it will be computed again"
             ),
         )
+
+
+@contextmanager
+def opened_history(
+    settings: Settings, service: TradingService, *, rebuild: bool = False, rebuild_from: date | None = None
+) -> Iterator[History]:
+    """The store of closed days of ``service`` in the settings' zone, opened, with a :class:`History` on it.
+
+    ``rebuild`` forgets every stored day first, ``rebuild_from`` those from that date on. A SQLite error inside
+    (a full disk, a lock held too long) is the store's one line (:func:`~reports.sources.store.unavailable`).
+    """
+    store, warnings = open_store(settings.state_dir, service.base_url, settings.timezone, settings.state_url)
+    with store:
+        try:
+            if rebuild or rebuild_from is not None:
+                dropped = store.drop_from(date.min if rebuild else rebuild_from)  # type: ignore[arg-type]
+                log.info("store: %d stored day(s) dropped, to be read again", dropped)
+            history = History(service, store, settings.timezone)
+            history.warnings.extend(warnings)
+            yield history
+        except sqlite3.Error as exc:
+            raise unavailable(store.path, exc) from None
 
 
 @contextmanager

@@ -91,28 +91,19 @@ def prime(settings: Settings, last: date, *, rebuild: bool, rebuild_from: date |
     """Bring the store of closed days up to ``last`` (included): the days before it read and closed one by one,
     oldest first, then ``last`` itself; ``rebuild``/``rebuild_from`` drop the stored days first. Raises as a run
     would (a :class:`~reports.errors.ReportError` for the trading service or the store)."""
-    import sqlite3
-
     from reports.calendar import is_partial, trading_day
-    from reports.operations.history import History
-    from reports.sources.store import open_store, unavailable
+    from reports.operations.history import opened_history
     from reports.sources.trading_service import TradingService
 
     day = trading_day(last, settings.timezone)
-    with TradingService(settings.trading_service_url) as service:
-        store, warnings = open_store(settings.state_dir, service.base_url, settings.timezone, settings.state_url)
-        with store:
-            try:
-                if rebuild or rebuild_from is not None:
-                    dropped = store.drop_from(date.min if rebuild else rebuild_from)  # type: ignore[arg-type]
-                    log.info("store: %d stored day(s) dropped, to be read again", dropped)
-                history = History(service, store, settings.timezone)
-                given = history.prepare(day)
-                if not is_partial(day):
-                    history.close(day, given)
-            except sqlite3.Error as exc:
-                raise unavailable(store.path, exc) from None
-    for warning in [*warnings, *history.warnings]:
+    with (
+        TradingService(settings.trading_service_url) as service,
+        opened_history(settings, service, rebuild=rebuild, rebuild_from=rebuild_from) as history,
+    ):
+        given = history.prepare(day)
+        if not is_partial(day):
+            history.close(day, given)
+    for warning in history.warnings:
         log.warning("%s", warning)
 
 

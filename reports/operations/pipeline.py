@@ -145,26 +145,14 @@ def _build_from_store(
     clock: Clock,
 ) -> tuple[Report, int, list[ClosedDay]]:
     """The report from the store of closed days and the fills the store does not hold yet."""
-    import sqlite3
-
     from reports.calendar import is_partial
     from reports.numbers.closing import build_report_from
     from reports.numbers.compute import RunInputs
-    from reports.operations.history import History
-    from reports.sources.store import open_store, unavailable
+    from reports.operations.history import opened_history
 
-    store, warnings = open_store(settings.state_dir, service.base_url, settings.timezone, settings.state_url)
-    with store:
-        try:
-            if rebuild or rebuild_from is not None:
-                dropped = store.drop_from(date.min if rebuild else rebuild_from)  # type: ignore[arg-type]
-                log.info("store: %d stored day(s) dropped, to be read again", dropped)
-            history = History(service, store, settings.timezone)
-            history.warnings.extend(warnings)
-            with stage("fetch"):
-                given = history.prepare(day)
-        except sqlite3.Error as exc:
-            raise unavailable(store.path, exc) from None
+    with opened_history(settings, service, rebuild=rebuild, rebuild_from=rebuild_from) as history:
+        with stage("fetch"):
+            given = history.prepare(day)
         log.info("fetched %d fills (%d for %s)", given.fills_read, len(given.fills), day.date)
         # The day so far (report --today, /today) is never stored: only a day that has ended is closed.
         closed, replay, note = (None, None, None) if is_partial(day) else history.close(day, given)
