@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reports.cli import _parser
+from reports.cli_args import build_parser as _parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

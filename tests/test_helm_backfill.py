@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 from helm_chart import CHART, KUBE_VERSIONS, RELEASE, api_server_problems, assert_hardened, pod_spec, render, values_of
 
-from reports.cli import _parser
+from reports.cli_args import build_parser as _parser
 from reports.operations.backfill import days_between
 from reports.operations.parallel import parse_shard, share
 
