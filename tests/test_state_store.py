@@ -171,7 +171,8 @@ def test_the_store_with_the_database_down_before_or_during_a_run_is_one_line_exi
 
 
 def test_the_bots_status_reads_the_records_every_node_writes(tmp_path: Path, state_url: str) -> None:
-    from reports.delivery.records import SentCall, records_for
+    from reports.delivery.record_stores import records_for
+    from reports.delivery.records import SentCall
     from reports.delivery.status import last_delivered
     from reports.settings import ChatTarget
 

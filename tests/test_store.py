@@ -237,7 +237,7 @@ def test_the_replay_that_closed_the_report_day_builds_its_report(stocked):
     from reports.numbers.closing import build_report_from, close_day
     from reports.numbers.compute import RunInputs
     from reports.operations.history import History
-    from reports.sources.store import open_store
+    from reports.sources.stores import open_store
     from reports.sources.trading_service import TradingService
 
     fake, settings = stocked

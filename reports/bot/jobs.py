@@ -121,7 +121,7 @@ def _check_history(settings: Settings, command: str, first: date, last: date) ->
     """:class:`UsageError` (one line) when the report asked for ends before the first day of the history."""
     from reports.calendar import trading_day, yesterday
     from reports.operations.history import History
-    from reports.sources.store import open_store
+    from reports.sources.stores import open_store
     from reports.sources.trading_service import TradingService
 
     with TradingService(settings.trading_service_url) as service:

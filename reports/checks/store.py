@@ -68,7 +68,7 @@ def _database_store_lines(settings: Settings, now: datetime, timeout: float) -> 
 
 def database_line(settings: Settings) -> CheckLine:
     """``report check``'s line for the state database: it answers, its schema is ready, a write commits."""
-    from reports.delivery.records import records_for
+    from reports.delivery.record_stores import records_for
     from reports.errors import DeliveryError
     from reports.statedb import where
 

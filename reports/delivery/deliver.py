@@ -26,7 +26,8 @@ from reports.calendar import ADJECTIVE
 from reports.delivery.calls import CallRunner, Stop, bot_for
 from reports.delivery.outbox import Outbox
 from reports.delivery.plan import PLACEHOLDER_CHAT, DeliveryPolicy, PlannedCall, plan_calls, write_call_artifacts
-from reports.delivery.records import DeliveryRecord, DeliveryStore, SentCall, digest, records_for
+from reports.delivery.record_stores import records_for
+from reports.delivery.records import DeliveryRecord, DeliveryStore, SentCall, digest
 from reports.delivery.records_pg import RecordsUnavailable
 from reports.errors import DeliveryError, UsageError
 from reports.logs import SecretFilter

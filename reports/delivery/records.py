@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from reports.errors import DeliveryError
-from reports.settings import ChatTarget, Settings
+from reports.settings import ChatTarget
 
 RECORD_VERSION = 1
 # The widest values a field can take in this run, for the reservation: Telegram's ids fit in 64 bits.
@@ -320,20 +320,6 @@ class DeliveryStore:
 
     def _path_of(self, record: DeliveryRecord) -> Path:
         return self.path(record.report_date, ChatTarget(*_split_chat(record.chat)))
-
-
-def records_for(settings: Settings, kind: str = "day") -> DeliveryStore:
-    """The delivery records of a report of ``kind``: in ``REPORT_STATE_URL`` when it is set, else the files of
-    ``REPORT_STATE_DIR``. The database's are those of the trading service, zone, ``REPORT_NAME`` and desk of
-    ``settings``."""
-    if settings.state_url:
-        from reports.delivery.records_pg import PgDeliveryStore
-        from reports.statedb import scope_key
-
-        scope = scope_key(settings.trading_service_url, settings.timezone)
-        report = settings.report_name + (f"[{','.join(settings.agents)}]" if settings.agents else "")
-        return PgDeliveryStore(settings.state_url, scope, kind, report)  # type: ignore[return-value]
-    return DeliveryStore(settings.state_dir, kind)
 
 
 def _encode(record: DeliveryRecord, size: int = 0) -> bytes:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from reports.delivery.records import DeliveryRecord, DeliveryStore, parse_record, records_for
+from reports.delivery.record_stores import records_for
+from reports.delivery.records import DeliveryRecord, DeliveryStore, parse_record
 from reports.errors import DeliveryError
 from reports.settings import Settings
 

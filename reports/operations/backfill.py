@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from reports.delivery.records import records_for
+from reports.delivery.record_stores import records_for
 from reports.errors import DeliveryError, ReportError, UsageError
 from reports.logs import StatusLine, run_context, status_line
 from reports.settings import Settings

@@ -27,7 +27,8 @@ from reports.numbers.closing import close_day
 from reports.numbers.engine import Replay
 from reports.operations.funding import FundingReader
 from reports.settings import Settings
-from reports.sources.store import DayStore, fills_digest, open_store, unavailable
+from reports.sources.store import DayStore, fills_digest, unavailable
+from reports.sources.stores import open_store
 from reports.sources.trading_service import TradingService
 
 OVERLAP = timedelta(hours=1)

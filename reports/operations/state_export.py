@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from reports.delivery.records import DeliveryRecord, DeliveryStore, chat_target, records_for
+from reports.delivery.record_stores import records_for
+from reports.delivery.records import DeliveryRecord, DeliveryStore, chat_target
 from reports.errors import DeliveryError, UsageError
 from reports.operations.state_import import KINDS
 from reports.settings import Settings

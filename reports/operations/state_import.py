@@ -16,7 +16,8 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
 
-from reports.delivery.records import DeliveryRecord, DeliveryStore, chat_target, parse_record, records_for
+from reports.delivery.record_stores import records_for
+from reports.delivery.records import DeliveryRecord, DeliveryStore, chat_target, parse_record
 from reports.errors import ReportError, UsageError
 from reports.settings import Settings
 from reports.sources.store import FORMAT, checked_days, store_path

@@ -12,7 +12,8 @@ from datetime import date, timedelta
 
 from reports.calendar import trading_day
 from reports.settings import Settings
-from reports.sources.store import fills_digest, open_store
+from reports.sources.store import fills_digest
+from reports.sources.stores import open_store
 from reports.sources.trading_service import TradingService
 
 log = logging.getLogger("reports")

@@ -52,18 +52,6 @@ def store_path(state_dir: Path, service_url: str, timezone: str) -> Path:
     return state_dir / "store" / f"days-{scope_key(service_url, timezone)}.sqlite"
 
 
-def open_store(
-    state_dir: Path, service_url: str, timezone: str, state_url: str | None = None
-) -> tuple[DayStore, list[str]]:
-    """The store of closed days of one trading service and zone: in ``state_url`` (PostgreSQL) when it is set,
-    else the SQLite file in ``state_dir``; and the warnings of opening it."""
-    if state_url:
-        from reports.sources.store_pg import PgDayStore
-
-        return PgDayStore.open(state_url, service_url, timezone)  # type: ignore[return-value]  # same methods
-    return DayStore.open(state_dir, service_url, timezone)
-
-
 def fills_digest(fills: Fills) -> str:
     """A digest of the fills' every column, in replay order: equal digests, the same fills."""
     frame = fills.frame
