@@ -57,6 +57,10 @@ class SymbolDay:
     realized_pnl: float
     funding_pnl: float | None
     """A pair with funding and no fill that day has a row too (trades 0)."""
+    closing_fills: int | None = None
+    """The pair's fills that closed some of its position; None in a day stored by a version before they were kept."""
+    wins: int | None = None
+    """Of those, the ones with a net above 0 (None likewise)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,20 +140,27 @@ def symbol_days(fills: Fills, result: Replay, flows: FundingFlows | None) -> tup
         sums = work.groupby("key", sort=True)[["notional", "fee", "realized"]].sum()
         keys = sums.index.to_numpy()
         trades = np.bincount(key)[keys]
-        for k, t, v, f, r in zip(
+        # Each pair's closes and wins, which a day's movers show ("3 of 4 closes in profit").
+        closes = result.closed_qty > 0.0
+        size = int(keys[-1]) + 1
+        closed = np.bincount(key[closes], minlength=size)[keys]
+        won = np.bincount(key[closes & (closing_nets(fills, result) > 0.0)], minlength=size)[keys]
+        for k, t, v, f, r, c, w in zip(
             keys.tolist(),
             trades.tolist(),
             sums["notional"].tolist(),
             sums["fee"].tolist(),
             sums["realized"].tolist(),
+            closed.tolist(),
+            won.tolist(),
             strict=True,
         ):
             pair = (result.agents[k // m], str(symbols[k % m]))
             paid = funding.get(pair, 0.0) if flows is not None else None
-            rows[pair] = SymbolDay(pair[0], pair[1], int(t), float(v), float(f), float(r), paid)
+            rows[pair] = SymbolDay(pair[0], pair[1], int(t), float(v), float(f), float(r), paid, int(c), int(w))
     for pair, paid in funding.items():
         if pair not in rows:
-            rows[pair] = SymbolDay(pair[0], pair[1], 0, 0.0, 0.0, 0.0, paid)
+            rows[pair] = SymbolDay(pair[0], pair[1], 0, 0.0, 0.0, 0.0, paid, 0, 0)
     return tuple(rows[pair] for pair in sorted(rows))
 
 

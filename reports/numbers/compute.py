@@ -22,9 +22,12 @@ from reports.models import (
     DailyPoint,
     Fills,
     FundingEvents,
+    IntradaySeries,
+    Mover,
     OpenPosition,
     Report,
     Risk,
+    SymbolReport,
     Targets,
 )
 from reports.numbers.benchmark import benchmark, daily_marks
@@ -174,30 +177,58 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
     """
     if given.agents:
         history, own = _only(history, own, set(given.agents))
+    agents = history.agents
+    known = bool(history.funding_known[-1])
+    frame = own.frame
+    sums = []
+    for a in range(len(agents)):
+        mask = own.codes == a
+        paid = float(history.funding[a, -1]) if known else None
+        sums.append(_sums(frame[mask], own.realized[mask], own.closed_qty[mask], own.nets[mask], paid))
+    day_figures = DayFigures(
+        agents=tuple(sums),
+        positions=tuple(tuple(_open_position(p) for p in own.positions if p.agent_id == a) for a in agents),
+        portfolio=_sums(
+            frame, own.realized, own.closed_qty, own.nets, float(history.funding[:, -1].sum()) if known else None
+        ),
+        symbols=day_symbols(frame, own.realized, own.funding),
+        movers=day_movers(frame, own.realized, own.closed_qty, own.nets, own.funding, own.start, own.positions, agents),
+        intraday=intraday_series(own, agents, day),
+    )
+    return report_of(history, day_figures, day, capital, given)
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """What the report day adds to its history: the sums of each agent (in ``history.agents`` order) and of the
+    portfolio, the positions open at its end, its symbols, movers and intraday series."""
+
+    agents: tuple[Sums, ...]
+    positions: tuple[tuple[OpenPosition, ...], ...]
+    portfolio: Sums
+    symbols: tuple[SymbolReport, ...]
+    movers: tuple[Mover, ...]
+    intraday: IntradaySeries
+
+
+def report_of(
+    history: DayMatrix, figures: DayFigures, day: TradingDay, capital: CapitalPolicy, given: RunInputs
+) -> Report:
+    """The report from the per-day history (a desk's agents only, when it is one) and the report day's figures."""
     info = dict(given.agent_info)
     agents = history.agents
     n_agents = len(agents)
     unreal_end = history.unrealized
     unreal_prev = np.concatenate([np.zeros((n_agents, 1)), unreal_end[:, :-1]], axis=1)
     total = history.net_flow + history.funding + unreal_end - unreal_prev
-    known = bool(history.funding_known[-1])
     first_day = history.first_day
     caps = np.array([capital.for_agent(a) for a in agents], dtype=np.float64)
-    frame = own.frame
     agent_reports = []
     for a, agent_id in enumerate(agents):
-        mask = own.codes == a
         dates = history.dates[first_day[a] :]
         series = _series(dates, total[a, first_day[a] :], history.trades[a, first_day[a] :], caps[a])
-        positions = tuple(_open_position(p) for p in own.positions if p.agent_id == agent_id)
         totals = totals_of(
-            _sums(
-                frame[mask],
-                own.realized[mask],
-                own.closed_qty[mask],
-                own.nets[mask],
-                float(history.funding[a, -1]) if known else None,
-            ),
+            figures.agents[a],
             unrealized=float(unreal_end[a, -1]),
             unrealized_before=float(unreal_prev[a, -1]),
             capital=float(caps[a]),
@@ -208,7 +239,7 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
             AgentReport(
                 agent_id=agent_id,
                 totals=totals,
-                open_positions=positions,
+                open_positions=figures.positions[a],
                 risk=_risk_windows(series, day.date),
                 daily=series,
                 name=shown.name if shown else None,
@@ -219,9 +250,8 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
 
     portfolio_capital = float(caps.sum())
     daily = _series(history.dates, total.sum(axis=0), history.trades.sum(axis=0), portfolio_capital) if n_agents else ()
-    movers = day_movers(frame, own.realized, own.closed_qty, own.nets, own.funding, own.start, own.positions, agents)
     totals = totals_of(
-        _sums(frame, own.realized, own.closed_qty, own.nets, float(history.funding[:, -1].sum()) if known else None),
+        figures.portfolio,
         unrealized=float(unreal_end[:, -1].sum()) if n_agents else 0.0,
         unrealized_before=float(unreal_prev[:, -1].sum()) if n_agents else 0.0,
         capital=portfolio_capital,
@@ -229,34 +259,31 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
     )
     # The day's total is its movers' totals added in the order the report lists them (CONTRACT 3 Movers): equal,
     # to the last bit, to what a reader of report.json adds up; the other figures are unchanged.
-    totals = dataclasses.replace(totals, total_pnl=movers_total(movers))
+    totals = dataclasses.replace(totals, total_pnl=movers_total(figures.movers))
     marks = history.benchmark_marks
     return Report(
         day=day,
         generated_at=given.generated_at,
         totals=totals,
         agents=tuple(agent_reports),
-        symbols=day_symbols(frame, own.realized, own.funding),
+        symbols=figures.symbols,
         daily=daily,
         risk=_risk_windows(daily, day.date),
-        intraday=intraday_series(own, agents, day),
+        intraday=figures.intraday,
         warnings=given.warnings,
         targets=given.targets,
-        movers=movers,
+        movers=figures.movers,
         drawdowns=worst_drawdowns(daily, portfolio_capital, day.date),
         benchmark=benchmark(given.benchmark, daily, marks, day.date) if marks is not None and daily else None,
     )
 
 
-def _only(history: DayMatrix, own: ReportDay, keep: set[str]) -> tuple[DayMatrix, ReportDay]:
-    """The history and the report day of the agents in ``keep``, from the first day one of them filled."""
+def only_agents(history: DayMatrix, keep: set[str]) -> DayMatrix:
+    """The history of the agents in ``keep`` (a desk's), from the first day one of them filled."""
     idx = np.array([i for i, a in enumerate(history.agents) if a in keep], dtype=np.int64)
     first = int(history.first_day[idx].min()) if len(idx) else len(history.dates) - 1
     first = min(first, len(history.dates) - 1)
-    at = np.full(len(history.agents), -1, dtype=np.int64)
-    at[idx] = np.arange(len(idx))
-    mask = np.isin(own.codes, idx)
-    kept = DayMatrix(
+    return DayMatrix(
         agents=tuple(history.agents[i] for i in idx),
         dates=history.dates[first:],
         net_flow=history.net_flow[idx, first:],
@@ -267,6 +294,14 @@ def _only(history: DayMatrix, own: ReportDay, keep: set[str]) -> tuple[DayMatrix
         funding_known=history.funding_known[first:],
         benchmark_marks=history.benchmark_marks[first:] if history.benchmark_marks is not None else None,
     )
+
+
+def _only(history: DayMatrix, own: ReportDay, keep: set[str]) -> tuple[DayMatrix, ReportDay]:
+    """The history and the report day of the agents in ``keep``."""
+    idx = np.array([i for i, a in enumerate(history.agents) if a in keep], dtype=np.int64)
+    at = np.full(len(history.agents), -1, dtype=np.int64)
+    at[idx] = np.arange(len(idx))
+    mask = np.isin(own.codes, idx)
     day = ReportDay(
         frame=own.frame[mask],
         codes=at[own.codes[mask]],
@@ -279,7 +314,7 @@ def _only(history: DayMatrix, own: ReportDay, keep: set[str]) -> tuple[DayMatrix
         funding=own.funding.only(keep) if own.funding is not None else None,
         start=own.start,
     )
-    return kept, day
+    return only_agents(history, keep), day
 
 
 def _per_agent_day(agent: np.ndarray, day_idx: np.ndarray, values: np.ndarray, n_agents: int, n_days: int):

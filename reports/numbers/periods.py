@@ -87,7 +87,7 @@ def _agent_totals(agent: AgentReport, days: Sequence[ClosedDay], period: Period)
     return totals, extra, sums
 
 
-def _symbols(days: Sequence[ClosedDay], agents: set[str]) -> tuple[SymbolReport, ...]:
+def symbols_of_days(days: Sequence[ClosedDay], agents: set[str]) -> tuple[SymbolReport, ...]:
     """Every symbol traded or funded in the period, its stored per-day sums added day by day."""
     known = all(d.funding_known for d in days)
     sums: dict[str, list[float]] = {}
@@ -160,7 +160,7 @@ def period_report(last_day: Report, days: Sequence[ClosedDay], period: Period) -
         last_day,
         totals=totals,
         agents=tuple(agents),
-        symbols=_symbols(days, kept),
+        symbols=symbols_of_days(days, kept),
         period=figures,
         movers=period_movers(days, eve_day, kept),
     )

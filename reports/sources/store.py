@@ -18,7 +18,7 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Iterable
-from dataclasses import fields, is_dataclass
+from dataclasses import MISSING, fields, is_dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,7 @@ _KINDS: dict[str, set[type]] = {
     "int": {int},
     "float": {int, float},
     "float | None": {int, float, type(None)},
+    "int | None": {int, type(None)},
 }
 
 
@@ -144,12 +145,17 @@ def _name(value: Any) -> str:
 
 def _typed_row(row: Any, cls: type) -> dict[str, Any]:
     """The row's fields with the record's types: str, int or float, nothing else, none missing."""
-    if not isinstance(row, dict) or set(row) != set(cls.__slots__):  # type: ignore[attr-defined]
+    # A field added later (with a default) may be missing from a day stored before it: it then takes the default.
+    names = set(cls.__slots__)  # type: ignore[attr-defined]
+    optional = {f.name for f in fields(cls) if f.default is not MISSING}
+    if not isinstance(row, dict) or not names - optional <= set(row) <= names:
         raise ValueError(f"a {cls.__name__} row of another shape")
     out: dict[str, Any] = {}
     for name, kind in cls.__annotations__.items():
+        if name not in row:
+            continue
         value = row[name]
-        want = {"str": str, "int": int, "float": (int, float), "float | None": (int, float, type(None))}[kind]
+        want = tuple(_KINDS[kind])
         if not isinstance(value, want) or isinstance(value, bool):
             raise ValueError(f"{cls.__name__}.{name} is {type(value).__name__}")
         out[name] = float(value) if kind.startswith("float") and value is not None else value
