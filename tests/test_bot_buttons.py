@@ -383,3 +383,49 @@ def test_sigterm_while_the_first_build_is_still_starting_ends_it_and_exits_at_on
             pid = int(re.search(r"build process (\d+)", line)[1])
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)
+
+
+def _trade_reads(desk) -> int:
+    return sum(1 for path, _ in desk.service.requests if path == "/api/trades/history")
+
+
+def _cli_summary(desk, day) -> list[str]:
+    """The summary's messages of ``report --date DAY --dry-run`` on the desk's data (its telegram/ artifacts)."""
+    _cli_json(desk, "--date", day.isoformat(), "--dry-run")
+    calls = sorted((desk.tmp / f"cli-date-{day}-dry-run" / "telegram").glob("*-sendMessage.json"))
+    return [json.loads(p.read_text())["params"]["text"] for p in calls]
+
+
+def test_a_stored_day_s_summary_comes_from_the_store_before_a_fill_is_read(desk):
+    t = desk.telegram
+    day = desk.today - timedelta(days=3)
+    answer(t, _ask(desk, f"/report {day + timedelta(days=1)}"), document=True)  # the store holds the day now
+    before = _trade_reads(desk)
+    replies = answer(t, _ask(desk, f"/report {day}"), document=True)
+    (stored,) = desk.bot.lines(f"summary of {day} from the store: no fill read")
+    run = re.search(r"\[\S+ \w+\]", stored)[0]  # "[DAY RUN_ID]": this build's lines
+    mine = [line for line in desk.bot.log().splitlines() if run in line]
+    # The build handed the summary on before it read a fill (the bot then sends it as the chat's pacing allows).
+    assert mine.index(stored) < next(i for i, line in enumerate(mine) if "stage fetch" in line)
+    assert _trade_reads(desk) > before  # the album's build read the day's fills after it
+    assert [c.method for c in replies] == ["sendMessage", "sendMediaGroup", "sendDocument"]
+    assert [c.params["text"] for c in replies[:1]] == _cli_summary(desk, day)  # the command line's, to the byte
+    assert "differs from the one of its fills" not in desk.bot.log()
+
+
+def test_a_stored_day_whose_fills_changed_upstream_gets_its_summary_corrected(desk):
+    t = desk.telegram
+    day = desk.today - timedelta(days=6)
+    first = answer(t, _ask(desk, f"/report {day}"), document=True)  # stored
+    zone = ZoneInfo(desk.env["REPORT_TIMEZONE"])
+    fill = next(r for r in desk.service.trades if datetime.fromisoformat(r["timestamp"]).astimezone(zone).date() == day)
+    fill["price"] = round(fill["price"] * 1.5, 2)  # a correction upstream, after the day was stored
+    fill["notional"] = fill["price"] * fill["quantity"]
+    replies = answer(t, _ask(desk, f"/report {day}"), document=True)
+    methods = [c.method for c in replies]
+    assert methods == ["sendMessage", "sendMessage", "sendMessage", "sendMediaGroup", "sendDocument"], methods
+    assert replies[0].params["text"] == first[0].params["text"]  # the stored day's, at once
+    assert "The summary above came from the stored day" in text_of(replies[1])
+    assert replies[2].params["text"] != replies[0].params["text"]
+    assert [replies[2].params["text"]] == _cli_summary(desk, day)  # the corrected one is the command line's
+    assert desk.bot.lines(f"the summary of {day} from the store differs from the one of its fills: sent again")

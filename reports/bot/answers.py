@@ -10,8 +10,9 @@ refresh (a summary only) and the cards of ``/agent`` and ``/symbols``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 from reports.bot.buttons import refresh_keyboard, report_keyboard
 from reports.bot.jobs import Answer, Job, text_outbox
@@ -20,13 +21,19 @@ from reports.errors import UsageError
 from reports.models import Report
 from reports.settings import Settings
 
+log = logging.getLogger("reports.bot.app")
+
 Early = Callable[[Answer], None]
 """Sends a first part of the answer to the bot (``Answer.more`` set)."""
 
 
 def report_answer(settings: Settings, job: Job, early: Early | None, now: datetime) -> Answer:
     """/report, /week, /month (and their buttons): the summary with its ◀ ▶ buttons first, then the album and
-    report.html, byte for byte what ``report --date D --dry-run`` (``--period``) builds."""
+    report.html, byte for byte what ``report --date D --dry-run`` (``--period``) builds.
+
+    A day the store holds has its summary from the store (no fill read, no replay); should the day's fills, read
+    again for the album, give another summary (a warning of the fetch, fills changed upstream), it follows as a
+    correction."""
     from reports.bot.commands import period_of_command
     from reports.calendar import trading_day
     from reports.operations.pipeline import build, render
@@ -35,20 +42,52 @@ def report_answer(settings: Settings, job: Job, early: Early | None, now: dateti
 
     assert job.day is not None
     kind = period_of_command(job.command)
+    day = trading_day(job.day, settings.timezone)
+    sent: tuple[str, ...] | None = None
+    if kind == "day" and early is not None and not job.demo:
+        from reports.operations.stored import stored_report
+
+        try:
+            stored = stored_report(settings, day, now)
+        except Exception as exc:  # the summary then comes from the fills, as the command line makes it
+            why = f"{type(exc).__name__}: {exc}"
+            log.warning("no summary of %s from the store (%s): built from its fills", job.day, why)
+            stored = None
+        if stored is not None:
+            sent = render_summary(stored, settings.templates_dir)
+            keyboard = report_keyboard(kind, job.day, settings.timezone, now, _first_date(stored))
+            log.info("summary of %s from the store: no fill read", job.day)
+            early(Answer(text_outbox(sent, stored.day.date), keyboard=keyboard, more=True))
     # The chart workers start once the summary is out: matplotlib is loaded already (the fork server's), so
     # they have no import to overlap with the fetch, and they would only compete with it for the CPU.
-    report = build(settings, trading_day(job.day, settings.timezone), demo=job.demo, period=kind)
-    first = report.daily[0].date if report.daily else None
-    keyboard = report_keyboard(kind, job.day, settings.timezone, now, first)
+    report = build(settings, day, demo=job.demo, period=kind)
+    keyboard = report_keyboard(kind, job.day, settings.timezone, now, _first_date(report))
     summary = render_summary(report, settings.templates_dir)
-    rest = _first_part(early, Answer(text_outbox(summary, report.day.date), keyboard=keyboard, more=True))
+    rest = None
+    if sent is None:
+        rest = _first_part(early, Answer(text_outbox(summary, report.day.date), keyboard=keyboard, more=True))
     with chart_workers() as pool:
         outbox, _ = render(report, settings, pool)
     what = job.day.isoformat() if kind == "day" else f"{kind} {report.period.period.first}..{job.day}"  # type: ignore[union-attr]
     outcome = f"report {what}: total P&L {report.totals.total_pnl:+,.2f} USDT"
+    if sent is not None:
+        if summary == sent:
+            return Answer(dataclasses.replace(outbox, messages=()), outcome)
+        log.warning("the summary of %s from the store differs from the one of its fills: sent again", job.day)
+        return Answer(dataclasses.replace(outbox, messages=(CORRECTED, *summary)), outcome + " (summary corrected)")
     if rest is None:  # no early part: the whole answer at once
         return Answer(outbox, outcome, keyboard=keyboard)
     return Answer(dataclasses.replace(outbox, messages=()), outcome)
+
+
+CORRECTED = (
+    "⚠️ <i>The summary above came from the stored day; the day's fills, read again for the charts, give the one "
+    "below (report.html is built from it).</i>"
+)
+
+
+def _first_date(report: Report) -> date | None:
+    return report.daily[0].date if report.daily else None
 
 
 def today_answer(settings: Settings, job: Job, early: Early | None, now: datetime) -> Answer:

@@ -92,7 +92,7 @@ def build(
         if period != "day":
             report = _period(report, closed, period)
         report = dataclasses.replace(report, fills_read=read)
-        return _with_sources(report, settings, demo=demo)
+        return with_sources(report, settings, demo=demo)
 
 
 def _period(last_day: Report, closed: list[ClosedDay], kind: str) -> Report:
@@ -108,7 +108,7 @@ def _sources(settings: Settings, day: TradingDay, *, demo: bool) -> Iterator[tup
     """The trading service to read, and the settings to read it with.
 
     The demo is a data source like any other: an embedded trading service (and Prometheus, see
-    :func:`_with_sources`) that the production path reads, with the store of closed days in a temporary folder
+    :func:`with_sources`) that the production path reads, with the store of closed days in a temporary folder
     (its history is the 45 days up to the report date, so a stored day would not fit another date's window).
     """
     from reports.sources.trading_service import TradingService
@@ -179,7 +179,7 @@ def _build_from_store(
     return report, given.fills_read, [*given.closed, *([closed] if closed else [])]
 
 
-def _with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
+def with_sources(report: Report, settings: Settings, *, demo: bool) -> Report:
     """Attach the Prometheus operations block and the reconciliation with the exchange."""
     from reports.models import Sources
     from reports.sources.prometheus import fetch_operations
