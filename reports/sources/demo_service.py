@@ -46,6 +46,7 @@ class DemoTradingService(httpx.BaseTransport):
         order = np.lexsort((frame["id"].to_numpy(), frame["ts"].to_numpy()))
         self._frame = frame.iloc[order].reset_index(drop=True)
         self._ts = self._frame["ts"].to_numpy()
+        self._rows = _row_texts(self._frame)
         self._end_ms = int(pd.Timestamp(day.end).value // 1_000_000) - 1
         self.requests = 0
 
@@ -68,7 +69,9 @@ class DemoTradingService(httpx.BaseTransport):
                 hi = _instant(params["end_date"]) if "end_date" in params else None
             except ValueError as exc:
                 return _answer(request, 500, {"error": str(exc)})
-            return _answer(request, 200, self._history(lo, hi, limit))
+            rows = self._history(lo, hi, limit)
+            body = b'{"trades":[' + b",".join(rows) + b'],"count":' + str(len(rows)).encode() + b"}"
+            return httpx.Response(200, content=body, request=request, headers={"content-type": "application/json"})
         if path == "/api/exchange/funding-rate":
             return self._funding(request)
         return _answer(request, 404, {"detail": "Not Found"})
@@ -86,35 +89,55 @@ class DemoTradingService(httpx.BaseTransport):
         events = funding_events(params.get("symbol", ""), start, end)
         return _answer(request, 200, events[: max(limit, 0)])
 
-    def _history(self, lo: int | None, hi: int | None, limit: int) -> dict[str, Any]:
+    def _history(self, lo: int | None, hi: int | None, limit: int) -> list[bytes]:
+        """The JSON of the newest ``limit`` rows with ``lo <= ts <= hi``, newest first (the real service's order)."""
         first = 0 if lo is None else int(np.searchsorted(self._ts, lo, side="left"))
         last = len(self._ts) if hi is None else int(np.searchsorted(self._ts, hi, side="right"))
         start = max(first, last - max(limit, 0))
-        rows = self._frame.iloc[start:last].iloc[::-1]
-        trades = [
+        return self._rows[start:last][::-1]
+
+
+def _row_texts(frame: pd.DataFrame) -> list[bytes]:
+    """Each fill as the real service writes it in ``trades`` (CONTRACT 1.1), JSON made once: the client pages
+    through the same rows many times (every day closed, the paging's probes)."""
+    stamps = np.datetime_as_string(frame["ts"].to_numpy().astype("datetime64[ns]").astype("datetime64[us]"), unit="us")
+    columns = zip(
+        frame["id"].tolist(),
+        stamps.tolist(),
+        frame["symbol"].tolist(),
+        frame["side"].tolist(),
+        frame["price"].tolist(),
+        frame["quantity"].tolist(),
+        frame["notional"].tolist(),
+        frame["agent_id"].tolist(),
+        frame["fee"].tolist(),
+        strict=True,
+    )
+    return [
+        json.dumps(
             {
-                "id": int(r.id),
-                "timestamp": _iso(int(r.ts)),
-                "symbol": r.symbol,
-                "side": "BUY" if r.side > 0 else "SELL",
-                "price": float(r.price),
-                "quantity": float(r.quantity),
-                "notional": float(r.notional),
-                "agent_id": None if r.agent_id == UNATTRIBUTED else r.agent_id,
+                "id": int(i),
+                "timestamp": _iso_text(ts),
+                "symbol": symbol,
+                "side": "BUY" if side > 0 else "SELL",
+                "price": float(price),
+                "quantity": float(qty),
+                "notional": float(notional),
+                "agent_id": None if agent == UNATTRIBUTED else agent,
                 "agent_model": None,
                 "strategy": None,
-                "fee": float(r.fee),
+                "fee": float(fee),
                 "slippage_bps": None,
                 "metadata": None,
             }
-            for r in rows.itertuples(index=False)
-        ]
-        return {"trades": trades, "count": len(trades)}
+        ).encode()
+        for i, ts, symbol, side, price, qty, notional, agent, fee in columns
+    ]
 
 
-def _iso(ns: int) -> str:
-    """A timestamp as the real service writes it: ``+00:00``, no fraction when the microseconds are 0."""
-    return pd.Timestamp(ns, tz="UTC").to_pydatetime().isoformat()
+def _iso_text(us: str) -> str:
+    """numpy's ``YYYY-MM-DDTHH:MM:SS.ffffff`` as the real service writes it: ``+00:00``, no fraction at 0 µs."""
+    return (us[:-7] if us.endswith(".000000") else us) + "+00:00"
 
 
 class DemoPrometheus(httpx.BaseTransport):
