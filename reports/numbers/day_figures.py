@@ -13,6 +13,7 @@ import pandas as pd
 from reports.calendar import TradingDay
 from reports.closed_days import EngineState
 from reports.models import IntradaySeries, SymbolReport
+from reports.numbers.codes import sorted_codes
 from reports.numbers.conventions import INTRADAY_STEP_SECONDS
 from reports.numbers.engine import PositionState
 from reports.numbers.funding import FundingFlows
@@ -50,26 +51,28 @@ def day_symbols(frame: pd.DataFrame, realized: np.ndarray, flows: FundingFlows |
     funding = flows.symbol_sums() if flows is not None else {}
     rows: dict[str, SymbolReport] = {}
     if len(frame):
-        work = pd.DataFrame(
-            {
-                "symbol": frame["symbol"].to_numpy(),
-                "notional": frame["notional"].to_numpy(),
-                "fee": frame["fee"].to_numpy(),
-                "realized": realized,
-            }
-        )
-        grouped = work.groupby("symbol", sort=True).agg(
-            trades=("notional", "size"), volume=("notional", "sum"), fees=("fee", "sum"), realized=("realized", "sum")
-        )
-        for symbol, row in grouped.iterrows():
-            rows[str(symbol)] = SymbolReport(
-                symbol=str(symbol),
-                trades=int(row.trades),
-                volume=float(row.volume),
-                fees=float(row.fees),
-                realized_pnl=float(row.realized),
-                net_realized_pnl=float(row.realized - row.fees),
-                funding_pnl=funding.get(str(symbol), 0.0) if flows is not None else None,
+        # Grouped by small integer codes in name order, each column summed apart (pandas' own sums, so the same
+        # floats): a frame of the day's columns grouped by the names would copy them and hash a million strings.
+        codes, names = sorted_codes(frame["symbol"], dtype=np.int32)
+        trades = np.bincount(codes, minlength=len(names))
+        sums = {
+            name: pd.Series(values, copy=False).groupby(codes, sort=True).sum().to_numpy()
+            for name, values in (
+                ("volume", frame["notional"].to_numpy()),
+                ("fees", frame["fee"].to_numpy()),
+                ("realized", realized),
+            )
+        }
+        for k, symbol in enumerate(names):
+            volume, fees, gross = float(sums["volume"][k]), float(sums["fees"][k]), float(sums["realized"][k])
+            rows[symbol] = SymbolReport(
+                symbol=symbol,
+                trades=int(trades[k]),
+                volume=volume,
+                fees=fees,
+                realized_pnl=gross,
+                net_realized_pnl=float(sums["realized"][k] - sums["fees"][k]),
+                funding_pnl=funding.get(symbol, 0.0) if flows is not None else None,
             )
     for symbol, paid in funding.items():
         if symbol not in rows:
