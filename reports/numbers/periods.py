@@ -123,17 +123,9 @@ def period_report(last_day: Report, days: Sequence[ClosedDay], period: Period) -
     kept = {a.agent_id for a in agents}  # a desk's report: its own agents only
     # The agents' sums added agent by agent; the closing fills' nets day by day (the floats depend on the order).
     nets = Sums.of_days(row for d in days for row in d.agents if row.agent_id in kept)
-    sums = Sums(
-        trades=sum(s.trades for s in each),
-        volume=sum(s.volume for s in each),
-        fees=sum(s.fees for s in each),
-        realized=sum(s.realized for s in each),
-        closing_fills=sum(s.closing_fills for s in each),
-        wins=sum(s.wins for s in each),
-        losses=nets.losses,
-        win_sum=nets.win_sum,
-        loss_sum=nets.loss_sum,
-        funding=None if any(s.funding is None for s in each) else sum(s.funding or 0.0 for s in each),
+    funding = None if any(s.funding is None for s in each) else sum(s.funding or 0.0 for s in each)
+    sums = dataclasses.replace(
+        Sums.added(each, funding), losses=nets.losses, win_sum=nets.win_sum, loss_sum=nets.loss_sum
     )
     last = last_day.totals
     totals = totals_of(

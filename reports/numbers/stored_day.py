@@ -48,7 +48,7 @@ def stored_day_report(
     kept = set(history.agents)
     known = bool(history.funding_known[-1])
     rows = {row.agent_id: row for row in closed.agents}
-    each = [dataclasses.replace(Sums.of_days([rows[a]]), funding=None) for a in history.agents]
+    each = [dataclasses.replace(Sums.of_day(rows[a]), funding=None) for a in history.agents]
     if known:
         each = [dataclasses.replace(s, funding=float(history.funding[a, -1])) for a, s in enumerate(each)]
     marks = dict(closed.state.marks)
@@ -61,18 +61,7 @@ def stored_day_report(
         for agent_id in history.agents
     )
     # The agents' sums added agent by agent: a run adds the day's fills (the floats may differ in the last bits).
-    portfolio = Sums(
-        trades=sum(s.trades for s in each),
-        volume=sum(s.volume for s in each),
-        fees=sum(s.fees for s in each),
-        realized=sum(s.realized for s in each),
-        closing_fills=sum(s.closing_fills for s in each),
-        wins=sum(s.wins for s in each),
-        losses=sum(s.losses for s in each),
-        win_sum=sum(s.win_sum for s in each),
-        loss_sum=sum(s.loss_sum for s in each),
-        funding=float(history.funding[:, -1].sum()) if known else None,
-    )
+    portfolio = Sums.added(each, float(history.funding[:, -1].sum()) if known else None)
     pairs = {(s.agent_id, s.symbol): s for s in closed.symbols}
     movers = tuple(
         dataclasses.replace(

@@ -7,7 +7,7 @@ turns them into the figures the report shows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from reports.closed_days import AgentDay
@@ -33,20 +33,43 @@ class Sums:
     """Funding of the positions; None when a day of them has no funding (the events could not be read)."""
 
     @classmethod
+    def of_day(cls, row: AgentDay) -> Sums:
+        """One agent's stored sums of one day."""
+        return cls(
+            row.trades,
+            row.volume,
+            row.fees,
+            row.realized_pnl,
+            row.closing_fills,
+            row.wins,
+            row.losses,
+            row.win_sum,
+            row.loss_sum,
+            row.funding_pnl,
+        )
+
+    @classmethod
     def of_days(cls, rows: Iterable[AgentDay]) -> Sums:
         """The stored per-day sums added up, in the order given (date order: the floats depend on it)."""
-        rows = list(rows)
+        parts = [cls.of_day(r) for r in rows]
+        funding = None if any(s.funding is None for s in parts) else sum(s.funding or 0.0 for s in parts)
+        return cls.added(parts, funding)
+
+    @classmethod
+    def added(cls, parts: Sequence[Sums], funding: float | None) -> Sums:
+        """Sums of several agents added agent by agent, in the order given (the floats depend on it), with the
+        funding given (the caller knows how it is added, and when it is unknown)."""
         return cls(
-            trades=sum(r.trades for r in rows),
-            volume=sum(r.volume for r in rows),
-            fees=sum(r.fees for r in rows),
-            realized=sum(r.realized_pnl for r in rows),
-            closing_fills=sum(r.closing_fills for r in rows),
-            wins=sum(r.wins for r in rows),
-            losses=sum(r.losses for r in rows),
-            win_sum=sum(r.win_sum for r in rows),
-            loss_sum=sum(r.loss_sum for r in rows),
-            funding=None if any(r.funding_pnl is None for r in rows) else sum(r.funding_pnl or 0.0 for r in rows),
+            trades=sum(s.trades for s in parts),
+            volume=sum(s.volume for s in parts),
+            fees=sum(s.fees for s in parts),
+            realized=sum(s.realized for s in parts),
+            closing_fills=sum(s.closing_fills for s in parts),
+            wins=sum(s.wins for s in parts),
+            losses=sum(s.losses for s in parts),
+            win_sum=sum(s.win_sum for s in parts),
+            loss_sum=sum(s.loss_sum for s in parts),
+            funding=funding,
         )
 
     @property
