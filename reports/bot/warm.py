@@ -14,6 +14,7 @@ import reports.bot.answers
 import reports.numbers.closing
 import reports.operations.history
 import reports.operations.pipeline
+import reports.operations.stored
 import reports.presentation.bot_cards
 import reports.presentation.charts
 import reports.presentation.charts.agent
