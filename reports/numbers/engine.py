@@ -75,8 +75,9 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int], start: EngineState
     n = len(frame)
     snaps = np.asarray(snapshot_ns, dtype=np.int64)
     start = start or EngineState()
-    agent_code, agents = sorted_codes(frame["agent_id"], {p[0] for p in start.positions}, np.int64)
-    # The symbols' codes stay inside the replay: int32, not 8 bytes a fill.
+    # int32 codes, not 8 bytes a fill: a day holds a few agents and symbols (the sums that take ``agent_code``
+    # as an index or multiply it by a count of days or symbols stay far below 2**31).
+    agent_code, agents = sorted_codes(frame["agent_id"], {p[0] for p in start.positions}, np.int32)
     symbol_code, symbols = sorted_codes(frame["symbol"], {m[0] for m in start.marks}, np.int32)
     n_agents, n_symbols = len(agents), max(len(symbols), 1)
     all_qty = frame["quantity"].to_numpy()
@@ -115,7 +116,7 @@ def replay(fills: Fills, snapshot_ns: np.ndarray | list[int], start: EngineState
     for lo in range(0, n, CHUNK):
         hi = min(n, lo + CHUNK)
         # Keys and signed quantities a batch at a time: whole columns of them would be 16 MB more at a million fills.
-        keys = (agent_code[lo:hi] * n_symbols + symbol_code[lo:hi]).tolist()
+        keys = (agent_code[lo:hi].astype(np.int64) * n_symbols + symbol_code[lo:hi]).tolist()
         signed = (all_qty[lo:hi] * all_sides[lo:hi]).tolist()
         prices = all_prices[lo:hi].tolist()
         times = all_times[lo:hi].tolist()
