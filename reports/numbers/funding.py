@@ -88,17 +88,18 @@ def funding_flows(
     sym_code, sym_names = sorted_codes(np.asarray(symbols, dtype=object), dtype=np.int32)
     who_code, who_names = sorted_codes(np.asarray(agents, dtype=object), dtype=np.int32)
     n_sym = max(len(sym_names), 1)
-    traded = np.flatnonzero(np.bincount(who_code.astype(np.int64) * n_sym + sym_code, minlength=len(who_names) * n_sym))
+    # One code per (agent, symbol): a pair's fills are one comparison away, with no index kept per symbol.
+    pair_code = who_code.astype(np.int32 if len(who_names) * n_sym < 2**31 else np.int64) * n_sym + sym_code
+    del who_code, sym_code
+    traded = np.flatnonzero(np.bincount(pair_code, minlength=len(who_names) * n_sym))
     pairs = {(a, s) for (a, s), q in held.items() if q != 0.0}
     pairs |= {(who_names[k // n_sym], sym_names[k % n_sym]) for k in traded.tolist()}
     at_symbol = {name: k for k, name in enumerate(sym_names)}
     at_agent = {name: k for k, name in enumerate(who_names)}
-    no_rows = np.zeros(0, dtype=np.intp)
     out_agent: list[str] = []
     out_symbol: list[str] = []
     out_t: list[np.ndarray] = []
     out_amount: list[np.ndarray] = []
-    by_symbol: dict[str, np.ndarray] = {}
     for agent, symbol in sorted(pairs):
         series = events.get(symbol)
         if series is None:
@@ -107,12 +108,8 @@ def funding_flows(
         if not inside.any():
             continue
         t, rate, mark = series.t_ns[inside], series.rate[inside], series.mark[inside]
-        rows = by_symbol.get(symbol)
-        if rows is None:
-            k = at_symbol.get(symbol)
-            rows = by_symbol[symbol] = no_rows if k is None else np.flatnonzero(sym_code == k)
-        a = at_agent.get(agent)
-        mine = no_rows if a is None else rows[who_code[rows] == a]
+        a, k = at_agent.get(agent), at_symbol.get(symbol)
+        mine = np.flatnonzero(pair_code == a * n_sym + k) if a is not None and k is not None else np.zeros(0, np.intp)
         before = np.searchsorted(ts[mine], t, side="left")  # fills strictly before each event
         start_qty = held.get((agent, symbol), 0.0)
         qty = (
