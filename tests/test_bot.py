@@ -34,7 +34,7 @@ TOPIC = 7
 FOREIGN = -1002000000002  # the bot is a member there, but it is not an allowed chat
 DESK2, DESK3 = -1001000000003, -1001000000004  # allowed too (TELEGRAM_ALLOWED_CHATS)
 STRANGER = 555  # a user the desk's chat does not list when users are restricted
-_GENERATED = re.compile(r"generated \d{4}-\d\d-\d\d \d\d:\d\d \S+")
+_GENERATED = re.compile(r"generated \d{4}-\d\d-\d\d \d\d:\d\d \S+", re.IGNORECASE)  # the page says "Generated"
 _AS_OF = re.compile(r"as of \d\d:\d\d")
 
 
@@ -244,8 +244,14 @@ def test_two_quick_reports_in_one_chat_make_one_build_and_one_working_reply(desk
 
 def test_a_failed_build_replies_with_the_cli_s_one_line_reason(desk):
     day = desk.today - timedelta(days=5)
+    answer(desk.telegram, _ask(desk, f"/report {day + timedelta(days=1)}"), document=True)  # the day is stored
     desk.service.fail("/api/trades/history", 422)  # not retried: the build fails at once
-    (reply,) = answer(desk.telegram, _ask(desk, f"/report {day}"))
+    asked = _ask(desk, f"/report {day}")
+    # A stored day: its summary from the store first (no fill read), then the one line of the build that failed.
+    wait_for(lambda: len(desk.telegram.replies_to(asked)) >= 2, 90, message="the summary and the failure")
+    summary, reply = answer(desk.telegram, asked)  # and nothing more
+    assert f"daily report · {day}" in text_of(summary)
+    assert desk.bot.lines(f"summary of {day} from the store: no fill read")
     desk.service.fail("/api/trades/history", 422)
     cli = _cli(desk, "--date", day.isoformat(), "--dry-run", "--output", str(desk.tmp / "cli-failed"))
     out, err = cli.communicate(timeout=60)

@@ -77,7 +77,10 @@ def test_a_first_run_killed_half_way_resumes_from_the_last_day_it_stored(tmp_pat
                 time.sleep(0.05)
                 if path.exists():
                     with sqlite3.connect(path, timeout=10) as db:
-                        stored = db.execute("SELECT count(*) FROM days").fetchone()[0]
+                        try:
+                            stored = db.execute("SELECT count(*) FROM days").fetchone()[0]
+                        except sqlite3.OperationalError:  # the file is there, its schema not yet
+                            continue
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate(timeout=30)
         kept = _rows(state, fake.url)

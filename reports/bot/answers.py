@@ -60,7 +60,7 @@ def report_answer(settings: Settings, job: Job, early: Early | None, now: dateti
             early(Answer(text_outbox(sent, stored.day.date), keyboard=keyboard, more=True))
     # The chart workers start once the summary is out: matplotlib is loaded already (the fork server's), so
     # they have no import to overlap with the fetch, and they would only compete with it for the CPU.
-    report = build(settings, day, demo=job.demo, period=kind)
+    report = build(settings, day, demo=job.demo, period=kind, clock=lambda: now)  # the summaries compared
     keyboard = report_keyboard(kind, job.day, settings.timezone, now, _first_date(report))
     summary = render_summary(report, settings.templates_dir)
     rest = None
