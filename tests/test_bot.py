@@ -259,7 +259,7 @@ def test_a_failed_build_replies_with_the_cli_s_one_line_reason(desk):
     assert cli.returncode == 1
     reason = err.strip().splitlines()[-1].removeprefix("report: error: ")
     assert "the trading service at http://127.0.0.1:" in reason
-    assert text_of(reply) == f"⚠️ /report {day}: {reason}"
+    assert text_of(reply) == f"⚠️ /report {day}: the album and report.html could not be built: {reason}"
 
 
 def test_flood_control_and_5xx_are_handled_as_the_delivery_does(desk):

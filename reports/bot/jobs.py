@@ -214,10 +214,13 @@ def status_text(settings: Settings, now: datetime) -> tuple[str, ...]:
     return tuple(split_message("\n".join(lines)))
 
 
-def answer_error(answer: Answer, request_text: str) -> Answer:
-    """An answer that failed: its one line as the reply (a build's failure names the command)."""
+def answer_error(answer: Answer, request_text: str, *, after_summary: bool = False) -> Answer:
+    """An answer that failed: its one line as the reply (a build's failure names the command; after its summary
+    went out, it says what is missing)."""
     assert answer.error is not None
     text = html.escape(answer.error, quote=False)
-    if not answer.usage:
+    if after_summary:
+        text = f"⚠️ {html.escape(request_text)}: the album and report.html could not be built: {text}"
+    elif not answer.usage:
         text = f"⚠️ {html.escape(request_text)}: {text}"
     return replace(answer, outbox=text_outbox((text,), datetime.now(UTC).date()))

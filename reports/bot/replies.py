@@ -111,7 +111,7 @@ class Answering:
                         log.info("%s for chat %s refused: %s", request.text, target, answer.error)
                     else:
                         log.warning("%s for chat %s failed: %s", request.text, target, answer.error)
-                    answer = answer_error(answer, request.text)
+                    answer = answer_error(answer, request.text, after_summary=sent > 0)
                 assert answer.outbox is not None
                 sent += await self._post(answer.outbox, target, reply_to, answer.keyboard)
                 outcome = f"{answer.outcome}, " if answer.outcome and answer.error is None else ""
