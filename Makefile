@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-bot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,7 @@ clean:
 ## bench: the benchmark of issue 7 (about 7 minutes); --write updates docs/benchmarks.md
 bench: $(VENV)/.test
 	$(BIN)/python -m bench.run --write
+
+## bench-bot: the bot's answer times against cold runs (issue 21, about 5 minutes); prints its table
+bench-bot: $(VENV)/.test
+	$(BIN)/python -m bench.bot
