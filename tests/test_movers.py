@@ -4,23 +4,18 @@ they add up, in the order report.json lists them, to the very float of the day's
 
 from __future__ import annotations
 
-import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
 from factories import make_fill
+from random_market import DAY, NOW, from_store, market, ns
 
 from reports.calendar import period_of, trading_day
-from reports.closed_days import ClosedDay, EngineState
 from reports.models import Fills, FundingEvents, Mover
-from reports.numbers.closing import build_report_from, close_day
 from reports.numbers.compute import RunInputs, build_report
 from reports.numbers.periods import period_report
 from reports.settings import CapitalPolicy
-
-DAY = trading_day(date(2025, 11, 21), "UTC")
-NOW = datetime(2025, 11, 22, 0, 5, tzinfo=UTC)
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -87,8 +82,8 @@ def test_funding_is_the_pairs_own_and_a_position_without_fill_pays_it():
         make_fill(agent_id="b", symbol="ETHUSDT", side="SELL", price=20, timestamp=at(21, 10)),
     ]
     funding = {
-        "BTCUSDT": FundingEvents("BTCUSDT", np.array([_ns(at(21, 8))]), np.array([0.0001]), np.array([100.0])),
-        "ETHUSDT": FundingEvents("ETHUSDT", np.array([_ns(at(21, 16))]), np.array([0.0003]), np.array([20.0])),
+        "BTCUSDT": FundingEvents("BTCUSDT", np.array([ns(at(21, 8))]), np.array([0.0001]), np.array([100.0])),
+        "ETHUSDT": FundingEvents("ETHUSDT", np.array([ns(at(21, 16))]), np.array([0.0003]), np.array([20.0])),
     }
     r = report_of(fills, funding)
     assert mover(r).funding_pnl == pytest.approx(-0.02)
@@ -112,42 +107,6 @@ def test_an_agent_with_fees_only():
     assert added(r.movers) == r.totals.total_pnl == -1.0
 
 
-def _ns(moment: datetime) -> int:
-    return int(moment.timestamp()) * 1_000_000_000
-
-
-def _market(seed: int, agents: int = 60, days: int = 4) -> tuple[list, dict[str, FundingEvents]]:
-    """Random fills of ``agents`` agents in three symbols over ``days`` days up to the 21st, and funding every 8 h."""
-    rng = random.Random(seed)
-    symbols = {"BTCUSDT": 100.0, "ETHUSDT": 20.0, "SOLUSDT": 3.0}
-    fills = []
-    first = DAY.start - timedelta(days=days - 1)
-    for _ in range(agents * 6):
-        symbol = rng.choice(list(symbols))
-        symbols[symbol] *= 1 + rng.gauss(0, 0.01)
-        fills.append(
-            make_fill(
-                agent_id=f"agent-{rng.randrange(agents):02d}",
-                symbol=symbol,
-                side=rng.choice(["BUY", "SELL"]),
-                price=round(symbols[symbol], 4),
-                quantity=round(rng.uniform(0.1, 3.0), 3),
-                fee=round(rng.uniform(0, 0.05), 4),
-                timestamp=first + timedelta(seconds=rng.randrange(days * 86_400)),
-            )
-        )
-    funding = {}
-    for symbol in symbols:
-        instants = [first + timedelta(hours=8 * k) for k in range(3 * days)]
-        funding[symbol] = FundingEvents(
-            symbol,
-            np.array([_ns(t) for t in instants]),
-            np.array([rng.uniform(-0.0005, 0.0005) for _ in instants]),
-            np.array([rng.uniform(1.0, 100.0) for _ in instants]),
-        )
-    return fills, funding
-
-
 def _walk(fills, funding, day) -> dict[tuple[str, str], float]:
     """An independent walk: per pair, its own average-cost position fill by fill, its funding event by event, and
     its P&L of ``day`` as realized − fees + funding + the change of its unrealized (marks: each symbol's last
@@ -156,13 +115,13 @@ def _walk(fills, funding, day) -> dict[tuple[str, str], float]:
     avg: dict = {}
     mark: dict = {}
     out: dict = {}
-    lo, hi = _ns(day.start), _ns(day.end)
+    lo, hi = ns(day.start), ns(day.end)
     unreal_start: dict = {}
     events = sorted(
         (int(t), s, rate, m) for s, e in funding.items() for t, rate, m in zip(e.t_ns, e.rate, e.mark, strict=True)
     )
     stream = sorted(
-        [(_ns(f.timestamp), 1, f.id, f) for f in fills] + [(t, 0, 0, (s, rate, m)) for t, s, rate, m in events],
+        [(ns(f.timestamp), 1, f.id, f) for f in fills] + [(t, 0, 0, (s, rate, m)) for t, s, rate, m in events],
         key=lambda x: x[:3],
     )
     started = False
@@ -202,36 +161,11 @@ def _walk(fills, funding, day) -> dict[tuple[str, str], float]:
     return out
 
 
-def _from_store(fills, funding, day):
-    """The report of ``day`` the way a run makes it: the days before closed one by one, then its own replay."""
-    frame = Fills.from_records(fills)
-    first = frame.frame["ts"].min()
-    d = datetime.fromtimestamp(first / 1e9, UTC).date()
-    past, marks, closed = [], [], []
-    state = EngineState()
-    while d < day.date:
-        one = trading_day(d, "UTC")
-        own = frame.since(one.start).before(one.end)
-        known = [row.agent_id for row in past[-1][1]] if past else []
-        rows, symbols, result = close_day(own, one, state, known, funding)
-        closed.append(ClosedDay(d, rows, symbols, result.state, len(own), "", 0, ""))
-        past.append((d, rows))
-        marks.append(result.state.marks)
-        state = result.state
-        d += timedelta(days=1)
-    own = frame.since(day.start).before(day.end)
-    report, rows, result = build_report_from(
-        past, own, state, day, CapitalPolicy(), RunInputs(NOW), funding=funding, marks=marks
-    )
-    closed.append(ClosedDay(day.date, rows, close_day(own, day, state, [], funding)[1], result.state, 0, "", 0, ""))
-    return report, closed
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_sixty_agents_add_up_exactly_and_match_an_independent_walk(seed: int):
-    fills, funding = _market(seed)
+    fills, funding = market(seed)
     reference = report_of(fills, funding)
-    stored, _ = _from_store(fills, funding, DAY)
+    stored, _ = from_store(fills, funding, DAY)
     assert len({m.agent_id for m in reference.movers}) >= 50
     assert added(reference.movers) == reference.totals.total_pnl
     assert added(stored.movers) == stored.totals.total_pnl
@@ -251,7 +185,7 @@ def test_sixty_agents_add_up_exactly_and_match_an_independent_walk(seed: int):
 
 
 def test_a_desks_movers_are_its_own_agents_and_add_up_to_its_total():
-    fills, funding = _market(4, agents=10)
+    fills, funding = market(4, agents=10)
     desk = ("agent-01", "agent-02", "agent-07")
     r = build_report(Fills.from_records(fills), DAY, CapitalPolicy(), RunInputs(NOW, agents=desk), funding)
     assert {m.agent_id for m in r.movers} <= set(desk) and r.movers
@@ -259,14 +193,14 @@ def test_a_desks_movers_are_its_own_agents_and_add_up_to_its_total():
 
 
 def test_a_weeks_movers_are_the_pairs_sums_over_its_days():
-    fills, funding = _market(5, agents=12, days=10)
+    fills, funding = market(5, agents=12, days=10)
     sunday = trading_day(date(2025, 11, 23), "UTC")
     fills = [f for f in fills if f.timestamp < DAY.end]  # history up to the 21st, the week runs to the 23rd
-    last, closed = _from_store(fills, funding, sunday)
+    last, closed = from_store(fills, funding, sunday)
     week = period_report(last, closed, period_of("week", sunday.date, "UTC"))
     daily = {}
     for d in (17, 18, 19, 20, 21, 22, 23):
-        r, _ = _from_store(fills, funding, trading_day(date(2025, 11, d), "UTC"))
+        r, _ = from_store(fills, funding, trading_day(date(2025, 11, d), "UTC"))
         for m in r.movers:
             daily[(m.agent_id, m.symbol)] = daily.get((m.agent_id, m.symbol), 0.0) + m.total_pnl
     got = {(m.agent_id, m.symbol): m for m in week.movers}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from test_movers import DAY, NOW, _from_store, _market
+from random_market import DAY, NOW, from_store, market
 
 from reports.models import Fills
 from reports.numbers.compute import RunInputs, build_report
@@ -46,8 +46,8 @@ def _same_day(stored, run) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_stored_day_is_the_runs_report(seed: int):
-    fills, funding = _market(seed, agents=20)
-    run, closed = _from_store(fills, funding, DAY)
+    fills, funding = market(seed, agents=20)
+    run, closed = from_store(fills, funding, DAY)
     assert closed[-1].date == DAY.date and has_figures(closed[-1])
     stored = stored_day_report(closed[:-1], closed[-1], DAY, CapitalPolicy(), RunInputs(NOW))
     assert sum(m.closing_fills for m in stored.movers) == run.totals.closing_fills > 0
@@ -55,9 +55,9 @@ def test_the_stored_day_is_the_runs_report(seed: int):
 
 
 def test_a_desks_stored_day_is_its_own_agents():
-    fills, funding = _market(4, agents=10)
+    fills, funding = market(4, agents=10)
     desk = ("agent-01", "agent-02", "agent-07")
-    _, closed = _from_store(fills, funding, DAY)
+    _, closed = from_store(fills, funding, DAY)
     given = RunInputs(NOW, agents=desk)
     run = build_report(Fills.from_records(fills), DAY, CapitalPolicy(), given, funding)
     stored = stored_day_report(closed[:-1], closed[-1], DAY, CapitalPolicy(), given)
@@ -66,16 +66,16 @@ def test_a_desks_stored_day_is_its_own_agents():
 
 
 def test_without_funding_the_stored_day_says_so_like_a_run():
-    fills, _ = _market(2, agents=6)
-    run, closed = _from_store(fills, None, DAY)
+    fills, _ = market(2, agents=6)
+    run, closed = from_store(fills, None, DAY)
     stored = stored_day_report(closed[:-1], closed[-1], DAY, CapitalPolicy(), RunInputs(NOW))
     assert stored.totals.funding_pnl is None and all(a.totals.funding_pnl is None for a in stored.agents)
     _same_day(stored, run)
 
 
 def test_a_day_stored_before_the_per_pair_closes_were_kept_needs_the_fills():
-    fills, funding = _market(1, agents=4)
-    _, closed = _from_store(fills, funding, DAY)
+    fills, funding = market(1, agents=4)
+    _, closed = from_store(fills, funding, DAY)
     old = dataclasses.replace(
         closed[-1], symbols=tuple(dataclasses.replace(s, closing_fills=None, wins=None) for s in closed[-1].symbols)
     )
@@ -90,8 +90,8 @@ def test_a_day_stored_without_the_per_pair_closes_still_reads_and_a_row_of_anoth
 
     from reports.sources.store import decode_day, encode_day
 
-    fills, funding = _market(1, agents=4)
-    _, closed = _from_store(fills, funding, DAY)
+    fills, funding = market(1, agents=4)
+    _, closed = from_store(fills, funding, DAY)
     text, sha = encode_day(closed[-1])
     assert decode_day(text, sha) == closed[-1]
     doc = json.loads(text)
