@@ -17,6 +17,7 @@ import pandas as pd
 from reports.calendar import TradingDay
 from reports.closed_days import AgentDay, EngineState, SymbolDay
 from reports.models import Fills, FundingEvents, Report
+from reports.numbers.codes import sorted_codes
 from reports.numbers.compute import DayMatrix, RunInputs, assemble
 from reports.numbers.day_figures import ReportDay, intraday_grid
 from reports.numbers.engine import Replay, closing_nets, replay
@@ -124,21 +125,22 @@ def symbol_days(fills: Fills, result: Replay, flows: FundingFlows | None) -> tup
     funding = flows.pair_sums() if flows is not None else {}
     rows: dict[tuple[str, str], SymbolDay] = {}
     if len(frame):
-        # Grouped by one integer key in (agent, symbol) name order: the groups, their order and pandas' sums of
-        # grouping by the two names, without factorizing strings twice.
-        symbol_code, symbols = pd.factorize(frame["symbol"], sort=True)
+        # Grouped by one integer key in (agent, symbol) name order, each column summed apart (pandas' own sums of
+        # grouping by the two names, so the same floats): a frame of the day's columns would copy them, and
+        # factorizing a million symbol strings at once sizes a hash table for a million (issue 22).
+        symbol_code, symbols = sorted_codes(frame["symbol"], dtype=np.int32)
         m = len(symbols)
         key = result.agent_code.astype(np.int64) * m + symbol_code
-        work = pd.DataFrame(
-            {
-                "key": key,
-                "notional": frame["notional"].to_numpy(),
-                "fee": frame["fee"].to_numpy(),
-                "realized": result.realized,
-            }
-        )
-        sums = work.groupby("key", sort=True)[["notional", "fee", "realized"]].sum()
-        keys = sums.index.to_numpy()
+        del symbol_code
+        sums = {
+            name: pd.Series(values, copy=False).groupby(key, sort=True).sum()
+            for name, values in (
+                ("notional", frame["notional"].to_numpy()),
+                ("fee", frame["fee"].to_numpy()),
+                ("realized", result.realized),
+            )
+        }
+        keys = sums["realized"].index.to_numpy()
         trades = np.bincount(key)[keys]
         # Each pair's closes and wins, which a day's movers show ("3 of 4 closes in profit").
         closes = result.closed_qty > 0.0
@@ -148,9 +150,9 @@ def symbol_days(fills: Fills, result: Replay, flows: FundingFlows | None) -> tup
         for k, t, v, f, r, c, w in zip(
             keys.tolist(),
             trades.tolist(),
-            sums["notional"].tolist(),
-            sums["fee"].tolist(),
-            sums["realized"].tolist(),
+            sums["notional"].to_numpy().tolist(),
+            sums["fee"].to_numpy().tolist(),
+            sums["realized"].to_numpy().tolist(),
             closed.tolist(),
             won.tolist(),
             strict=True,
