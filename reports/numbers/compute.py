@@ -180,16 +180,24 @@ def assemble(history: DayMatrix, own: ReportDay, day: TradingDay, capital: Capit
     agents = history.agents
     known = bool(history.funding_known[-1])
     frame = own.frame
+    # The columns the sums need, masked one agent at a time (a copy of the day's frame per agent would hold them
+    # all twice at a million fills).
+    notional, fee = frame["notional"].to_numpy(), frame["fee"].to_numpy()
     sums = []
     for a in range(len(agents)):
         mask = own.codes == a
         paid = float(history.funding[a, -1]) if known else None
-        sums.append(_sums(frame[mask], own.realized[mask], own.closed_qty[mask], own.nets[mask], paid))
+        sums.append(_sums(notional[mask], fee[mask], own.realized[mask], own.closed_qty[mask], own.nets[mask], paid))
     day_figures = DayFigures(
         agents=tuple(sums),
         positions=tuple(tuple(_open_position(p) for p in own.positions if p.agent_id == a) for a in agents),
         portfolio=_sums(
-            frame, own.realized, own.closed_qty, own.nets, float(history.funding[:, -1].sum()) if known else None
+            notional,
+            fee,
+            own.realized,
+            own.closed_qty,
+            own.nets,
+            float(history.funding[:, -1].sum()) if known else None,
         ),
         symbols=day_symbols(frame, own.realized, own.funding),
         movers=day_movers(frame, own.realized, own.closed_qty, own.nets, own.funding, own.start, own.positions, agents),
@@ -345,7 +353,12 @@ def _risk_windows(series: tuple[DailyPoint, ...], report_date: date) -> dict[str
 
 
 def _sums(
-    frame: pd.DataFrame, realized: np.ndarray, closed_qty: np.ndarray, nets: np.ndarray, funding: float | None
+    notional: np.ndarray,
+    fee: np.ndarray,
+    realized: np.ndarray,
+    closed_qty: np.ndarray,
+    nets: np.ndarray,
+    funding: float | None,
 ) -> Sums:
     """The day's sums of some fills (pandas' sums of fees and volume, numpy's of realized P&L and of the nets),
     and the day's funding."""
@@ -354,9 +367,9 @@ def _sums(
     won = closing_nets[closing_nets > 0.0]
     lost = closing_nets[closing_nets < 0.0]
     return Sums(
-        trades=len(frame),
-        volume=float(frame["notional"].sum()),
-        fees=float(frame["fee"].sum()),
+        trades=len(notional),
+        volume=float(pd.Series(notional, copy=False).sum()),
+        fees=float(pd.Series(fee, copy=False).sum()),
         realized=float(realized.sum()),
         closing_fills=int(np.count_nonzero(closing)),
         wins=len(won),
