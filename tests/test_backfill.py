@@ -18,7 +18,8 @@ from fake_telegram import FakeTelegram
 from fake_trading import FakeTradingService, running_service
 
 from reports.delivery.records import DeliveryStore
-from reports.operations.backfill import DayResult, backfill, delivered_everywhere, render_table
+from reports.operations.backfill import backfill, render_table
+from reports.operations.backfill_day import DayResult, delivered_everywhere
 from reports.settings import ChatTarget, Settings
 
 TOKEN = "7000000002:AAHbackfillTOKENbackfillTOKEN123456"

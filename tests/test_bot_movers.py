@@ -12,7 +12,8 @@ from assertions import assert_telegram_html
 from markupsafe import escape
 
 from reports.bot.commands import COMMANDS, BadInput, parse
-from reports.bot.jobs import Job, run_job
+from reports.bot.jobs import run_job
+from reports.bot.records import Job
 from reports.calendar import partial_day, trading_day
 from reports.operations.pipeline import build
 from reports.presentation import report_json

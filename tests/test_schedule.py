@@ -30,7 +30,7 @@ from promstack import start_pushgateway
 from reports.cron import ZonedCronTrigger, catch_up_time, latest_fire, next_runs, parse_schedule, report_date_for
 from reports.delivery.records import DeliveryStore
 from reports.errors import FetchError
-from reports.operations.backfill import delivered_everywhere
+from reports.operations.backfill_day import delivered_everywhere
 from reports.schedule.fire import run_report
 from reports.schedule.runner import ReportScheduler
 from reports.settings import ChatTarget

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from reports.bot.buttons import refresh_keyboard, report_keyboard
-from reports.bot.jobs import Answer, Job, text_outbox
+from reports.bot.records import Answer, Job, text_outbox
 from reports.delivery.outbox import Attachment, Outbox
 from reports.errors import UsageError
 from reports.models import Report

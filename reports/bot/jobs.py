@@ -14,45 +14,15 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from reports.bot.buttons import Keyboard
-from reports.delivery.outbox import Outbox
+from reports.bot.records import Answer, Job, text_outbox
 from reports.errors import ReportError, UsageError
 from reports.settings import Settings
 
 log = logging.getLogger("reports.bot.app")
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One answer to build: ``command`` of :data:`~reports.bot.commands.BUILDS`, ``day`` the report's
-    last day for report/week/month."""
-
-    command: str
-    day: date | None
-    demo: bool
-    run_id: str
-    arg: str | None = None
-    """/agent's NAME."""
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What a build sends back: the outbox to post and a line for the log, or the one-line reason it failed."""
-
-    outbox: Outbox | None
-    outcome: str = ""
-    error: str | None = None
-    usage: bool = False
-    """The error is the command's (a date before the history): answered like any bad input."""
-    keyboard: Keyboard = ()
-    """Buttons under the last message of the outbox (:mod:`reports.bot.buttons`)."""
-    more: bool = False
-    """A first part (the summary): the rest of the answer follows from the same build."""
 
 
 def child_main(conn: Connection, settings: Settings, job: Job, logs: dict[str, Any]) -> None:
@@ -162,11 +132,6 @@ def _movers(settings: Settings, job: Job, now: datetime) -> Answer:
     return Answer(text_outbox(movers_text(report), report.day.date), f"{len(report.movers)} mover(s) so far")
 
 
-def text_outbox(messages: tuple[str, ...], day: date) -> Outbox:
-    """An answer of messages only."""
-    return Outbox(report_date=day, messages=messages, photos=(), document=None, kind="answer")
-
-
 _MARK = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
 
 
@@ -212,15 +177,3 @@ def status_text(settings: Settings, now: datetime) -> tuple[str, ...]:
     lines += ["", "<b>Sources</b> (as <code>report check</code>)"]
     lines += [f"{_MARK.get(c.status, '•')} {html.escape(c.render(), quote=False)}" for c in run_checks(settings)]
     return tuple(split_message("\n".join(lines)))
-
-
-def answer_error(answer: Answer, request_text: str, *, after_summary: bool = False) -> Answer:
-    """An answer that failed: its one line as the reply (a build's failure names the command; after its summary
-    went out, it says what is missing)."""
-    assert answer.error is not None
-    text = html.escape(answer.error, quote=False)
-    if after_summary:
-        text = f"⚠️ {html.escape(request_text)}: the album and report.html could not be built: {text}"
-    elif not answer.usage:
-        text = f"⚠️ {html.escape(request_text)}: {text}"
-    return replace(answer, outbox=text_outbox((text,), datetime.now(UTC).date()))

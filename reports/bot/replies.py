@@ -20,7 +20,7 @@ from telegram.error import TelegramError
 
 from reports.bot.buttons import FORGED, BadPress, Keyboard, on_keyboard, read_press
 from reports.bot.commands import Request
-from reports.bot.jobs import Answer, Job, answer_error
+from reports.bot.records import Answer, Job, answer_error
 from reports.bot.runtime import Builds
 from reports.delivery.calls import Stop
 from reports.delivery.oneoff import OneOffRunner

@@ -25,7 +25,8 @@ from typing import Any
 
 from telegram.request import HTTPXRequest
 
-from reports.bot.jobs import Answer, Job, child_main
+from reports.bot.jobs import child_main
+from reports.bot.records import Answer, Job
 from reports.settings import Settings
 
 log = logging.getLogger("reports.bot.app")

@@ -21,7 +21,6 @@ import signal
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -32,7 +31,7 @@ from reports.errors import ReportError, UsageError
 from reports.settings import Settings
 
 if TYPE_CHECKING:
-    from reports.operations.backfill import DayResult, Progress
+    from reports.operations.backfill_day import DayJob, DayResult, Progress
 
 log = logging.getLogger("reports.operations.backfill")
 
@@ -75,18 +74,6 @@ def share(days: list[date], shard: tuple[int, int] | None) -> list[date]:
     return days[index::count]
 
 
-@dataclass(frozen=True)
-class DayJob:
-    """What every worker is given once (pickled with each day: small)."""
-
-    settings: Settings
-    demo: bool
-    send: bool
-    output: Path | None
-    force: bool
-    period: str
-
-
 def prime(settings: Settings, last: date, *, rebuild: bool, rebuild_from: date | None) -> None:
     """Bring the store of closed days up to ``last`` (included): the days before it read and closed one by one,
     oldest first, then ``last`` itself; ``rebuild``/``rebuild_from`` drop the stored days first. Raises as a run
@@ -126,7 +113,7 @@ def _no_chart_workers() -> Iterator[Executor | None]:
 def _build_day(day: date, job: DayJob) -> DayResult:
     """One day's run in a worker: the same as a day-by-day run's (delivery records included)."""
     from reports.logs import run_context
-    from reports.operations.backfill import run_day
+    from reports.operations.backfill_day import run_day
     from reports.operations.pipeline import Stages
 
     with run_context(day):
@@ -150,7 +137,7 @@ def run_parallel(days: list[date], job: DayJob, workers: int, progress: Progress
     A process per day rather than a pool: a worker killed (for memory, say) costs its own day only, where a pool
     would be broken and its other workers stopped mid-delivery.
     """
-    from reports.operations.backfill import DayResult
+    from reports.operations.backfill_day import DayResult
 
     warm_up(job.settings)
     log.info("building %d day(s) in %d worker processes", len(days), min(workers, len(days)))

@@ -23,7 +23,7 @@ def run_report(
     ``REPORT_PERIODS`` asks; a period already delivered is left alone); a one-line outcome."""
     from reports.errors import ReportError
     from reports.operations.artifacts import artifacts_dir
-    from reports.operations.backfill import delivered_everywhere
+    from reports.operations.backfill_day import delivered_everywhere
     from reports.operations.pipeline import RunOptions, run
 
     outcomes, failed = [], []

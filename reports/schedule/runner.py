@@ -237,7 +237,7 @@ class ReportScheduler:
 
 def run_schedule(settings: Settings, *, send: bool, output: Path | None, grace: float = DEFAULT_GRACE) -> int:
     """``report schedule``: check the schedule, then run in the foreground until SIGTERM/SIGINT."""
-    from reports.operations.backfill import delivered_everywhere
+    from reports.operations.backfill_day import delivered_everywhere
     from reports.schedule.fire import run_report
 
     trigger = parse_schedule(settings.schedule, settings.timezone)
