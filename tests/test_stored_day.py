@@ -103,3 +103,10 @@ def test_a_day_stored_without_the_per_pair_closes_still_reads_and_a_row_of_anoth
     doc["symbols"][0]["spare"] = 1
     odd = json.dumps(doc)
     assert decode_day(odd, hashlib.sha256(odd.encode()).hexdigest()) is None
+
+
+def test_the_first_day_of_the_history_is_stored_alone_too():
+    fills, funding = market(6, agents=5, days=1)
+    run, closed = from_store(fills, funding, DAY)
+    assert len(closed) == 1  # no day before it
+    _same_day(stored_day_report([], closed[0], DAY, CapitalPolicy(), RunInputs(NOW)), run)
