@@ -17,7 +17,7 @@ import json
 import logging
 import sqlite3
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import MISSING, fields, is_dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -228,28 +228,16 @@ class DayStore:
         day: the state at its end is what every later day starts from.
         """
         query = "SELECT date, data, sha256 FROM days WHERE date <= ? ORDER BY date"
-        rows = self._db.execute(query, (until.isoformat(),))
-        days, bad = checked_days(rows.fetchall())
-        if bad is None:
-            return days, []
-        raw_date, problem = bad
-        dropped = self.drop_from(date.fromisoformat(raw_date))
-        return days, [unusable_day(raw_date, problem, dropped)]
+        return usable_days(self._db.execute(query, (until.isoformat(),)).fetchall(), self.drop_from)
 
     def get(self, day: date) -> ClosedDay | None:
         """One stored day, or None (also for one that does not check out)."""
         row = self._db.execute("SELECT data, sha256 FROM days WHERE date = ?", (day.isoformat(),)).fetchone()
-        if row is None or hashlib.sha256(row[0].encode()).hexdigest() != row[1]:
-            return None
-        try:
-            return _decode(row[0])
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return None
+        return None if row is None else decode_day(row[0], row[1])
 
     def put(self, days: Iterable[ClosedDay]) -> None:
         """Store days (replacing those of the same dates) in one transaction."""
-        texts = [(d.date.isoformat(), _encode(d)) for d in days]
-        rows = [(when, text, hashlib.sha256(text.encode()).hexdigest()) for when, text in texts]
+        rows = [(d.date.isoformat(), *encode_day(d)) for d in days]
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO days (date, data, sha256) VALUES (?, ?, ?)", rows)
 
@@ -285,12 +273,20 @@ def checked_days(rows: Iterable[tuple[str, str, str]]) -> tuple[list[ClosedDay],
     return days, None
 
 
-def unusable_day(raw_date: str, problem: str, dropped: int) -> str:
-    """The warning for a stored day that does not check out, dropped with the days after it."""
-    return (
+def usable_days(
+    rows: Iterable[tuple[str, str, str]], drop_from: Callable[[date], int]
+) -> tuple[list[ClosedDay], list[str]]:
+    """A store's ``(date, JSON, SHA-256)`` rows read as :func:`checked_days` does; the first day that does not check
+    out is dropped with every later one (``drop_from``, which says how many), and a warning says so."""
+    days, bad = checked_days(rows)
+    if bad is None:
+        return days, []
+    raw_date, problem = bad
+    dropped = drop_from(date.fromisoformat(raw_date))
+    return days, [
         f"the stored day {raw_date} is unusable ({problem}): it and {dropped - 1} later day(s) are "
         "computed again from the trading service"
-    )
+    ]
 
 
 def encode_day(day: ClosedDay) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from reports.closed_days import ClosedDay
-from reports.sources.store import FORMAT, checked_days, decode_day, encode_day, unusable_day
+from reports.sources.store import FORMAT, decode_day, encode_day, usable_days
 from reports.statedb import connect, guard, scope_key, where
 
 
@@ -68,12 +68,7 @@ class PgDayStore:
                 "SELECT date, data, sha256 FROM report_days WHERE scope = %s AND date <= %s ORDER BY date",
                 (self.scope, until),
             ).fetchall()
-        days, bad = checked_days((d.isoformat(), data, sha) for d, data, sha in rows)
-        if bad is None:
-            return days, []
-        raw_date, problem = bad
-        dropped = self.drop_from(date.fromisoformat(raw_date))
-        return days, [unusable_day(raw_date, problem, dropped)]
+        return usable_days([(d.isoformat(), data, sha) for d, data, sha in rows], self.drop_from)
 
     def get(self, day: date) -> ClosedDay | None:
         """One stored day, or None (also for one that does not check out)."""
