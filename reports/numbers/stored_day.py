@@ -48,9 +48,10 @@ def stored_day_report(
     kept = set(history.agents)
     known = bool(history.funding_known[-1])
     rows = {row.agent_id: row for row in closed.agents}
-    each = [dataclasses.replace(Sums.of_day(rows[a]), funding=None) for a in history.agents]
-    if known:
-        each = [dataclasses.replace(s, funding=float(history.funding[a, -1])) for a, s in enumerate(each)]
+    each = [
+        dataclasses.replace(Sums.of_day(rows[agent]), funding=float(history.funding[a, -1]) if known else None)
+        for a, agent in enumerate(history.agents)
+    ]
     marks = dict(closed.state.marks)
     positions = tuple(
         tuple(
@@ -62,21 +63,18 @@ def stored_day_report(
     )
     # The agents' sums added agent by agent: a run adds the day's fills (the floats may differ in the last bits).
     portfolio = Sums.added(each, float(history.funding[:, -1].sum()) if known else None)
-    pairs = {(s.agent_id, s.symbol): s for s in closed.symbols}
-    movers = tuple(
-        dataclasses.replace(
-            m,
-            closing_fills=pairs[m.agent_id, m.symbol].closing_fills if (m.agent_id, m.symbol) in pairs else 0,
-            wins=pairs[m.agent_id, m.symbol].wins if (m.agent_id, m.symbol) in pairs else 0,
-        )
-        for m in period_movers([closed], past[-1] if past else None, kept)
-    )
+    pair_closes = {(s.agent_id, s.symbol): (s.closing_fills, s.wins) for s in closed.symbols}
+    movers = []
+    for m in period_movers([closed], past[-1] if past else None, kept):
+        # A pair with no row that day (a position held, no fill) closed nothing.
+        closing_fills, wins = pair_closes.get((m.agent_id, m.symbol), (0, 0))
+        movers.append(dataclasses.replace(m, closing_fills=closing_fills, wins=wins))
     figures = DayFigures(
         agents=tuple(each),
         positions=positions,
         portfolio=portfolio,
         symbols=symbols_of_days([closed], kept),
-        movers=movers,
+        movers=tuple(movers),
         intraday=IntradaySeries(times=(), by_agent={}, portfolio=()),
     )
     return report_of(history, figures, day, capital, given)
