@@ -76,11 +76,15 @@ def close_day(
     """
     result = replay_day(fills, day, start, intraday=intraday)
     flows = day_funding(fills, result, start, day, funding)
-    return agent_days(fills, result, known, flows), symbol_days(fills, result, flows), result
+    nets = closing_nets(fills, result)
+    return agent_days(fills, result, nets, known, flows), symbol_days(fills, result, nets, flows), result
 
 
-def agent_days(fills: Fills, result: Replay, known: Sequence[str], flows: FundingFlows | None) -> tuple[AgentDay, ...]:
-    """Per agent (``known`` and those of the day, sorted): the day's sums, funding, unrealized at its end."""
+def agent_days(
+    fills: Fills, result: Replay, nets: np.ndarray, known: Sequence[str], flows: FundingFlows | None
+) -> tuple[AgentDay, ...]:
+    """Per agent (``known`` and those of the day, sorted): the day's sums, funding, unrealized at its end
+    (``nets``: the fills' closing nets, :func:`~reports.numbers.engine.closing_nets`)."""
     frame = fills.frame
     codes = result.agent_code
     n = len(result.agents)
@@ -88,7 +92,6 @@ def agent_days(fills: Fills, result: Replay, known: Sequence[str], flows: Fundin
     notional = frame["notional"].to_numpy()
     # np.bincount adds fill by fill, in replay order: the same sums the whole-history replay makes.
     flow = np.bincount(codes, weights=result.realized - fee, minlength=n) if len(frame) else np.zeros(n)
-    nets = closing_nets(fills, result)
     closes = result.closed_qty > 0.0
     at = {a: i for i, a in enumerate(result.agents)}
     funding = flows.agent_sums() if flows is not None else None
@@ -119,8 +122,9 @@ def agent_days(fills: Fills, result: Replay, known: Sequence[str], flows: Fundin
     return tuple(rows)
 
 
-def symbol_days(fills: Fills, result: Replay, flows: FundingFlows | None) -> tuple[SymbolDay, ...]:
-    """Per agent and symbol traded or funded that day: trades, volume, fees, gross realized, funding."""
+def symbol_days(fills: Fills, result: Replay, nets: np.ndarray, flows: FundingFlows | None) -> tuple[SymbolDay, ...]:
+    """Per agent and symbol traded or funded that day: trades, volume, fees, gross realized, funding, closes and
+    wins (``nets``: the fills' closing nets)."""
     frame = fills.frame
     funding = flows.pair_sums() if flows is not None else {}
     rows: dict[tuple[str, str], SymbolDay] = {}
@@ -146,7 +150,7 @@ def symbol_days(fills: Fills, result: Replay, flows: FundingFlows | None) -> tup
         closes = result.closed_qty > 0.0
         size = int(keys[-1]) + 1
         closed = np.bincount(key[closes], minlength=size)[keys]
-        won = np.bincount(key[closes & (closing_nets(fills, result) > 0.0)], minlength=size)[keys]
+        won = np.bincount(key[closes & (nets > 0.0)], minlength=size)[keys]
         for k, t, v, f, r, c, w in zip(
             keys.tolist(),
             trades.tolist(),
@@ -225,7 +229,8 @@ def build_report_from(
     else:
         result = replay
     flows = day_funding(fills, result, start, day, funding)
-    today = agent_days(fills, result, known, flows)
+    nets = closing_nets(fills, result)
+    today = agent_days(fills, result, nets, known, flows)
     if len(marks) != len(past):
         raise ValueError(f"{len(marks)} days of marks for {len(past)} closed days")
     symbol = given.benchmark
@@ -241,7 +246,7 @@ def build_report_from(
         codes=remap[result.agent_code] if len(result.agents) else np.zeros(0, dtype=np.int64),
         realized=result.realized,
         closed_qty=result.closed_qty,
-        nets=closing_nets(fills, result),
+        nets=nets,
         snapshot_ns=result.snapshot_ns,
         unrealized=columns,
         positions=result.positions,
