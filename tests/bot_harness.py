@@ -7,13 +7,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fake_telegram import Call, FakeTelegram
+from history_data import history_rows
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def desk_rows(zone: str) -> list[dict]:
+    """Twelve days of fills (one an hour) up to ten minutes ago in ``zone``: nothing lands between two answers of
+    the day so far."""
+    cut = datetime.now(UTC) - timedelta(minutes=10)
+    today = datetime.now(ZoneInfo(zone)).date()
+    rows = history_rows(today - timedelta(days=12), today + timedelta(days=1), per_hour=1)
+    return [r for r in rows if datetime.fromisoformat(r["timestamp"]) < cut]
 
 
 def noon_zone(now: datetime | None = None) -> str:

@@ -17,11 +17,10 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from bot_harness import BotProcess, answer, noon_zone, text_of, wait_for
+from bot_harness import BotProcess, answer, desk_rows, noon_zone, text_of, wait_for
 from factories import report_env, run_report
 from fake_telegram import USER_ID, FakeChat, FakeTelegram, parse_html
 from fake_trading import FakeTradingService, running_service
-from history_data import history_rows
 
 from reports.bot.commands import COMMANDS
 from reports.presentation.bot_text import fmt_price
@@ -38,17 +37,6 @@ _GENERATED = re.compile(r"generated \d{4}-\d\d-\d\d \d\d:\d\d \S+", re.IGNORECAS
 _AS_OF = re.compile(r"as of \d\d:\d\d")
 
 
-def _ts(row: dict) -> datetime:
-    return datetime.fromisoformat(row["timestamp"])
-
-
-def _rows(zone: str) -> list[dict]:
-    """Twelve days of fills up to ten minutes ago (nothing lands between two answers of the day so far)."""
-    cut = datetime.now(UTC) - timedelta(minutes=10)
-    today = datetime.now(ZoneInfo(zone)).date()
-    return [r for r in history_rows(today - timedelta(days=12), today + timedelta(days=1), per_hour=1) if _ts(r) < cut]
-
-
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("desk")
@@ -57,7 +45,7 @@ def desk(tmp_path_factory):
     chats = [FakeChat(DESK, is_forum=True, topics={TOPIC}), FakeChat(FOREIGN, title="Strangers")]
     chats += [FakeChat(DESK2, title="Desk 2"), FakeChat(DESK3, title="Desk 3")]
     with (
-        running_service(FakeTradingService(trades=_rows(zone))) as service,
+        running_service(FakeTradingService(trades=desk_rows(zone))) as service,
         FakeTelegram(TOKEN, chats, max_per_minute=10_000) as telegram,
     ):
         env = report_env(
@@ -339,7 +327,7 @@ def test_zzz_sigterm_while_an_answer_is_being_sent_lets_it_finish(desk):
 @pytest.fixture(scope="module")
 def history():
     zone = noon_zone()
-    with running_service(FakeTradingService(trades=_rows(zone))) as service:
+    with running_service(FakeTradingService(trades=desk_rows(zone))) as service:
         yield SimpleNamespace(service=service, zone=zone)
 
 

@@ -18,11 +18,10 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from bot_harness import BotProcess, answer, noon_zone, text_of, wait_for
+from bot_harness import BotProcess, answer, desk_rows, noon_zone, text_of, wait_for
 from factories import report_env
 from fake_telegram import USER_ID, Call, FakeChat, FakeTelegram
 from fake_trading import FakeTradingService, running_service
-from history_data import history_rows
 
 from reports.presentation.bot_text import fmt_price
 from reports.presentation.fmt import fmt_pct, fmt_pnl, fmt_qty
@@ -44,21 +43,13 @@ DASHBOARD = {
 }
 
 
-def _rows(zone: str) -> list[dict]:
-    """Twelve days of fills up to ten minutes ago."""
-    cut = datetime.now(UTC) - timedelta(minutes=10)
-    today = datetime.now(ZoneInfo(zone)).date()
-    rows = history_rows(today - timedelta(days=12), today + timedelta(days=1), per_hour=1)
-    return [r for r in rows if datetime.fromisoformat(r["timestamp"]) < cut]
-
-
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("buttons")
     zone = noon_zone()
     today = datetime.now(ZoneInfo(zone)).date()
     chats = [FakeChat(DESK, is_forum=True, topics={TOPIC}), FakeChat(FOREIGN, title="Strangers")]
-    service = FakeTradingService(trades=_rows(zone), dashboard=DASHBOARD)
+    service = FakeTradingService(trades=desk_rows(zone), dashboard=DASHBOARD)
     with running_service(service), FakeTelegram(TOKEN, chats, max_per_minute=10_000) as telegram:
         env = report_env(
             TELEGRAM_BOT_TOKEN=TOKEN,

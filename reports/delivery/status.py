@@ -53,16 +53,9 @@ def last_delivered(where: Path | Settings, kind: str = "day") -> Delivered | Non
                 records.append(parse_record(path.read_bytes()))
             except (OSError, ValueError):
                 continue
-        done = [r for r in records if r.complete]
-        if not done:
-            continue
-        stamps = []
-        for r in done:
-            try:
-                stamps.append(datetime.fromisoformat(r.updated_at))
-            except ValueError:
-                continue
-        return Delivered(kind, day, max(stamps) if stamps else None, len(done), len(records))
+        delivered = _delivered(kind, day, records)
+        if delivered is not None:
+            return delivered
     return None
 
 
@@ -75,6 +68,12 @@ def _last_in_database(settings: Settings, kind: str) -> Delivered | None:
         return None
     finally:
         store.close()
+    return _delivered(kind, records[0].report_date, records) if records else None
+
+
+def _delivered(kind: str, day: date, records: list[DeliveryRecord]) -> Delivered | None:
+    """``day`` as delivered by ``records`` (its records in every chat): None when none of them is complete; the
+    time is the latest a complete one was written at."""
     done = [r for r in records if r.complete]
     if not done:
         return None
@@ -84,4 +83,4 @@ def _last_in_database(settings: Settings, kind: str) -> Delivered | None:
             stamps.append(datetime.fromisoformat(r.updated_at))
         except ValueError:
             continue
-    return Delivered(kind, done[0].report_date, max(stamps) if stamps else None, len(done), len(records))
+    return Delivered(kind, day, max(stamps) if stamps else None, len(done), len(records))
